@@ -1,0 +1,54 @@
+// Instance statuses and which user actions each status allows (Cloudflare Workflows rules).
+// The engine checks here before acting so every caller (HTTP, CLI, binding) refuses the same way.
+
+import { ErrorCode, WeftError } from "./errors.ts";
+
+export const INSTANCE_STATUSES = [
+  "queued",
+  "running",
+  "paused",
+  "errored",
+  "terminated",
+  "complete",
+  "waiting",
+  "waitingForPause",
+  "unknown",
+] as const;
+export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+
+export function isFinished(s: InstanceStatus): boolean {
+  return s === "complete" || s === "errored" || s === "terminated";
+}
+
+export type InstanceAction = "pause" | "resume" | "terminate" | "restart" | "sendEvent" | "delete";
+
+// The reason `action` is refused in `status`, or undefined if it is allowed.
+function refusal(action: InstanceAction, status: InstanceStatus, id: string): string | undefined {
+  switch (action) {
+    case "pause":
+      if (status === "queued" || status === "running" || status === "waiting") return undefined;
+      if (status === "paused") return `instance ${id} is already paused`;
+      if (status === "waitingForPause") {
+        return `instance ${id} is already pausing (it pauses once its current step finishes)`;
+      }
+      return `instance ${id} is ${status}; only queued, running or waiting instances can be paused`;
+    case "resume":
+      if (status === "paused" || status === "waitingForPause") return undefined;
+      return `instance ${id} is ${status}; only paused or pausing instances can be resumed`;
+    case "terminate":
+      if (!isFinished(status)) return undefined;
+      return `instance ${id} is ${status}; only instances that have not finished can be terminated`;
+    case "sendEvent":
+      if (!isFinished(status)) return undefined;
+      return `instance ${id} is ${status}; events can only be sent to instances that have not finished`;
+    case "restart":
+    case "delete":
+      return undefined;
+  }
+}
+
+/** Throws InvalidState if `action` is not allowed on an instance in `status`. */
+export function checkAction(action: InstanceAction, status: InstanceStatus, instanceId: string): void {
+  const msg = refusal(action, status, JSON.stringify(instanceId));
+  if (msg !== undefined) throw new WeftError(ErrorCode.InvalidState, msg, { instanceId, status, action });
+}

@@ -1,0 +1,293 @@
+// The Cloudflare `Workflow` binding (create, createBatch, get, deleteBatch) and `WorkflowInstance`
+// (status, pause, resume, terminate, restart, delete, sendEvent, subscribe) over the engine, plus
+// describe() in the shape of Cloudflare's InstanceStatusAndLogs.
+import { serialize } from "node:v8";
+import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
+import { validateEventType, validateInstanceId } from "../core/ids.ts";
+import { checkAction, isFinished, type InstanceStatus } from "../core/status.ts";
+import { checkSerializable } from "../core/values.ts";
+import type { InstanceRecord, NewInstance } from "../store/ports.ts";
+import type { Engine } from "./engine.ts";
+import { describeInstance, type InstanceDetail } from "./describe.ts";
+
+export interface CreateOptions<P = unknown> {
+  id?: string;
+  params?: P;
+  /** searchable string metadata (beyond Cloudflare) */
+  metadata?: Record<string, string>;
+}
+
+export interface InstanceStatusView {
+  status: InstanceStatus;
+  error?: { name: string; message: string };
+  output?: unknown;
+}
+
+const MAX_BATCH = 100;
+const TERMINAL_EVENTS = new Set(["workflow_completed", "workflow_errored", "workflow_terminated"]);
+
+export class WorkflowBinding<P = unknown> {
+  readonly engine: Engine;
+  readonly tenant: string;
+  readonly name: string;
+  constructor(engine: Engine, tenant: string, name: string) {
+    this.engine = engine;
+    this.tenant = tenant;
+    this.name = name;
+  }
+
+  private async prepare(o: CreateOptions<P> | undefined, where: string, limit: number): Promise<NewInstance> {
+    if (o !== undefined && (o === null || typeof o !== "object")) {
+      throw new WeftError(ErrorCode.InvalidArgument, `${where}: create options must be an object { id?, params?, metadata? }`, { field: where });
+    }
+    const id = o?.id === undefined ? this.engine.newInstanceId() : validateInstanceId(o.id);
+    checkSerializable(o?.params, `${where} params`);
+    let bytes: number;
+    try {
+      bytes = serialize(o?.params).byteLength;
+    } catch (e) {
+      throw new WeftError(ErrorCode.NotSerializable, `${where} params cannot be serialized: ${(e as Error).message}`, { field: `${where}.params` });
+    }
+    if (bytes > limit) {
+      throw new WeftError(ErrorCode.TooLarge, `${where} params are ${bytes} bytes, the limit is ${limit} bytes`, { field: `${where}.params`, size: bytes, limit });
+    }
+    const metadata = o?.metadata ?? {};
+    if (typeof metadata !== "object" || Array.isArray(metadata) || Object.entries(metadata).some(([k, v]) => typeof v !== "string" || k.length > 64 || v.length > 1024)) {
+      throw new WeftError(ErrorCode.InvalidArgument, `${where} metadata must be an object of strings (keys ≤ 64 chars, values ≤ 1024 chars)`, { field: `${where}.metadata` });
+    }
+    return { tenant: this.tenant, workflow: this.name, id, version: "", params: o?.params, metadata, trigger: "api", createdAt: this.engine.clock.now() };
+  }
+
+  private async latest() {
+    const v = await this.engine.store.latestVersion(this.tenant, this.name);
+    if (!v) throw new WeftError(ErrorCode.NotFound, `workflow ${this.name} of tenant ${this.tenant} has no deployed version; deploy it first`, { tenant: this.tenant, workflow: this.name });
+    return v;
+  }
+
+  async create(options?: CreateOptions<P>): Promise<WorkflowInstance> {
+    const v = await this.latest();
+    const row = await this.prepare(options, "create", v.config.limits.stepResultBytes);
+    row.version = v.version;
+    const [inst] = await this.engine.store.createInstances([row]);
+    await this.engine.enqueue(inst!, "fresh");
+    return new WorkflowInstance(this.engine, inst!);
+  }
+
+  async createBatch(batch: CreateOptions<P>[]): Promise<WorkflowInstance[]> {
+    if (!Array.isArray(batch)) throw new WeftError(ErrorCode.InvalidArgument, "createBatch takes an array of create options", { field: "batch" });
+    if (batch.length === 0 || batch.length > MAX_BATCH) {
+      throw new WeftError(ErrorCode.InvalidArgument, `createBatch takes 1 to ${MAX_BATCH} instances, got ${batch.length}`, { field: "batch", size: batch.length, limit: MAX_BATCH });
+    }
+    const v = await this.latest();
+    const rows: NewInstance[] = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < batch.length; i++) {
+      const row = await this.prepare(batch[i], `createBatch[${i}]`, v.config.limits.stepResultBytes);
+      if (seen.has(row.id)) throw new WeftError(ErrorCode.AlreadyExists, `createBatch[${i}]: instance id "${row.id}" appears twice in the batch`, { index: i, instanceId: row.id });
+      seen.add(row.id);
+      row.version = v.version;
+      rows.push(row);
+    }
+    const created = await this.engine.store.createInstances(rows);
+    for (const inst of created) await this.engine.enqueue(inst, "fresh");
+    return created.map((inst) => new WorkflowInstance(this.engine, inst));
+  }
+
+  async get(id: string): Promise<WorkflowInstance> {
+    validateInstanceId(id);
+    const inst = await this.engine.store.getInstance(this.tenant, this.name, id);
+    if (!inst) throw new WeftError(ErrorCode.NotFound, `instance "${id}" of workflow ${this.name} does not exist`, { instanceId: id });
+    return new WorkflowInstance(this.engine, inst);
+  }
+
+  async deleteBatch(ids: string[]): Promise<{ deleted: { id: string }[]; errors: { id: string; code: string; message: string }[] }> {
+    if (!Array.isArray(ids) || ids.length > MAX_BATCH) {
+      throw new WeftError(ErrorCode.InvalidArgument, `deleteBatch takes up to ${MAX_BATCH} ids`, { limit: MAX_BATCH });
+    }
+    const deleted: { id: string }[] = [];
+    const errors: { id: string; code: string; message: string }[] = [];
+    for (const id of ids) {
+      try {
+        await (await this.get(id)).delete();
+        deleted.push({ id });
+      } catch (e) {
+        const w = e as WeftError;
+        errors.push({ id, code: w.code ?? ErrorCode.Internal, message: w.message });
+      }
+    }
+    return { deleted, errors };
+  }
+}
+
+export class WorkflowInstance {
+  readonly id: string;
+  private readonly engine: Engine;
+  private readonly pk: number;
+  private readonly rec: InstanceRecord;
+  constructor(engine: Engine, rec: InstanceRecord) {
+    this.engine = engine;
+    this.rec = rec;
+    this.pk = rec.pk;
+    this.id = rec.id;
+  }
+
+  private async current(): Promise<InstanceRecord> {
+    const r = await this.engine.store.getInstanceByPk(this.pk);
+    if (!r) throw new WeftError(ErrorCode.NotFound, `instance "${this.id}" does not exist (it was deleted)`, { instanceId: this.id });
+    return r;
+  }
+
+  async status(): Promise<InstanceStatusView> {
+    const r = await this.current();
+    const out: InstanceStatusView = { status: r.status };
+    if (r.error) out.error = { name: r.error.name, message: r.error.message };
+    if (r.status === "complete") out.output = r.output;
+    return out;
+  }
+
+  async describe(): Promise<InstanceDetail> {
+    const r = await this.current();
+    return describeInstance(this.engine, r);
+  }
+
+  async pause(): Promise<void> {
+    const r = await this.current();
+    checkAction("pause", r.status, r.id);
+    const live = this.engine.liveRun(this.pk);
+    const now = this.engine.clock.now();
+    if (live && live.mode === "run") {
+      await this.engine.store.journal(this.pk, live.epoch, [{ op: "status", status: "waitingForPause" }, { op: "history", type: "workflow_waiting_for_pause", at: now }]);
+      live.requestPause();
+      return;
+    }
+    this.engine.dequeue(this.pk);
+    await this.engine.store.fence(this.pk, [{ op: "status", status: "paused" }, { op: "history", type: "workflow_paused", at: now }]);
+    this.engine.notify(this.pk);
+  }
+
+  async resume(): Promise<void> {
+    const r = await this.current();
+    checkAction("resume", r.status, r.id);
+    const live = this.engine.liveRun(this.pk);
+    if (live) {
+      live.stop(); // waitingForPause: drop the draining run, the new one replays what it committed
+    }
+    await this.engine.store.fence(this.pk, [{ op: "status", status: "queued" }, { op: "history", type: "workflow_resumed", at: this.engine.clock.now() }]);
+    await this.engine.enqueue(await this.current(), r.startedAt === null ? "fresh" : "wake");
+  }
+
+  async terminate(options?: { rollback?: boolean }): Promise<void> {
+    const r = await this.current();
+    checkAction("terminate", r.status, r.id);
+    this.engine.liveRun(this.pk)?.stop();
+    this.engine.dequeue(this.pk);
+    const now = this.engine.clock.now();
+    const epoch = await this.engine.store.fence(this.pk, [
+      { op: "status", status: "terminated", endedAt: now, wakeAt: null },
+      { op: "history", type: "workflow_terminated", at: now, data: { rollback: options?.rollback === true } },
+    ]);
+    this.engine.notify(this.pk);
+    if (options?.rollback) await this.engine.rollbackTerminated(this.pk, epoch);
+  }
+
+  async restart(options?: { from?: { name: string; count?: number; type?: "do" | "sleep" | "waitForEvent" } }): Promise<void> {
+    const r = await this.current();
+    checkAction("restart", r.status, r.id);
+    let fromSeq: number | undefined;
+    if (options?.from) {
+      const f = options.from;
+      const kind = f.type === "sleep" ? "sleep" : f.type === "waitForEvent" ? "wait" : f.type === undefined ? undefined : "do";
+      const count = f.count ?? 1;
+      const steps = await this.engine.store.steps(this.pk);
+      const hit = steps.find((s) => s.name === f.name && s.count === count && (kind ? s.kind === kind : s.kind !== "rollback"));
+      if (!hit) {
+        throw new WeftError(ErrorCode.NotFound, `restart: instance "${r.id}" has no step "${f.name}" (occurrence ${count}${f.type ? `, type ${f.type}` : ""}) in its history`, {
+          instanceId: r.id, from: f,
+        });
+      }
+      fromSeq = hit.seq;
+    }
+    this.engine.liveRun(this.pk)?.stop();
+    this.engine.dequeue(this.pk);
+    await this.engine.store.truncate(this.pk, fromSeq);
+    await this.engine.store.fence(this.pk, [
+      { op: "status", status: "queued", endedAt: null, wakeAt: null, error: null, output: null },
+      { op: "history", type: "workflow_restarted", at: this.engine.clock.now(), data: options?.from ?? null },
+    ]);
+    this.engine.notify(this.pk);
+    await this.engine.enqueue(await this.current(), "wake");
+  }
+
+  async delete(): Promise<void> {
+    await this.current();
+    this.engine.liveRun(this.pk)?.stop();
+    this.engine.dequeue(this.pk);
+    await this.engine.store.deleteInstance(this.pk);
+    this.engine.notify(this.pk);
+  }
+
+  async sendEvent(event: { type: string; payload?: unknown }): Promise<void> {
+    if (!event || typeof event !== "object") throw new WeftError(ErrorCode.InvalidArgument, "sendEvent takes { type, payload }", { field: "event" });
+    const type = validateEventType(event.type);
+    checkSerializable(event.payload, "event payload");
+    const bytes = serialize(event.payload).byteLength;
+    const r = await this.current();
+    const limit = (await this.engine.version(r.tenant, r.workflow, r.version)).config.limits.stepResultBytes;
+    if (bytes > limit) throw new WeftError(ErrorCode.TooLarge, `event payload is ${bytes} bytes, the limit is ${limit} bytes`, { size: bytes, limit });
+    checkAction("sendEvent", r.status, r.id);
+    await this.engine.store.addEvent(this.pk, type, event.payload, this.engine.clock.now());
+    await this.engine.deliverTo(this.pk);
+  }
+
+  /** Retained lifecycle events, then live ones; ends after completed/errored/terminated. */
+  async *subscribe(options?: { cursor?: number; filter?: string[] }): AsyncGenerator<{ instanceId: string; eventId: number; timestamp: Date; type: string; data?: unknown }> {
+    let cursor = options?.cursor ?? 0;
+    const filter = options?.filter ? new Set(options.filter) : undefined;
+    const key = `i:${this.pk}`;
+    for (;;) {
+      let wake!: () => void;
+      const changed = new Promise<void>((r) => (wake = r));
+      this.engine.events.once(key, wake);
+      try {
+        const events = await this.engine.store.history(this.pk, cursor);
+        for (const ev of events) {
+          cursor = ev.eventId;
+          if (!filter || filter.has(ev.type)) yield { instanceId: this.id, eventId: ev.eventId, timestamp: new Date(ev.at), type: ev.type, data: ev.data };
+          if (TERMINAL_EVENTS.has(ev.type)) return;
+        }
+        const r = await this.engine.store.getInstanceByPk(this.pk);
+        if (!r) return;
+        await changed;
+      } finally {
+        this.engine.events.off(key, wake);
+      }
+    }
+  }
+
+  /** Wait until the instance reaches one of `statuses` (default: a finished one). */
+  async waitFor(statuses: InstanceStatus[] = ["complete", "errored", "terminated"]): Promise<InstanceStatusView> {
+    const key = `i:${this.pk}`;
+    for (;;) {
+      let wake!: () => void;
+      const changed = new Promise<void>((r) => (wake = r));
+      this.engine.events.once(key, wake);
+      try {
+        const s = await this.status();
+        if (statuses.includes(s.status)) return s;
+        await changed;
+      } finally {
+        this.engine.events.off(key, wake);
+      }
+    }
+  }
+
+  get record(): InstanceRecord {
+    return this.rec;
+  }
+}
+
+export function finished(s: InstanceStatus): boolean {
+  return isFinished(s);
+}
+
+export type { ErrorInfo };

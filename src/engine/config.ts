@@ -1,0 +1,77 @@
+// Engine options, compiled once into a fully defaulted config; nothing downstream checks for undefined.
+import type { Clock } from "../core/clock.ts";
+import { SystemClock } from "../core/clock.ts";
+import type { Store } from "../store/ports.ts";
+
+export interface WorkflowLimits {
+  /** heap limit of the isolate that hosts this version's runs (MB) */
+  memoryMb: number;
+  /** CPU time one step attempt may use (ms); Cloudflare's default is 30 s */
+  cpuMsPerStep: number;
+  /** step.do calls per instance (Cloudflare: 10,000 default, up to 25,000) */
+  steps: number;
+  /** serialized size of one step result, the workflow output, params or an event payload */
+  stepResultBytes: number;
+  /** instances of this workflow running at once; excess instances are queued */
+  concurrency: number;
+}
+
+export interface EngineOptions {
+  /** embedded store directory (default ./weft-data) */
+  dataDir?: string;
+  /** a store adapter to use instead of the embedded one */
+  store?: Store;
+  clock?: Clock;
+  /** "full" (default) fsyncs every commit; "normal" survives process crashes but not power loss */
+  synchronous?: "full" | "normal";
+  /** instance runs holding a context at once, across tenants */
+  maxActiveRuns?: number;
+  /** a run whose next due time is at least this far off releases its context (ms) */
+  suspendAfterMs?: number;
+  maxContextsPerIsolate?: number;
+  maxIdleIsolates?: number;
+  /** defaults for every deploy's limits */
+  limits?: Partial<WorkflowLimits>;
+  /** the fetch used for allowed egress (default: the global fetch) */
+  fetch?: typeof fetch;
+  /** recover unfinished instances on open (default true) */
+  recover?: boolean;
+}
+
+export interface EngineConfig {
+  dataDir: string;
+  store?: Store;
+  clock: Clock;
+  synchronous: "full" | "normal";
+  maxActiveRuns: number;
+  suspendAfterMs: number;
+  maxContextsPerIsolate: number;
+  maxIdleIsolates: number;
+  limits: WorkflowLimits;
+  fetch: typeof fetch;
+  recover: boolean;
+}
+
+export const DEFAULT_LIMITS: WorkflowLimits = {
+  memoryMb: 128,
+  cpuMsPerStep: 30_000,
+  steps: 10_000,
+  stepResultBytes: 1024 * 1024,
+  concurrency: 1000,
+};
+
+export function compileConfig(o: EngineOptions): EngineConfig {
+  return {
+    dataDir: o.dataDir ?? "./weft-data",
+    store: o.store,
+    clock: o.clock ?? new SystemClock(),
+    synchronous: o.synchronous ?? "full",
+    maxActiveRuns: o.maxActiveRuns ?? 2000,
+    suspendAfterMs: o.suspendAfterMs ?? 5000,
+    maxContextsPerIsolate: o.maxContextsPerIsolate ?? 200,
+    maxIdleIsolates: o.maxIdleIsolates ?? 64,
+    limits: { ...DEFAULT_LIMITS, ...o.limits },
+    fetch: o.fetch ?? globalThis.fetch,
+    recover: o.recover ?? true,
+  };
+}

@@ -1,0 +1,450 @@
+// The supervisor: deploys versions, admits instances, and drives them claim → activate → journal →
+// suspend/complete. It depends on the store port and the sandbox host, never on an adapter's
+// internals (main.ts and Engine.open pick the adapter).
+import { createHash, randomUUID } from "node:crypto";
+import { serialize } from "node:v8";
+import { EventEmitter } from "node:events";
+import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
+import { validateTenantName, validateWorkflowName } from "../core/ids.ts";
+import type { InstanceStatus } from "../core/status.ts";
+import { compileTenant, guestRuntimeBundle, type TenantCode } from "../sandbox/host/compile.ts";
+import { IsolatePool } from "../sandbox/host/isolates.ts";
+import { SqliteStore } from "../store/sqlite/store.ts";
+import type { InstanceRecord, Store, VersionConfig, VersionRecord } from "../store/ports.ts";
+import { compileConfig, type EngineConfig, type EngineOptions, type WorkflowLimits } from "./config.ts";
+import { InstanceRun } from "./run.ts";
+import { Scheduler, type Ready } from "./scheduler.ts";
+import { checkEgress, type EgressPolicy } from "./egress.ts";
+import { WorkflowBinding } from "./binding.ts";
+import type { Command } from "../sandbox/protocol.ts";
+
+export interface DeployInput {
+  tenant: string;
+  workflow: string;
+  code: TenantCode;
+  className?: string;
+  env?: Record<string, unknown>;
+  limits?: Partial<WorkflowLimits>;
+  egress?: EgressPolicy;
+}
+
+export interface EngineMetrics {
+  coldStartMs: number[];
+  stepsCompleted: number;
+  stepsFailed: number;
+  timerLatenessMs: number[];
+}
+
+/** What an InstanceRun may use of the engine. */
+export interface EngineCore {
+  readonly store: Store;
+  readonly pool: IsolatePool;
+  readonly clock: EngineConfig["clock"];
+  readonly config: EngineConfig;
+  readonly metrics: EngineMetrics;
+  runtimeCode(): Promise<string>;
+  seedFor(inst: InstanceRecord): number;
+  log(pk: number, level: string, message: string): void;
+  notify(pk: number): void;
+  notifySoon(pk: number): void;
+  egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>): Promise<unknown>;
+  callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<unknown>;
+  onRunFinished(r: InstanceRun, status: InstanceStatus): void;
+  onRunSuspended(r: InstanceRun, status: "waiting" | "paused", wakeAt: number | null): void;
+  onRunStopped(r: InstanceRun): void;
+  onRunCrashed(r: InstanceRun): void;
+  onRunError(r: InstanceRun, err: unknown): void;
+}
+
+interface HostSide {
+  functions: Map<string, (...args: unknown[]) => unknown>;
+  egress: EgressPolicy;
+}
+
+export class Engine implements EngineCore {
+  readonly store: Store;
+  readonly pool: IsolatePool;
+  readonly clock: EngineConfig["clock"];
+  readonly config: EngineConfig;
+  readonly metrics: EngineMetrics = { coldStartMs: [], stepsCompleted: 0, stepsFailed: 0, timerLatenessMs: [] };
+  readonly events = new EventEmitter();
+  private readonly runs = new Map<number, InstanceRun>();
+  private readonly sched: Scheduler;
+  private readonly hostSides = new Map<string, HostSide>();
+  private readonly versions = new Map<string, VersionRecord>();
+  private readonly logBuffer: { instance: number; at: number; level: string; message: string }[] = [];
+  private logFlush = false;
+  private wakeTimer?: { at: number; cancel(): void };
+  private closed = false;
+  private dispatching = false;
+  private readonly notifyPending = new Set<number>();
+
+  private constructor(config: EngineConfig, store: Store) {
+    this.config = config;
+    this.clock = config.clock;
+    this.store = store;
+    this.pool = new IsolatePool({ memoryMb: config.limits.memoryMb, maxContextsPerIsolate: config.maxContextsPerIsolate, maxIdleIsolates: config.maxIdleIsolates });
+    this.sched = new Scheduler(config.maxActiveRuns);
+    this.events.setMaxListeners(0);
+  }
+
+  static async open(options: EngineOptions = {}): Promise<Engine> {
+    const config = compileConfig(options);
+    const store = config.store ?? new SqliteStore({ dataDir: config.dataDir, synchronous: config.synchronous });
+    const e = new Engine(config, store);
+    await e.runtimeCode();
+    if (config.recover) await e.recover();
+    return e;
+  }
+
+  runtimeCode(): Promise<string> {
+    return guestRuntimeBundle();
+  }
+
+  // ---- deploy --------------------------------------------------------------------------------
+  async deploy(d: DeployInput): Promise<{ version: string; className: string }> {
+    const tenant = validateTenantName(d.tenant);
+    const workflow = validateWorkflowName(d.workflow);
+    if (!d.code || typeof d.code !== "object" || typeof d.code.mainModule !== "string" || !d.code.modules || typeof d.code.modules !== "object") {
+      throw new WeftError(ErrorCode.InvalidArgument, "code must be { mainModule: string, modules: { [file]: source } }", { field: "code" });
+    }
+    for (const [name, src] of Object.entries(d.code.modules)) {
+      if (typeof src !== "string") throw new WeftError(ErrorCode.InvalidArgument, `module "${name}" must be a string of source code`, { field: `code.modules.${name}` });
+    }
+    const limits = this.compileLimits(d.limits);
+    const egress: EgressPolicy = d.egress ?? { allow: [] };
+    const functions = new Map<string, (...args: unknown[]) => unknown>();
+    const env = encodeEnv(d.env ?? {}, "", functions);
+    const bundle = await compileTenant(d.code);
+    const runtime = await this.runtimeCode();
+    const found = await this.pool.inspect(runtime, bundle, limits.memoryMb, limits.cpuMsPerStep);
+    const className = pickClass(found, d.className, d.code.mainModule);
+    const config: VersionConfig = {
+      limits, env,
+      egress: { allow: "allow" in egress && Array.isArray(egress.allow) ? [...egress.allow] : [], handler: "handler" in egress },
+    };
+    const version = createHash("sha256")
+      .update(JSON.stringify({ mainModule: d.code.mainModule, modules: Object.entries(d.code.modules).sort(([a], [b]) => (a < b ? -1 : 1)), className, config }))
+      .digest("hex").slice(0, 32);
+    const rec: VersionRecord = { tenant, workflow, version, className, bundle, code: d.code, config, createdAt: this.clock.now() };
+    await this.store.putVersion(rec);
+    this.versions.set(`${tenant}/${workflow}/${version}`, rec);
+    this.hostSides.set(`${tenant}/${workflow}/${version}`, { functions, egress });
+    return { version, className };
+  }
+
+  private compileLimits(l: Partial<WorkflowLimits> | undefined): WorkflowLimits {
+    const out = { ...this.config.limits, ...(l ?? {}) };
+    const bounds: Record<keyof WorkflowLimits, [number, number]> = {
+      memoryMb: [8, 16384], cpuMsPerStep: [1, 300_000], steps: [1, 25_000], stepResultBytes: [1, 128 * 1024 * 1024], concurrency: [1, 1_000_000],
+    };
+    for (const [k, [lo, hi]] of Object.entries(bounds) as [keyof WorkflowLimits, [number, number]][]) {
+      const v = out[k];
+      if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) {
+        throw new WeftError(ErrorCode.InvalidArgument, `limits.${k} must be an integer from ${lo} to ${hi}, got ${JSON.stringify(v)}`, { field: `limits.${k}`, value: v, limit: hi });
+      }
+    }
+    return out;
+  }
+
+  async version(tenant: string, workflow: string, version: string): Promise<VersionRecord> {
+    const key = `${tenant}/${workflow}/${version}`;
+    let v = this.versions.get(key);
+    if (!v) {
+      v = await this.store.getVersion(tenant, workflow, version);
+      if (!v) throw new WeftError(ErrorCode.NotFound, `version ${version} of workflow ${workflow} is not deployed`, { tenant, workflow, version });
+      this.versions.set(key, v);
+    }
+    return v;
+  }
+
+  /** The Cloudflare `Workflow` binding for one of a tenant's workflows. */
+  workflow(tenant: string, name: string): WorkflowBinding {
+    return new WorkflowBinding(this, validateTenantName(tenant), validateWorkflowName(name));
+  }
+
+  // ---- host side of the sandbox ----------------------------------------------------------------
+  seedFor(inst: InstanceRecord): number {
+    return createHash("sha256").update(`${inst.tenant}/${inst.workflow}/${inst.id}/${inst.createdAt}`).digest().readUInt32LE(0);
+  }
+
+  private hostSide(v: VersionRecord): HostSide | undefined {
+    return this.hostSides.get(`${v.tenant}/${v.workflow}/${v.version}`);
+  }
+
+  async callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<unknown> {
+    const f = this.hostSide(v)?.functions.get(fn);
+    if (!f) {
+      throw new WeftError(ErrorCode.NotFound, `env.${fn} is not available in this process: host functions live in memory, so deploy this version again (same code, same env) after Engine.open`, { fn });
+    }
+    const value = await f(...args);
+    serialize(value); // throws a DataCloneError for values that cannot cross into the isolate
+    return value;
+  }
+
+  async egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>): Promise<unknown> {
+    const side = this.hostSide(v);
+    const policy: EgressPolicy = side?.egress ?? { allow: v.config.egress.allow };
+    return checkEgress(policy, c, this.config.fetch);
+  }
+
+  log(pk: number, level: string, message: string): void {
+    this.logBuffer.push({ instance: pk, at: this.clock.now(), level, message });
+    if (this.logFlush) return;
+    this.logFlush = true;
+    setImmediate(() => {
+      this.logFlush = false;
+      const lines = this.logBuffer.splice(0);
+      this.store.appendLogs(lines).catch(() => undefined);
+    });
+  }
+
+  notify(pk: number): void {
+    this.events.emit(`i:${pk}`);
+  }
+
+  notifySoon(pk: number): void {
+    if (this.notifyPending.has(pk)) return;
+    this.notifyPending.add(pk);
+    setImmediate(() => {
+      this.notifyPending.delete(pk);
+      this.notify(pk);
+    });
+  }
+
+  // ---- scheduling ----------------------------------------------------------------------------
+  private async recover(): Promise<void> {
+    for (const r of await this.store.recoverable()) {
+      const inst = await this.store.getInstanceByPk(r.pk);
+      if (!inst) continue;
+      if (r.status === "waitingForPause") {
+        await this.store.fence(r.pk, [{ op: "status", status: "paused" }]);
+        continue;
+      }
+      if (r.status === "waiting") continue; // the wake timer and event delivery below take these
+      await this.enqueue(inst, r.status === "queued" && inst.startedAt === null ? "fresh" : "wake");
+    }
+    // events sent just before a crash may not have been matched to their waits yet
+    for (const pk of await this.store.waitingWithOpenEvents()) await this.deliverTo(pk);
+    await this.armWake();
+  }
+
+  async enqueue(inst: InstanceRecord, kind: "wake" | "fresh"): Promise<void> {
+    if (this.runs.has(inst.pk) || this.closed) return;
+    const v = await this.version(inst.tenant, inst.workflow, inst.version);
+    const r: Ready = { pk: inst.pk, tenant: inst.tenant, workflowKey: `${inst.tenant}/${inst.workflow}`, concurrency: v.config.limits.concurrency };
+    this.sched.enqueue(r, kind);
+    this.dispatch();
+  }
+
+  dequeue(pk: number): void {
+    this.sched.remove(pk);
+  }
+
+  private dispatch(): void {
+    if (this.dispatching || this.closed) return;
+    this.dispatching = true;
+    try {
+      for (const r of this.sched.take()) void this.startRun(r);
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private async startRun(r: Ready): Promise<void> {
+    let run: InstanceRun | undefined;
+    try {
+      const inst = await this.store.getInstanceByPk(r.pk);
+      if (!inst || !["queued", "running", "waiting"].includes(inst.status) || this.runs.has(r.pk)) {
+        this.sched.stopped(r.workflowKey);
+        this.dispatch();
+        return;
+      }
+      const v = await this.version(inst.tenant, inst.workflow, inst.version);
+      const epoch = await this.store.claim(inst.pk, "running", this.clock.now());
+      this.store.journal(inst.pk, epoch, [{ op: "history", type: "workflow_running", at: this.clock.now() }]).catch(() => undefined);
+      run = new InstanceRun(this, inst, v, epoch, "run");
+      this.runs.set(inst.pk, run);
+      (run as InstanceRun & { workflowKey: string }).workflowKey = r.workflowKey;
+      this.notifySoon(inst.pk);
+      await run.start();
+    } catch (err) {
+      if (run) this.onRunError(run, err);
+      else {
+        this.sched.stopped(r.workflowKey);
+        this.dispatch();
+      }
+    }
+  }
+
+  /** terminate({ rollback: true }): replay the journal in rollback mode and run the handlers */
+  async rollbackTerminated(pk: number, epoch: number): Promise<void> {
+    const inst = await this.store.getInstanceByPk(pk);
+    if (!inst) return;
+    const v = await this.version(inst.tenant, inst.workflow, inst.version);
+    const run = new InstanceRun(this, inst, v, epoch, "rollback");
+    this.runs.set(pk, run);
+    await run.start();
+    await run.runRollbacks({ name: "WorkflowTerminated", message: `instance "${inst.id}" was terminated` });
+    this.notify(pk);
+  }
+
+  liveRun(pk: number): InstanceRun | undefined {
+    return this.runs.get(pk);
+  }
+
+  onRunStopped(r: InstanceRun): void {
+    if (this.runs.get(r.pk) !== r) return;
+    this.runs.delete(r.pk);
+    const key = (r as InstanceRun & { workflowKey?: string }).workflowKey;
+    if (key && r.mode === "run") this.sched.stopped(key);
+    this.dispatch();
+  }
+
+  onRunFinished(r: InstanceRun, _status: InstanceStatus): void {
+    this.notify(r.pk);
+  }
+
+  onRunSuspended(r: InstanceRun, _status: "waiting" | "paused", wakeAt: number | null): void {
+    this.notify(r.pk);
+    if (wakeAt !== null && (!this.wakeTimer || wakeAt < this.wakeTimer.at)) void this.armWake();
+    void this.deliverTo(r.pk); // an event may have arrived while the run was suspending
+  }
+
+  onRunCrashed(r: InstanceRun): void {
+    void this.store.getInstanceByPk(r.pk).then((inst) => inst && this.enqueue(inst, "wake"));
+  }
+
+  onRunError(r: InstanceRun, err: unknown): void {
+    if ((err as WeftError)?.code === ErrorCode.LeaseLost) return r.stop();
+    const error: ErrorInfo = { name: "WorkflowInternalError", message: `internal error: ${(err as Error)?.message ?? String(err)}` };
+    r.stop();
+    this.store.journal(r.pk, r.epoch, [{ op: "status", status: "errored", error, endedAt: this.clock.now(), wakeAt: null }]).then(
+      () => this.notify(r.pk),
+      () => undefined,
+    );
+  }
+
+  /** deliver buffered events to a suspended instance; wake it if one matched */
+  async deliverTo(pk: number): Promise<void> {
+    const live = this.runs.get(pk);
+    if (live) return live.deliver();
+    const inst = await this.store.getInstanceByPk(pk);
+    if (!inst || inst.status !== "waiting") return;
+    const got = await this.store.deliverEvents(pk, this.clock.now());
+    if (got.length > 0) {
+      this.notify(pk);
+      await this.enqueue(inst, "wake");
+    }
+  }
+
+  private async armWake(): Promise<void> {
+    if (this.closed) return;
+    const next = await this.store.nextWakeAt();
+    if (next === null) return;
+    if (this.wakeTimer && this.wakeTimer.at <= next) return;
+    this.wakeTimer?.cancel();
+    const h = this.clock.at(next, () => {
+      this.wakeTimer = undefined;
+      void this.fireDue();
+    });
+    this.wakeTimer = { at: next, cancel: () => h.cancel() };
+  }
+
+  private async fireDue(): Promise<void> {
+    if (this.closed) return;
+    const now = this.clock.now();
+    for (;;) {
+      const pks = await this.store.due(now, 1000);
+      let queued = 0;
+      for (const pk of pks) {
+        if (this.runs.has(pk) || this.sched.isQueued(pk)) continue;
+        const inst = await this.store.getInstanceByPk(pk);
+        if (!inst) continue;
+        if (inst.wakeAt !== null) this.metrics.timerLatenessMs.push(this.clock.now() - inst.wakeAt);
+        await this.enqueue(inst, "wake");
+        queued++;
+      }
+      if (pks.length < 1000 || queued === 0) break;
+    }
+    await this.armWakeAfter(now);
+  }
+
+  private async armWakeAfter(now: number): Promise<void> {
+    const next = await this.store.nextWakeAt();
+    if (next === null || this.closed) return;
+    // instances due now but not yet claimed keep their wake_at; look again shortly after
+    const at = next <= now ? now + 50 : next;
+    this.wakeTimer?.cancel();
+    const h = this.clock.at(at, () => {
+      this.wakeTimer = undefined;
+      void this.fireDue();
+    });
+    this.wakeTimer = { at, cancel: () => h.cancel() };
+  }
+
+  /** Instances the engine is running right now, and the queue behind them. */
+  stats(): { activeRuns: number; queued: number; isolates: number; contexts: number; heapBytes: number } {
+    return { activeRuns: this.runs.size, queued: this.sched.depth(), ...this.pool.stats() };
+  }
+
+  /** Resolves when no run holds a context and nothing is queued (tests and `weft run`). */
+  async idle(): Promise<void> {
+    while (this.runs.size > 0 || this.sched.depth() > 0) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  newInstanceId(): string {
+    return randomUUID();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wakeTimer?.cancel();
+    for (const r of [...this.runs.values()]) r.stop();
+    await new Promise((r) => setImmediate(r));
+    await this.store.appendLogs(this.logBuffer.splice(0)).catch(() => undefined);
+    this.pool.dispose();
+    await this.store.close();
+  }
+}
+
+/** Split env into plain values (stored) and host functions (kept in memory, called by path). */
+function encodeEnv(v: unknown, path: string, fns: Map<string, (...args: unknown[]) => unknown>): unknown {
+  if (typeof v === "function") {
+    fns.set(path, v as (...args: unknown[]) => unknown);
+    return { __weftFn: path };
+  }
+  if (Array.isArray(v)) return v.map((x, i) => encodeEnv(x, `${path}[${i}]`, fns));
+  if (v && typeof v === "object") {
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) {
+      throw new WeftError(ErrorCode.NotSerializable, `env${path ? "." + path : ""} is a ${proto?.constructor?.name ?? "class instance"}: env carries plain values, arrays, objects and functions only`, { field: `env.${path}` });
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = encodeEnv(x, path ? `${path}.${k}` : k, fns);
+    return out;
+  }
+  if (typeof v === "symbol" || typeof v === "bigint") {
+    throw new WeftError(ErrorCode.NotSerializable, `env.${path} is a ${typeof v}: not a value env can carry`, { field: `env.${path}` });
+  }
+  return v;
+}
+
+function pickClass(found: { classes: string[]; exports: string[] }, className: string | undefined, main: string): string {
+  if (className !== undefined) {
+    if (found.classes.includes(className)) return className;
+    throw new WeftError(ErrorCode.NoWorkflowClass, `className "${className}" is not an exported class extending WorkflowEntrypoint in ${main}; found: ${found.classes.join(", ") || "none"}`, {
+      className, classes: found.classes, exports: found.exports,
+    });
+  }
+  if (found.classes.length === 1) return found.classes[0]!;
+  if (found.classes.length === 0) {
+    throw new WeftError(ErrorCode.NoWorkflowClass, `no exported class extends WorkflowEntrypoint in ${main} (exports: ${found.exports.join(", ") || "none"}); export one, e.g. \`export class MyWorkflow extends WorkflowEntrypoint { async run(event, step) {…} }\``, {
+      exports: found.exports,
+    });
+  }
+  throw new WeftError(ErrorCode.AmbiguousWorkflowClass, `several workflow classes are exported (${found.classes.join(", ")}); pass className to choose one`, { classes: found.classes });
+}

@@ -1,0 +1,499 @@
+// One run of one instance: a guest context, the jobs queued for it, the attempts, timers and host
+// calls it has in flight. It turns guest commands into fenced journal writes and delivers results
+// back only after they are durable. When nothing is in flight and the next due time is far, it
+// suspends: the context is released and the instance costs only rows until it is woken.
+import { serialize } from "node:v8";
+import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
+import { compileStepConfig, type CompiledStepConfig } from "../core/step-config.ts";
+import { decideAfterFailure } from "../core/retry.ts";
+import { formatMs } from "../core/duration.ts";
+import type { TimerHandle } from "../core/clock.ts";
+import type { Command, HistoryEntry, Job } from "../sandbox/protocol.ts";
+import type { GuestContext } from "../sandbox/host/isolates.ts";
+import type { InstanceRecord, JournalOp, StepRecord, VersionRecord } from "../store/ports.ts";
+import type { EngineCore } from "./core.ts";
+
+interface Pending {
+  key: string;
+  kind: StepRecord["kind"];
+  seq: number;
+  name: string;
+  count: number;
+  startedAt: number;
+  config?: CompiledStepConfig;
+  attempts: number;
+  dueAt?: number;
+  eventType?: string;
+  timer?: TimerHandle;
+}
+
+interface Running {
+  attempt: number;
+  startedAt: number;
+  cpuMs: number;
+  timer: TimerHandle;
+}
+
+export class InstanceRun {
+  readonly pk: number;
+  readonly mode: "run" | "rollback";
+  epoch: number;
+  done = false;
+  pauseRequested = false;
+  private ctx?: GuestContext;
+  private readonly e: EngineCore;
+  private readonly inst: InstanceRecord;
+  private readonly version: VersionRecord;
+  private readonly journaled = new Map<string, StepRecord>();
+  private readonly pending = new Map<string, Pending>();
+  readonly running = new Map<string, Running>();
+  private readonly hostCalls = new Set<number>();
+  private readonly guestTimers = new Map<number, TimerHandle>();
+  private jobs: Job[] = [];
+  private activating = false;
+  private inflightWrites = 0;
+  private rollbackDone?: () => void;
+
+  constructor(e: EngineCore, inst: InstanceRecord, version: VersionRecord, epoch: number, mode: "run" | "rollback") {
+    this.e = e;
+    this.pk = inst.pk;
+    this.inst = inst;
+    this.version = version;
+    this.epoch = epoch;
+    this.mode = mode;
+  }
+
+  get cfg() {
+    return this.version.config;
+  }
+
+  /** Load the journal, open a context and start run() (replaying what is journaled). */
+  async start(): Promise<void> {
+    const steps = await this.e.store.steps(this.pk);
+    for (const s of steps) this.journaled.set(s.key, s);
+    const t0 = performance.now();
+    this.ctx = await this.e.pool.openContext(
+      `${this.version.tenant}/${this.version.workflow}/${this.version.version}`, await this.e.runtimeCode(), this.version.bundle,
+      this.cfg.limits.memoryMb, this.cfg.limits.cpuMsPerStep,
+    );
+    this.e.metrics.coldStartMs.push(performance.now() - t0);
+    this.ctx.onDeath = () => this.onIsolateDeath();
+    if (this.done) return this.ctx.release();
+    const history: HistoryEntry[] = steps.map((s) => ({
+      key: s.key, kind: s.kind, seq: s.seq, name: s.name, count: s.count, state: s.state, value: s.value, error: s.error,
+      at: s.at, attempts: s.attempts, dueAt: s.dueAt, startedAt: s.startedAt,
+    }));
+    this.push({
+      t: "init", className: this.version.className, instanceId: this.inst.id, workflowName: this.inst.workflow, payload: this.inst.params,
+      timestamp: this.inst.createdAt, now: this.e.clock.now(), seed: this.e.seedFor(this.inst), history, mode: this.mode,
+      stepLimit: this.cfg.limits.steps, stepsSoFar: 0, env: this.cfg.env, envFunctions: [],
+    });
+  }
+
+  push(job: Job): void {
+    if (this.done) return;
+    this.jobs.push(job);
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.activating || this.done || !this.ctx) return;
+    this.activating = true;
+    try {
+      while (this.jobs.length > 0 && !this.done) {
+        const jobs = this.jobs;
+        this.jobs = [];
+        const budget = this.cpuBudget();
+        const out = await this.ctx.activate(jobs, this.e.clock.now(), budget);
+        for (const r of this.running.values()) r.cpuMs += out.cpuMs;
+        if (!out.ok) {
+          if (out.reason === "disposed") return; // onIsolateDeath handles it
+          await this.onGuestCrash(out.reason, out.message);
+          return;
+        }
+        if (out.result.droppedLogs > 0) {
+          this.e.log(this.pk, "warn", `console output limit reached: ${out.result.droppedLogs} line(s) dropped (at most 1000 lines per activation)`);
+        }
+        if (process.env.WEFT_TRACE) console.error("activation", this.pk, JSON.stringify(jobs).slice(0, 300), "=>", JSON.stringify(out.result.commands).slice(0, 600));
+        for (const c of out.result.commands) this.handle(c);
+      }
+    } catch (err) {
+      if (!this.done) this.e.onRunError(this, err);
+    } finally {
+      this.activating = false;
+    }
+    this.checkQuiet();
+  }
+
+  private cpuBudget(): number {
+    const limit = this.cfg.limits.cpuMsPerStep;
+    let min = limit;
+    for (const r of this.running.values()) min = Math.min(min, limit - r.cpuMs);
+    return Math.max(1, min);
+  }
+
+  // ---- commands ------------------------------------------------------------------------------
+  private handle(c: Command): void {
+    switch (c.t) {
+      case "log":
+        return this.e.log(this.pk, c.level, c.message);
+      case "call":
+        return this.onCall(c);
+      case "attemptDone":
+        return this.onAttemptDone(c.key, c.attempt, c.value, c.error);
+      case "hostCall":
+      case "fetch":
+        return this.onHostCall(c);
+      case "setTimer": {
+        this.guestTimers.get(c.id)?.cancel();
+        const h = this.e.clock.at(this.e.clock.now() + c.ms, () => {
+          this.guestTimers.delete(c.id);
+          this.push({ t: "timer", id: c.id });
+        });
+        this.guestTimers.set(c.id, h);
+        return;
+      }
+      case "clearTimer":
+        this.guestTimers.get(c.id)?.cancel();
+        this.guestTimers.delete(c.id);
+        return;
+      case "complete":
+        return this.onComplete(c.value);
+      case "fail":
+        return this.finish("errored", { error: stripStack(c.error) }, "workflow_errored");
+      case "rollbackDone":
+        this.rollbackDone?.();
+        return this.stop();
+    }
+  }
+
+  private onCall(c: Extract<Command, { t: "call" }>): void {
+    const now = this.e.clock.now();
+    const j = this.journaled.get(c.key);
+    const p: Pending = {
+      key: c.key, kind: c.kind, seq: c.seq, name: c.name, count: c.count, startedAt: c.startedAt, attempts: j?.attempts ?? 0, dueAt: j?.dueAt, eventType: c.eventType,
+    };
+    this.pending.set(c.key, p);
+    if (c.kind === "do" || c.kind === "rollback") {
+      try {
+        p.config = compileStepConfig(c.name, c.config);
+      } catch (err) {
+        return this.failStep(p, asInfo(err, true));
+      }
+      if (c.started) this.beginAttempt(p, 1, false);
+      else this.scheduleAttempt(p, (j?.attempts ?? 0) + 1, j?.dueAt ?? now);
+      return;
+    }
+    if (j) {
+      // journaled earlier, still pending: re-arm its timer (and for waits, look for a buffered event)
+      if (c.kind === "wait") void this.deliver();
+      return this.arm(p);
+    }
+    const dueAt = c.kind === "sleep" ? (c.untilMs ?? now + (c.durationMs ?? 0)) : now + (c.timeoutMs ?? 0);
+    p.dueAt = dueAt;
+    const rec: StepRecord = {
+      key: c.key, kind: c.kind, seq: c.seq, name: c.name, count: c.count, state: "pending", startedAt: c.startedAt, dueAt, attempts: 0, eventType: c.eventType,
+    };
+    this.journaled.set(c.key, rec);
+    const type = c.kind === "sleep" ? "sleep_started" : "wait_started";
+    void this.write([{ op: "step", ...rec }, { op: "history", type, at: now, data: { key: c.key, name: c.name, dueAt, eventType: c.eventType } }]).then(() => {
+      if (c.kind === "wait") void this.deliver();
+      this.arm(p);
+    });
+  }
+
+  private arm(p: Pending): void {
+    if (this.done || !this.pending.has(p.key)) return;
+    p.timer?.cancel();
+    p.timer = this.e.clock.at(p.dueAt!, () => (p.kind === "sleep" ? this.sleepDue(p) : this.waitTimedOut(p)));
+  }
+
+  private sleepDue(p: Pending): void {
+    const at = p.dueAt!;
+    const rec: StepRecord = { ...this.journaled.get(p.key)!, state: "complete", at };
+    void this.write([{ op: "step", ...rec }, { op: "history", type: "sleep_completed", at: this.e.clock.now(), data: { key: p.key } }]).then(() =>
+      this.resolve(p, undefined, undefined, at),
+    );
+  }
+
+  private async waitTimedOut(p: Pending): Promise<void> {
+    await this.deliver();
+    if (!this.pending.has(p.key) || this.done) return;
+    const error: ErrorInfo = {
+      name: "WorkflowTimeoutError",
+      message: `step.waitForEvent "${p.name}" timed out after ${formatMs(p.dueAt! - p.startedAt)} without an event of type "${p.eventType}"`,
+    };
+    const rec: StepRecord = { ...this.journaled.get(p.key)!, state: "failed", error, at: p.dueAt };
+    await this.write([{ op: "step", ...rec }, { op: "history", type: "wait_timed_out", at: this.e.clock.now(), data: { key: p.key } }]);
+    this.resolve(p, undefined, error, p.dueAt!);
+  }
+
+  /** Match buffered events to this run's pending waits and hand them over. */
+  async deliver(): Promise<void> {
+    if (this.done) return;
+    this.inflightWrites++;
+    let got: Awaited<ReturnType<EngineCore["store"]["deliverEvents"]>>;
+    try {
+      got = await this.e.store.deliverEvents(this.pk, this.e.clock.now());
+    } finally {
+      this.inflightWrites--;
+    }
+    for (const d of got) {
+      const p = this.pending.get(d.key);
+      if (p) this.resolve(p, d.value, undefined, d.at);
+    }
+    if (got.length) this.e.notify(this.pk);
+    else setImmediate(() => this.checkQuiet());
+  }
+
+  private resolve(p: Pending, value: unknown, error: ErrorInfo | undefined, at: number): void {
+    if (!this.pending.has(p.key)) return;
+    p.timer?.cancel();
+    this.pending.delete(p.key);
+    if (this.pauseRequested && this.mode === "run") return this.checkQuiet(); // paused runs replay it later
+    this.push({ t: "resolve", key: p.key, value, error, at });
+  }
+
+  private beginAttempt(p: Pending, attempt: number, tellGuest: boolean): void {
+    const now = this.e.clock.now();
+    const timer = this.e.clock.at(now + p.config!.timeoutMs, () => {
+      this.push({ t: "abandonAttempt", key: p.key, attempt });
+      this.onAttemptDone(p.key, attempt, undefined, {
+        name: "WorkflowTimeoutError", message: `step "${p.name}" attempt ${attempt} timed out after ${formatMs(p.config!.timeoutMs)}`,
+      });
+    });
+    this.running.set(p.key, { attempt, startedAt: now, cpuMs: 0, timer });
+    if (tellGuest) this.push({ t: "runAttempt", key: p.key, attempt });
+  }
+
+  private scheduleAttempt(p: Pending, attempt: number, at: number): void {
+    p.dueAt = at;
+    const go = () => {
+      p.timer = undefined;
+      if (!this.done && this.pending.has(p.key) && !this.pauseRequested) this.beginAttempt(p, attempt, true);
+      else this.checkQuiet();
+    };
+    if (at <= this.e.clock.now()) go();
+    else p.timer = this.e.clock.at(at, go);
+  }
+
+  private onAttemptDone(key: string, attempt: number, value: unknown, error: ErrorInfo | undefined): void {
+    const r = this.running.get(key);
+    const p = this.pending.get(key);
+    if (!r || r.attempt !== attempt || !p) return;
+    r.timer.cancel();
+    this.running.delete(key);
+    const now = this.e.clock.now();
+    if (!error) {
+      const bytes = serialize(value).byteLength;
+      if (bytes > this.cfg.limits.stepResultBytes) {
+        error = {
+          name: "WorkflowError", code: ErrorCode.TooLarge, nonRetryable: true,
+          message: `step "${p.name}" result is too large: ${bytes} bytes, the limit is ${this.cfg.limits.stepResultBytes} bytes (limits.stepResultBytes); store large data elsewhere and return a reference`,
+        };
+      }
+    }
+    const att: JournalOp = { op: "attempt", key, attempt, startedAt: r.startedAt, endedAt: now, success: !error, error: error ? stripStack(error) : null };
+    const started: JournalOp = { op: "history", type: attempt === 1 ? "step_started" : "attempt_started", at: r.startedAt, data: { key, name: p.name, count: p.count, attempt } };
+    if (!error) {
+      const rec: StepRecord = { key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, state: "complete", value, at: now, startedAt: p.startedAt, attempts: attempt, config: p.config!.view };
+      const out = p.config!.sensitive ? "[REDACTED]" : undefined;
+      void this.write([started, { op: "step", ...rec }, att, { op: "history", type: "step_completed", at: now, data: { key, name: p.name, output: out } }]).then(() => {
+        this.e.metrics.stepsCompleted++;
+        this.resolve(p, value, undefined, now);
+      });
+      return;
+    }
+    const d = decideAfterFailure(p.config!.retry, attempt, error);
+    if (!d.retry) {
+      const rec: StepRecord = { key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, state: "failed", error: stripStack(error), at: now, startedAt: p.startedAt, attempts: attempt, config: p.config!.view };
+      void this.write([started, { op: "step", ...rec }, att, { op: "history", type: "step_errored", at: now, data: { key, error: stripStack(error) } }]).then(() => {
+        this.e.metrics.stepsFailed++;
+        this.resolve(p, undefined, error, now);
+      });
+      return;
+    }
+    const dueAt = now + d.delayMs;
+    const rec: StepRecord = { key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, state: "pending", startedAt: p.startedAt, attempts: attempt, dueAt, config: p.config!.view };
+    this.journaled.set(key, rec);
+    void this.write([started, { op: "step", ...rec }, att, { op: "history", type: "attempt_errored", at: now, data: { key, attempt, retryDelayMs: d.delayMs, error: stripStack(error) } }]).then(() =>
+      this.scheduleAttempt(p, attempt + 1, dueAt),
+    );
+  }
+
+  private failStep(p: Pending, error: ErrorInfo): void {
+    this.resolve(p, undefined, error, this.e.clock.now());
+  }
+
+  private onHostCall(c: Extract<Command, { t: "hostCall" } | { t: "fetch" }>): void {
+    this.hostCalls.add(c.id);
+    const call = c.t === "fetch" ? this.e.egress(this.version, c) : this.e.callHost(this.version, c.fn, c.args);
+    call.then(
+      (value) => ({ value, error: undefined }),
+      (err) => ({ value: undefined, error: asInfo(err, false) }),
+    ).then(({ value, error }) => {
+      this.hostCalls.delete(c.id);
+      this.push({ t: "hostResult", id: c.id, value, error });
+    });
+  }
+
+  private onComplete(value: unknown): void {
+    const bytes = serialize(value).byteLength;
+    if (bytes > this.cfg.limits.stepResultBytes) {
+      return this.finish("errored", {
+        error: { name: "WorkflowError", message: `the workflow output is too large: ${bytes} bytes, the limit is ${this.cfg.limits.stepResultBytes} bytes` },
+      }, "workflow_errored");
+    }
+    this.finish("complete", { output: value }, "workflow_completed");
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+  private write(ops: JournalOp[]): Promise<void> {
+    this.inflightWrites++;
+    const p = this.e.store.journal(this.pk, this.epoch, ops).finally(() => {
+      this.inflightWrites--;
+    });
+    this.e.notifySoon(this.pk);
+    return p.then(
+      () => void setImmediate(() => this.checkQuiet()), // after the caller's continuation has run
+      (err) => {
+        if ((err as WeftError).code === ErrorCode.LeaseLost) this.stop();
+        else this.e.onRunError(this, err);
+        throw err;
+      },
+    ).catch(() => new Promise<void>(() => {})); // a refused write resolves nothing downstream
+  }
+
+  private finish(status: "complete" | "errored", extra: { output?: unknown; error?: ErrorInfo }, type: string): void {
+    if (this.done || this.mode === "rollback") return;
+    const now = this.e.clock.now();
+    const ops: JournalOp[] = [
+      { op: "status", status, wakeAt: null, endedAt: now, ...extra },
+      { op: "history", type, at: now, data: extra.error ? { error: extra.error } : undefined },
+    ];
+    this.stop();
+    void this.e.store.journal(this.pk, this.epoch, ops).then(
+      () => this.e.onRunFinished(this, status),
+      (err) => this.e.onRunError(this, err),
+    );
+  }
+
+  /** Nothing in flight: suspend if the next due time is far, or the instance is pausing. */
+  private checkQuiet(): void {
+    if (this.done || !this.ctx || this.activating || this.jobs.length > 0 || this.inflightWrites > 0) return;
+    if (this.running.size > 0 || this.hostCalls.size > 0 || this.guestTimers.size > 0) return;
+    if (this.mode === "rollback") return;
+    if (this.pauseRequested) return this.suspend("paused", null);
+    if (this.pending.size === 0) {
+      return this.finish("errored", {
+        error: { name: "WorkflowError", message: "run() is awaiting something that can never settle: no step, sleep, event or host call is pending. Await only step.* calls and host bindings in run()." },
+      }, "workflow_errored");
+    }
+    let next = Infinity;
+    for (const p of this.pending.values()) if (p.dueAt !== undefined) next = Math.min(next, p.dueAt);
+    if (next - this.e.clock.now() >= this.e.config.suspendAfterMs) this.suspend("waiting", next === Infinity ? null : next);
+  }
+
+  private suspend(status: "waiting" | "paused", wakeAt: number | null): void {
+    const now = this.e.clock.now();
+    this.stop();
+    void this.e.store.journal(this.pk, this.epoch, [
+      { op: "status", status, wakeAt },
+      { op: "history", type: status === "paused" ? "workflow_paused" : "workflow_waiting", at: now },
+    ]).then(() => this.e.onRunSuspended(this, status, wakeAt), (err) => this.e.onRunError(this, err));
+  }
+
+  /** Release everything this run holds; its later writes are fenced out by the epoch anyway. */
+  stop(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const p of this.pending.values()) p.timer?.cancel();
+    for (const r of this.running.values()) r.timer.cancel();
+    for (const t of this.guestTimers.values()) t.cancel();
+    this.ctx?.release();
+    this.e.onRunStopped(this);
+  }
+
+  /** in-memory view of unfinished calls, for describe() */
+  snapshot(): { key: string; step: StepRecord; running?: { attempt: number; startedAt: number } }[] {
+    return [...this.pending.values()].map((p) => ({
+      key: p.key,
+      step: { key: p.key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, state: "pending", startedAt: p.startedAt, attempts: p.attempts, dueAt: p.dueAt, config: p.config?.view },
+      running: this.running.get(p.key),
+    }));
+  }
+
+  requestPause(): void {
+    this.pauseRequested = true;
+    for (const p of this.pending.values()) if (p.kind !== "do" || !this.running.has(p.key)) p.timer?.cancel();
+    this.checkQuiet();
+  }
+
+  /** Rollback mode: the guest replays, then runs the registered rollback handlers newest first. */
+  runRollbacks(error: ErrorInfo): Promise<void> {
+    return new Promise((resolve) => {
+      this.rollbackDone = resolve;
+      this.push({ t: "rollback", error });
+    });
+  }
+
+  private async onGuestCrash(reason: "cpu" | "memory" | "internal", message: string): Promise<void> {
+    const now = this.e.clock.now();
+    const limits = this.cfg.limits;
+    const what = reason === "cpu"
+      ? { code: ErrorCode.CpuLimit, text: `exceeded the CPU time limit of ${limits.cpuMsPerStep} ms (limits.cpuMsPerStep)` }
+      : reason === "memory"
+        ? { code: ErrorCode.MemoryLimit, text: `exceeded the memory limit of ${limits.memoryMb} MB (limits.memoryMb)` }
+        : { code: ErrorCode.Internal, text: `crashed the sandbox: ${message}` };
+    if (this.running.size === 0) {
+      return this.finish("errored", { error: { name: "WorkflowError", code: what.code, message: `workflow code outside steps ${what.text}` } }, "workflow_errored");
+    }
+    // The context is no longer trustworthy: record the attempts' failures, then replay in a fresh one.
+    const writes: Promise<void>[] = [];
+    for (const [key, r] of [...this.running]) {
+      const p = this.pending.get(key)!;
+      const error: ErrorInfo = { name: "WorkflowError", code: what.code, message: `step "${p.name}" attempt ${r.attempt} ${what.text}` };
+      r.timer.cancel();
+      this.running.delete(key);
+      const d = decideAfterFailure(p.config!.retry, r.attempt, error);
+      const state = d.retry ? "pending" : "failed";
+      const rec: StepRecord = {
+        key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, state, startedAt: p.startedAt, attempts: r.attempt, config: p.config!.view,
+        dueAt: d.retry ? now + d.delayMs : undefined, error: d.retry ? undefined : error, at: d.retry ? undefined : now,
+      };
+      writes.push(this.e.store.journal(this.pk, this.epoch, [
+        { op: "step", ...rec }, { op: "attempt", key, attempt: r.attempt, startedAt: r.startedAt, endedAt: now, success: false, error },
+        { op: "history", type: "attempt_errored", at: now, data: { key, attempt: r.attempt, error } },
+      ]));
+    }
+    this.stop();
+    try {
+      await Promise.all(writes);
+    } catch (err) {
+      return this.e.onRunError(this, err);
+    }
+    this.e.onRunCrashed(this);
+  }
+
+  private onIsolateDeath(): void {
+    if (this.done || this.activating) return; // the activation that was running reports it itself
+    this.stop();
+    this.e.onRunCrashed(this);
+  }
+}
+
+function stripStack(e: ErrorInfo): ErrorInfo {
+  const out: ErrorInfo = { name: e.name, message: e.message };
+  if (e.nonRetryable) out.nonRetryable = true;
+  if (e.code) out.code = e.code;
+  if (e.stack) out.stack = e.stack;
+  return out;
+}
+
+function asInfo(err: unknown, nonRetryable: boolean): ErrorInfo {
+  const e = err as { name?: string; message?: string; code?: string };
+  const info: ErrorInfo = { name: e?.name ?? "Error", message: e?.message ?? String(err) };
+  if (e?.code) info.code = e.code;
+  if (nonRetryable) info.nonRetryable = true;
+  return info;
+}

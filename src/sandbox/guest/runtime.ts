@@ -1,0 +1,205 @@
+// Runs INSIDE the isolate: the entry of the guest runtime bundle. It installs the web globals, the
+// replay-stable clock and randomness, console capture, fetch/timers/env bridges (all as commands to
+// the host), exposes the modules tenant code imports ("cloudflare:workers", "cloudflare:workflows",
+// "weft") and defines the single entry point the host calls: __weft_activate(jobs).
+import { installWebGlobals, bodyToBytes } from "./web.ts";
+import { GuestClock, GuestRandom, installDeterminism, define } from "./determinism.ts";
+import { WorkflowEntrypoint, NonRetryableError, WorkflowRun, errorInfo, toError } from "./workflow.ts";
+import { checkSerializable } from "../../core/values.ts";
+import type { ActivationResult, Command, Job, InitJob } from "../protocol.ts";
+
+const g = globalThis as unknown as Record<string, unknown>;
+const MAX_LOGS_PER_ACTIVATION = 1000;
+const MAX_LOG_CHARS = 8192;
+
+installWebGlobals(g);
+
+const commands: Command[] = [];
+const result: ActivationResult = { commands, droppedLogs: 0 };
+let run: WorkflowRun | undefined;
+const clock = new GuestClock(0);
+const rnd = new GuestRandom(1);
+const hostWaiters = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+const timers = new Map<number, { fn: () => void; interval?: number }>();
+let nextId = 1;
+let logsThisActivation = 0;
+
+// ---- console ---------------------------------------------------------------------------------
+function fmt(v: unknown, depth = 0): string {
+  if (typeof v === "string") return depth === 0 ? v : JSON.stringify(v);
+  if (v instanceof Error) return v.stack ?? `${v.name}: ${v.message}`;
+  if (typeof v === "function") return `[Function ${v.name || "anonymous"}]`;
+  if (typeof v === "bigint") return `${v}n`;
+  if (typeof v === "symbol") return v.toString();
+  if (v === null || typeof v !== "object") return String(v);
+  if (depth > 3) return Array.isArray(v) ? "[Array]" : "[Object]";
+  try {
+    if (Array.isArray(v)) return `[ ${v.slice(0, 100).map((x) => fmt(x, depth + 1)).join(", ")} ]`;
+    if (v instanceof Date) return v.toISOString();
+    if (v instanceof Map) return `Map(${v.size})`;
+    const parts = Object.keys(v).slice(0, 100).map((k) => `${k}: ${fmt((v as Record<string, unknown>)[k], depth + 1)}`);
+    return `{ ${parts.join(", ")} }`;
+  } catch {
+    return "[object]";
+  }
+}
+function log(level: string) {
+  return (...args: unknown[]) => {
+    if (run?.replaying) return; // the first run already logged this
+    if (logsThisActivation >= MAX_LOGS_PER_ACTIVATION) {
+      result.droppedLogs++;
+      return;
+    }
+    logsThisActivation++;
+    let message = args.map((a) => fmt(a)).join(" ");
+    if (message.length > MAX_LOG_CHARS) message = message.slice(0, MAX_LOG_CHARS) + `… [truncated ${message.length - MAX_LOG_CHARS} chars]`;
+    commands.push({ t: "log", level, at: clock.now(), message });
+  };
+}
+define(g, "console", Object.freeze({
+  log: log("info"), info: log("info"), debug: log("debug"), warn: log("warn"), error: log("error"), trace: log("debug"),
+}));
+
+// ---- host bridges ----------------------------------------------------------------------------
+function hostPromise(cmd: (id: number) => Command): Promise<unknown> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    hostWaiters.set(id, { resolve, reject });
+    commands.push(cmd(id));
+  });
+}
+
+function hostFunction(path: string) {
+  const f = async (...args: unknown[]) => {
+    checkSerializable(args, `arguments of env.${path}()`);
+    return hostPromise((id) => ({ t: "hostCall", id, fn: path, args: structuredClone(args) }));
+  };
+  Object.defineProperty(f, "name", { value: path.split(".").pop() });
+  return f;
+}
+
+function buildEnv(v: unknown, path: string): unknown {
+  if (Array.isArray(v)) return Object.freeze(v.map((x, i) => buildEnv(x, `${path}[${i}]`)));
+  if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    const o = v as Record<string, unknown>;
+    if (typeof o.__weftFn === "string" && Object.keys(o).length === 1) return hostFunction(o.__weftFn);
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(o)) out[k] = buildEnv(o[k], path ? `${path}.${k}` : k);
+    return Object.freeze(out);
+  }
+  return v;
+}
+
+async function guestFetch(input: unknown, init?: Record<string, unknown>): Promise<unknown> {
+  const Req = g.Request as new (i: unknown, n?: unknown) => { url: string; method: string; headers: Iterable<[string, string]>; arrayBuffer(): Promise<ArrayBuffer> };
+  const req = new Req(input, init);
+  const body = init && init.body !== undefined && init.body !== null ? bodyToBytes(init.body) : null;
+  const res = (await hostPromise((id) => ({
+    t: "fetch", id, url: req.url, method: req.method, headers: [...req.headers], body,
+  }))) as { status: number; statusText: string; headers: [string, string][]; body: Uint8Array; url: string };
+  const Res = g.Response as new (b: unknown, i: unknown) => Record<string, unknown>;
+  const r = new Res(res.status === 204 || res.status === 304 ? null : res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  Object.defineProperty(r, "url", { value: res.url });
+  return r;
+}
+define(g, "fetch", guestFetch);
+
+function setTimer(fn: unknown, ms: unknown, interval: boolean, args: unknown[]): number {
+  if (typeof fn !== "function") throw new TypeError("setTimeout: callback must be a function");
+  const id = nextId++;
+  const delay = Math.max(0, Number(ms) || 0);
+  timers.set(id, { fn: () => (fn as (...a: unknown[]) => void)(...args), interval: interval ? delay : undefined });
+  commands.push({ t: "setTimer", id, ms: delay });
+  return id;
+}
+function clearTimer(id: unknown): void {
+  if (typeof id === "number" && timers.delete(id)) commands.push({ t: "clearTimer", id });
+}
+define(g, "setTimeout", (fn: unknown, ms?: unknown, ...args: unknown[]) => setTimer(fn, ms, false, args));
+define(g, "setInterval", (fn: unknown, ms?: unknown, ...args: unknown[]) => setTimer(fn, ms, true, args));
+define(g, "clearTimeout", clearTimer);
+define(g, "clearInterval", clearTimer);
+
+installDeterminism(g, clock, rnd);
+
+// ---- modules for tenant code -------------------------------------------------------------------
+class WorkflowTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WorkflowTimeoutError";
+  }
+}
+define(g, "__weft_modules", Object.freeze({ WorkflowEntrypoint, NonRetryableError, WorkflowTimeoutError }));
+
+// ---- activation --------------------------------------------------------------------------------
+function findClass(name: string): new (ctx: unknown, env: unknown) => { run: (e: unknown, s: unknown) => unknown } {
+  const exportsObj = g.__weft_tenant as Record<string, unknown> | undefined;
+  const C = exportsObj?.[name];
+  if (typeof C !== "function") throw new Error(`workflow class ${name} is not exported by the bundle`);
+  return C as never;
+}
+
+function start(job: InitJob): void {
+  clock.advance(job.timestamp);
+  rnd.setSeed(job.seed);
+  run = new WorkflowRun(job, commands, clock, rnd);
+  const env = buildEnv(job.env, "");
+  const ctx = Object.freeze({ instanceId: job.instanceId });
+  const Cls = findClass(job.className);
+  void run.start(Cls, ctx, env);
+}
+
+function activate(jobs: Job[], now: number): ActivationResult {
+  commands.length = 0;
+  result.droppedLogs = 0;
+  logsThisActivation = 0;
+  if (run) run.liveNow = now;
+  for (const job of jobs) {
+    try {
+      dispatch(job);
+    } catch (e) {
+      commands.push({ t: "fail", error: errorInfo(e), rolledBack: false });
+    }
+  }
+  // The host copies this object after the microtask queue drained, so it holds every command
+  // produced by the continuations these jobs set off.
+  return result;
+}
+
+function dispatch(job: Job): void {
+  switch (job.t) {
+    case "init":
+      start(job);
+      return;
+    case "runAttempt":
+      run!.runAttempt(job.key, job.attempt);
+      return;
+    case "resolve":
+      run!.resolve(job.key, job.at, job.value, job.error);
+      return;
+    case "abandonAttempt":
+      run!.abandon(job.key, job.attempt);
+      return;
+    case "hostResult": {
+      const w = hostWaiters.get(job.id);
+      if (!w) return;
+      hostWaiters.delete(job.id);
+      if (job.error) w.reject(toError(job.error));
+      else w.resolve(job.value);
+      return;
+    }
+    case "timer": {
+      const t = timers.get(job.id);
+      if (!t) return;
+      if (t.interval !== undefined) commands.push({ t: "setTimer", id: job.id, ms: t.interval });
+      else timers.delete(job.id);
+      t.fn();
+      return;
+    }
+    case "rollback":
+      void run!.rollbackForTerminate(toError(job.error));
+      return;
+  }
+}
+
+define(g, "__weft_activate", activate);

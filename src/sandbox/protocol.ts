@@ -1,0 +1,95 @@
+// What crosses the isolate boundary, and nothing else. The host drives the guest with batches of
+// jobs (one synchronous call into the isolate per batch, bounded by the CPU budget); the guest answers
+// with the commands its workflow code produced while the microtask queue drained. Values travel as
+// structured clones (isolated-vm copies them), never as references, so no host object is reachable.
+import type { ErrorInfo } from "../core/errors.ts";
+import type { StepConfigView } from "../core/step-config.ts";
+
+import type { EntryKind } from "../core/replay.ts";
+export type { EntryKind };
+
+/** One journaled durable call, as the guest needs it for replay. */
+export interface HistoryEntry {
+  key: string;
+  kind: EntryKind;
+  seq: number;
+  name: string;
+  count: number;
+  /** complete: value; failed: error; pending: waiting for retry/timer/event */
+  state: "complete" | "failed" | "pending";
+  value?: unknown;
+  error?: ErrorInfo;
+  /** when the entry resolved (commit time): replayed code sees Date.now() advance to it */
+  at?: number;
+  /** do: attempts that already ended (for ctx.attempt on retry) */
+  attempts?: number;
+  /** sleep: wake time; wait: timeout time */
+  dueAt?: number;
+  /** when the call was first made (replay moves the guest clock here at the call) */
+  startedAt?: number;
+}
+
+export interface InitJob {
+  t: "init";
+  className: string;
+  instanceId: string;
+  workflowName: string;
+  payload: unknown;
+  timestamp: number;
+  /** engine time now: decides whether journaled sleeps are already over */
+  now: number;
+  seed: number;
+  history: HistoryEntry[];
+  /** "rollback": replay cached results only, start nothing new, then await a rollback job */
+  mode: "run" | "rollback";
+  stepLimit: number;
+  stepsSoFar: number;
+  env: unknown;
+  envFunctions: string[];
+}
+
+export type Job =
+  | InitJob
+  | { t: "runAttempt"; key: string; attempt: number }
+  | { t: "resolve"; key: string; value?: unknown; error?: ErrorInfo; at: number }
+  | { t: "abandonAttempt"; key: string; attempt: number }
+  | { t: "hostResult"; id: number; value?: unknown; error?: ErrorInfo }
+  | { t: "timer"; id: number }
+  | { t: "rollback"; error: ErrorInfo };
+
+export type Command =
+  /** a step.do / sleep / waitForEvent call that has no final result in the history */
+  | {
+      t: "call";
+      key: string;
+      kind: EntryKind;
+      seq: number;
+      name: string;
+      count: number;
+      config?: StepConfigView;
+      /** sleep */
+      durationMs?: number;
+      untilMs?: number;
+      /** wait */
+      eventType?: string;
+      timeoutMs?: number;
+      /** the guest started attempt 1 at once (no history for this step) */
+      started?: boolean;
+      startedAt: number;
+    }
+  | { t: "attemptDone"; key: string; attempt: number; value?: unknown; error?: ErrorInfo }
+  | { t: "hostCall"; id: number; fn: string; args: unknown[] }
+  | { t: "fetch"; id: number; url: string; method: string; headers: [string, string][]; body: Uint8Array | null }
+  | { t: "setTimer"; id: number; ms: number }
+  | { t: "clearTimer"; id: number }
+  | { t: "log"; level: string; at: number; message: string }
+  | { t: "complete"; value: unknown }
+  | { t: "fail"; error: ErrorInfo; rolledBack: boolean }
+  | { t: "rollbackDone" };
+
+/** Result of one activation. */
+export interface ActivationResult {
+  commands: Command[];
+  /** log lines dropped because the per-activation console cap was reached */
+  droppedLogs: number;
+}

@@ -1,0 +1,52 @@
+// Numbered schema migrations for the embedded store; applied in order, each once, recorded in
+// schema_migrations. Never edit a shipped migration: add the next number.
+import type { DatabaseSync } from "node:sqlite";
+
+const MIGRATIONS: { id: number; name: string; sql: string }[] = [
+  {
+    id: 1,
+    name: "journal",
+    sql: `
+CREATE TABLE versions (tenant TEXT NOT NULL, workflow TEXT NOT NULL, version TEXT NOT NULL, class_name TEXT NOT NULL,
+  bundle TEXT NOT NULL, code TEXT NOT NULL, config TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (tenant, workflow, version));
+CREATE TABLE workflows (tenant TEXT NOT NULL, workflow TEXT NOT NULL, latest_version TEXT NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, workflow));
+CREATE TABLE instances (pk INTEGER PRIMARY KEY, tenant TEXT NOT NULL, workflow TEXT NOT NULL, id TEXT NOT NULL, version TEXT NOT NULL,
+  status TEXT NOT NULL, params BLOB, metadata TEXT NOT NULL DEFAULT '{}', trigger TEXT NOT NULL DEFAULT 'api',
+  created_at INTEGER NOT NULL, started_at INTEGER, ended_at INTEGER, modified_at INTEGER NOT NULL,
+  output BLOB, error TEXT, wake_at INTEGER, epoch INTEGER NOT NULL DEFAULT 0, UNIQUE (tenant, workflow, id));
+CREATE INDEX instances_wake ON instances (wake_at) WHERE wake_at IS NOT NULL;
+CREATE INDEX instances_active ON instances (status) WHERE status IN ('queued','running','waitingForPause','waiting');
+CREATE INDEX instances_list ON instances (tenant, workflow, pk);
+CREATE TABLE steps (instance INTEGER NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL,
+  count INTEGER NOT NULL, state TEXT NOT NULL, value BLOB, error TEXT, at INTEGER, started_at INTEGER NOT NULL, due_at INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0, config TEXT, event_type TEXT, PRIMARY KEY (instance, key)) WITHOUT ROWID;
+CREATE TABLE attempts (instance INTEGER NOT NULL, key TEXT NOT NULL, attempt INTEGER NOT NULL, started_at INTEGER NOT NULL,
+  ended_at INTEGER, success INTEGER, error TEXT, PRIMARY KEY (instance, key, attempt)) WITHOUT ROWID;
+CREATE TABLE events (seq INTEGER PRIMARY KEY, instance INTEGER NOT NULL, type TEXT NOT NULL, payload BLOB,
+  created_at INTEGER NOT NULL, consumed_by TEXT);
+CREATE INDEX events_open ON events (instance, type, seq) WHERE consumed_by IS NULL;
+CREATE TABLE logs (seq INTEGER PRIMARY KEY, instance INTEGER NOT NULL, at INTEGER NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL);
+CREATE INDEX logs_instance ON logs (instance, seq);
+CREATE TABLE history (seq INTEGER PRIMARY KEY, instance INTEGER NOT NULL, type TEXT NOT NULL, at INTEGER NOT NULL, data TEXT);
+CREATE INDEX history_instance ON history (instance, seq);
+`,
+  },
+];
+
+export function migrate(db: DatabaseSync): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const done = new Set((db.prepare(`SELECT id FROM schema_migrations`).all() as { id: number }[]).map((r) => r.id));
+  for (const m of MIGRATIONS) {
+    if (done.has(m.id)) continue;
+    db.exec("BEGIN");
+    try {
+      db.exec(m.sql);
+      db.prepare(`INSERT INTO schema_migrations (id, name, applied_at) VALUES (?,?,?)`).run(m.id, m.name, Date.now());
+      db.exec("COMMIT");
+    } catch (e) {
+      db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,360 @@
+// Embedded store on node:sqlite. WAL with synchronous=FULL: a commit is fsync'd before any promise
+// that depends on it resolves, so it survives kill -9 and power loss. Writes from the same event-loop
+// turn are grouped into one transaction (group commit): one fsync serves every step result, creation
+// and status change queued meanwhile. Each write runs in its own savepoint, so one fenced-out write
+// fails alone.
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { serialize, deserialize } from "node:v8";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
+import type { InstanceStatus } from "../../core/status.ts";
+import type {
+  AttemptRecord, DeliveredEvent, HistoryEvent, InstanceRecord, JournalOp, ListFilter, LogLine, NewInstance, StepRecord, Store, VersionRecord,
+} from "../ports.ts";
+import { migrate } from "./migrations.ts";
+
+type Row = Record<string, unknown>;
+
+const enc = (v: unknown): Uint8Array | null => (v === undefined ? null : serialize(v));
+const dec = (b: unknown): unknown => (b == null ? undefined : deserialize(b as Uint8Array));
+const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
+const unjson = <T>(s: unknown): T | undefined => (s == null ? undefined : (JSON.parse(s as string) as T));
+
+export interface SqliteOptions {
+  dataDir: string;
+  /** "full" (default): fsync every commit; "normal": survives process crashes, not power loss */
+  synchronous?: "full" | "normal";
+}
+
+export class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  private readonly db: DatabaseSync;
+  private readonly stmts = new Map<string, StatementSync>();
+  private queue: { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
+  private closed = false;
+
+  constructor(opts: SqliteOptions) {
+    mkdirSync(opts.dataDir, { recursive: true });
+    this.db = new DatabaseSync(join(opts.dataDir, "weft.db"));
+    this.db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=${opts.synchronous === "normal" ? "NORMAL" : "FULL"}; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;`);
+    migrate(this.db);
+  }
+
+  private q(sql: string): StatementSync {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Queue a write; it commits with everything else queued in this turn. */
+  private write<T>(fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new WeftError(ErrorCode.InvalidState, "the store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const results: { ok: boolean; v: unknown }[] = [];
+    try {
+      this.db.exec("BEGIN IMMEDIATE");
+      for (const item of batch) {
+        this.db.exec("SAVEPOINT w");
+        try {
+          results.push({ ok: true, v: item.fn() });
+          this.db.exec("RELEASE w");
+        } catch (e) {
+          this.db.exec("ROLLBACK TO w; RELEASE w");
+          results.push({ ok: false, v: e });
+        }
+      }
+      this.db.exec("COMMIT");
+    } catch (e) {
+      try {
+        this.db.exec("ROLLBACK");
+      } catch {
+        /* nothing open */
+      }
+      for (const item of batch) item.reject(e);
+      return;
+    }
+    batch.forEach((item, i) => (results[i]!.ok ? item.resolve(results[i]!.v) : item.reject(results[i]!.v)));
+  }
+
+  // ---- versions ------------------------------------------------------------------------------
+  async putVersion(v: VersionRecord): Promise<void> {
+    await this.write(() => {
+      this.q(`INSERT INTO versions (tenant, workflow, version, class_name, bundle, code, config, created_at) VALUES (?,?,?,?,?,?,?,?)
+              ON CONFLICT (tenant, workflow, version) DO NOTHING`).run(v.tenant, v.workflow, v.version, v.className, v.bundle, JSON.stringify(v.code), JSON.stringify(v.config), v.createdAt);
+      this.q(`INSERT INTO workflows (tenant, workflow, latest_version, updated_at) VALUES (?,?,?,?)
+              ON CONFLICT (tenant, workflow) DO UPDATE SET latest_version = excluded.latest_version, updated_at = excluded.updated_at`).run(v.tenant, v.workflow, v.version, v.createdAt);
+    });
+  }
+
+  private version(r: Row | undefined): VersionRecord | undefined {
+    if (!r) return undefined;
+    return {
+      tenant: r.tenant as string, workflow: r.workflow as string, version: r.version as string, className: r.class_name as string,
+      bundle: r.bundle as string, code: JSON.parse(r.code as string), config: JSON.parse(r.config as string), createdAt: r.created_at as number,
+    };
+  }
+
+  async getVersion(tenant: string, workflow: string, version: string): Promise<VersionRecord | undefined> {
+    return this.version(this.q(`SELECT * FROM versions WHERE tenant=? AND workflow=? AND version=?`).get(tenant, workflow, version) as Row | undefined);
+  }
+
+  async latestVersion(tenant: string, workflow: string): Promise<VersionRecord | undefined> {
+    const w = this.q(`SELECT latest_version FROM workflows WHERE tenant=? AND workflow=?`).get(tenant, workflow) as Row | undefined;
+    return w ? this.getVersion(tenant, workflow, w.latest_version as string) : undefined;
+  }
+
+  async listVersions(tenant: string, workflow: string): Promise<{ version: string; createdAt: number }[]> {
+    return (this.q(`SELECT version, created_at FROM versions WHERE tenant=? AND workflow=? ORDER BY created_at DESC`).all(tenant, workflow) as Row[]).map((r) => ({
+      version: r.version as string, createdAt: r.created_at as number,
+    }));
+  }
+
+  // ---- instances -----------------------------------------------------------------------------
+  private instance(r: Row | undefined): InstanceRecord | undefined {
+    if (!r) return undefined;
+    return {
+      pk: r.pk as number, tenant: r.tenant as string, workflow: r.workflow as string, id: r.id as string, version: r.version as string,
+      status: r.status as InstanceStatus, params: dec(r.params), metadata: unjson(r.metadata) ?? {}, trigger: r.trigger as string,
+      createdAt: r.created_at as number, startedAt: (r.started_at as number) ?? null, endedAt: (r.ended_at as number) ?? null,
+      modifiedAt: r.modified_at as number, output: dec(r.output), error: unjson<ErrorInfo>(r.error) ?? null,
+      wakeAt: (r.wake_at as number) ?? null, epoch: r.epoch as number,
+    };
+  }
+
+  async createInstances(rows: NewInstance[]): Promise<InstanceRecord[]> {
+    return this.write(() => {
+      const out: InstanceRecord[] = [];
+      const ins = this.q(`INSERT INTO instances (tenant, workflow, id, version, status, params, metadata, trigger, created_at, modified_at, epoch)
+                          VALUES (?,?,?,?, 'queued', ?,?,?,?,?, 0) ON CONFLICT DO NOTHING RETURNING pk`);
+      const hist = this.q(`INSERT INTO history (instance, type, at, data) VALUES (?, 'workflow_queued', ?, NULL)`);
+      for (const n of rows) {
+        const r = ins.get(n.tenant, n.workflow, n.id, n.version, enc(n.params), JSON.stringify(n.metadata), n.trigger, n.createdAt, n.createdAt) as Row | undefined;
+        if (!r) {
+          throw new WeftError(ErrorCode.AlreadyExists, `instance "${n.id}" already exists in workflow ${n.workflow}; instance ids are unique and never reused`, {
+            instanceId: n.id, workflow: n.workflow,
+          });
+        }
+        hist.run(r.pk as number, n.createdAt);
+        out.push({
+          pk: r.pk as number, ...n, status: "queued", startedAt: null, endedAt: null, modifiedAt: n.createdAt, output: undefined, error: null, wakeAt: null, epoch: 0,
+        });
+      }
+      return out;
+    });
+  }
+
+  async getInstance(tenant: string, workflow: string, id: string): Promise<InstanceRecord | undefined> {
+    return this.instance(this.q(`SELECT * FROM instances WHERE tenant=? AND workflow=? AND id=?`).get(tenant, workflow, id) as Row | undefined);
+  }
+
+  async getInstanceByPk(pk: number): Promise<InstanceRecord | undefined> {
+    return this.instance(this.q(`SELECT * FROM instances WHERE pk=?`).get(pk) as Row | undefined);
+  }
+
+  async listInstances(f: ListFilter): Promise<InstanceRecord[]> {
+    const where = ["tenant = ?"];
+    const args: (string | number)[] = [f.tenant];
+    if (f.workflow) (where.push("workflow = ?"), args.push(f.workflow));
+    if (f.status) (where.push("status = ?"), args.push(f.status));
+    if (f.createdAfter !== undefined) (where.push("created_at >= ?"), args.push(f.createdAfter));
+    if (f.createdBefore !== undefined) (where.push("created_at < ?"), args.push(f.createdBefore));
+    for (const [k, v] of Object.entries(f.metadata ?? {})) (where.push("json_extract(metadata, ?) = ?"), args.push(`$.${JSON.stringify(k)}`, v));
+    if (f.cursor !== undefined) (where.push(f.direction === "asc" ? "pk > ?" : "pk < ?"), args.push(f.cursor));
+    const sql = `SELECT * FROM instances WHERE ${where.join(" AND ")} ORDER BY pk ${f.direction === "asc" ? "ASC" : "DESC"} LIMIT ?`;
+    args.push(f.limit);
+    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => this.instance(r)!);
+  }
+
+  async deleteInstance(pk: number): Promise<void> {
+    await this.write(() => {
+      for (const t of ["steps", "attempts", "events", "logs", "history"]) this.q(`DELETE FROM ${t} WHERE instance=?`).run(pk);
+      this.q(`DELETE FROM instances WHERE pk=?`).run(pk);
+    });
+  }
+
+  async recoverable(): Promise<{ pk: number; status: InstanceStatus; wakeAt: number | null; tenant: string; workflow: string }[]> {
+    return (this.q(`SELECT pk, status, wake_at, tenant, workflow FROM instances WHERE status IN ('queued','running','waitingForPause','waiting') ORDER BY pk`).all() as Row[]).map((r) => ({
+      pk: r.pk as number, status: r.status as InstanceStatus, wakeAt: (r.wake_at as number) ?? null, tenant: r.tenant as string, workflow: r.workflow as string,
+    }));
+  }
+
+  async due(now: number, limit: number): Promise<number[]> {
+    return (this.q(`SELECT pk FROM instances WHERE wake_at IS NOT NULL AND wake_at <= ? AND status = 'waiting' ORDER BY wake_at LIMIT ?`).all(now, limit) as Row[]).map((r) => r.pk as number);
+  }
+
+  async nextWakeAt(): Promise<number | null> {
+    const r = this.q(`SELECT MIN(wake_at) AS t FROM instances WHERE wake_at IS NOT NULL AND status = 'waiting'`).get() as Row;
+    return (r.t as number) ?? null;
+  }
+
+  async waitingWithOpenEvents(): Promise<number[]> {
+    return (this.q(`SELECT DISTINCT e.instance AS pk FROM events e JOIN instances i ON i.pk = e.instance WHERE e.consumed_by IS NULL AND i.status = 'waiting'`).all() as Row[]).map((r) => r.pk as number);
+  }
+
+  // ---- runs ----------------------------------------------------------------------------------
+  async claim(pk: number, status: InstanceStatus, at: number): Promise<number> {
+    return this.write(() => {
+      const r = this.q(`UPDATE instances SET epoch = epoch + 1, status = ?, wake_at = NULL, started_at = COALESCE(started_at, ?), modified_at = ? WHERE pk = ? RETURNING epoch`).get(status, at, at, pk) as Row | undefined;
+      if (!r) throw new WeftError(ErrorCode.NotFound, `instance ${pk} no longer exists`, { pk });
+      return r.epoch as number;
+    });
+  }
+
+  private applyOps(pk: number, ops: JournalOp[]): void {
+    for (const o of ops) {
+      switch (o.op) {
+        case "step":
+          this.q(`INSERT INTO steps (instance, key, kind, seq, name, count, state, value, error, at, started_at, due_at, attempts, config, event_type)
+                  VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                  ON CONFLICT (instance, key) DO UPDATE SET state=excluded.state, value=excluded.value, error=excluded.error, at=excluded.at,
+                    due_at=excluded.due_at, attempts=excluded.attempts WHERE steps.state = 'pending'`).run(
+            pk, o.key, o.kind, o.seq, o.name, o.count, o.state, enc(o.value), json(o.error), o.at ?? null, o.startedAt, o.dueAt ?? null, o.attempts, json(o.config), o.eventType ?? null,
+          );
+          break;
+        case "attempt":
+          this.q(`INSERT OR REPLACE INTO attempts (instance, key, attempt, started_at, ended_at, success, error) VALUES (?,?,?,?,?,?,?)`).run(
+            pk, o.key, o.attempt, o.startedAt, o.endedAt, o.success === null ? null : o.success ? 1 : 0, json(o.error),
+          );
+          break;
+        case "status": {
+          const sets = ["status = ?", "modified_at = ?"];
+          const args: unknown[] = [o.status, Date.now()];
+          if (o.wakeAt !== undefined) (sets.push("wake_at = ?"), args.push(o.wakeAt));
+          if (o.output !== undefined) (sets.push("output = ?"), args.push(enc(o.output)));
+          if (o.error !== undefined) (sets.push("error = ?"), args.push(json(o.error)));
+          if (o.endedAt !== undefined) (sets.push("ended_at = ?"), args.push(o.endedAt));
+          if (o.startedAt !== undefined) (sets.push("started_at = COALESCE(started_at, ?)"), args.push(o.startedAt));
+          this.db.prepare(`UPDATE instances SET ${sets.join(", ")} WHERE pk = ?`).run(...(args as (string | number | null | Uint8Array)[]), pk);
+          break;
+        }
+        case "history":
+          this.q(`INSERT INTO history (instance, type, at, data) VALUES (?,?,?,?)`).run(pk, o.type, o.at, json(o.data));
+          break;
+      }
+    }
+  }
+
+  async journal(pk: number, epoch: number, ops: JournalOp[]): Promise<void> {
+    await this.write(() => {
+      const r = this.q(`SELECT epoch FROM instances WHERE pk = ?`).get(pk) as Row | undefined;
+      if (!r || r.epoch !== epoch) {
+        throw new WeftError(ErrorCode.LeaseLost, `instance ${pk}: this run (epoch ${epoch}) no longer owns the instance (now ${r ? String(r.epoch) : "deleted"}); its write was refused`, { pk, epoch });
+      }
+      this.applyOps(pk, ops);
+    });
+  }
+
+  async fence(pk: number, ops: JournalOp[]): Promise<number> {
+    return this.write(() => {
+      const r = this.q(`UPDATE instances SET epoch = epoch + 1 WHERE pk = ? RETURNING epoch`).get(pk) as Row | undefined;
+      if (!r) throw new WeftError(ErrorCode.NotFound, `instance ${pk} no longer exists`, { pk });
+      this.applyOps(pk, ops);
+      return r.epoch as number;
+    });
+  }
+
+  async steps(pk: number): Promise<StepRecord[]> {
+    return (this.q(`SELECT * FROM steps WHERE instance = ? ORDER BY seq, key`).all(pk) as Row[]).map((r) => ({
+      key: r.key as string, kind: r.kind as StepRecord["kind"], seq: r.seq as number, name: r.name as string, count: r.count as number,
+      state: r.state as StepRecord["state"], value: dec(r.value), error: unjson<ErrorInfo>(r.error), at: (r.at as number) ?? undefined,
+      startedAt: r.started_at as number, dueAt: (r.due_at as number) ?? undefined, attempts: r.attempts as number, config: unjson(r.config),
+      eventType: (r.event_type as string) ?? undefined,
+    }));
+  }
+
+  async attempts(pk: number): Promise<AttemptRecord[]> {
+    return (this.q(`SELECT * FROM attempts WHERE instance = ? ORDER BY key, attempt`).all(pk) as Row[]).map((r) => ({
+      key: r.key as string, attempt: r.attempt as number, startedAt: r.started_at as number, endedAt: (r.ended_at as number) ?? null,
+      success: r.success === null ? null : r.success === 1, error: unjson<ErrorInfo>(r.error) ?? null,
+    }));
+  }
+
+  async truncate(pk: number, fromSeq: number | undefined): Promise<void> {
+    await this.write(() => {
+      if (fromSeq === undefined) {
+        this.q(`DELETE FROM steps WHERE instance = ?`).run(pk);
+        this.q(`DELETE FROM attempts WHERE instance = ?`).run(pk);
+        return;
+      }
+      this.q(`DELETE FROM attempts WHERE instance = ? AND key IN (SELECT key FROM steps WHERE instance = ? AND (seq >= ? OR kind = 'rollback'))`).run(pk, pk, fromSeq);
+      this.q(`DELETE FROM steps WHERE instance = ? AND (seq >= ? OR kind = 'rollback')`).run(pk, fromSeq);
+    });
+  }
+
+  // ---- events --------------------------------------------------------------------------------
+  async addEvent(pk: number, type: string, payload: unknown, at: number): Promise<void> {
+    await this.write(() => {
+      this.q(`INSERT INTO events (instance, type, payload, created_at) VALUES (?,?,?,?)`).run(pk, type, enc(payload), at);
+    });
+  }
+
+  async deliverEvents(pk: number, at: number): Promise<DeliveredEvent[]> {
+    return this.write(() => {
+      const out: DeliveredEvent[] = [];
+      const waits = this.q(`SELECT key, event_type FROM steps WHERE instance = ? AND kind = 'wait' AND state = 'pending' ORDER BY seq`).all(pk) as Row[];
+      for (const w of waits) {
+        const ev = this.q(`SELECT seq, payload, created_at FROM events WHERE instance = ? AND type = ? AND consumed_by IS NULL ORDER BY seq LIMIT 1`).get(pk, w.event_type as string) as Row | undefined;
+        if (!ev) continue;
+        const value = { payload: dec(ev.payload), timestamp: ev.created_at as number, type: w.event_type as string };
+        this.q(`UPDATE events SET consumed_by = ? WHERE seq = ?`).run(w.key as string, ev.seq as number);
+        this.q(`UPDATE steps SET state = 'complete', value = ?, at = ? WHERE instance = ? AND key = ?`).run(enc(value), at, pk, w.key as string);
+        this.q(`INSERT INTO history (instance, type, at, data) VALUES (?, 'wait_completed', ?, ?)`).run(pk, at, JSON.stringify({ key: w.key, type: w.event_type }));
+        out.push({ key: w.key as string, value, at });
+      }
+      return out;
+    });
+  }
+
+  // ---- logs and history ----------------------------------------------------------------------
+  async appendLogs(lines: LogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    await this.write(() => {
+      const s = this.q(`INSERT INTO logs (instance, at, level, message) VALUES (?,?,?,?)`);
+      for (const l of lines) s.run(l.instance, l.at, l.level, l.message);
+    });
+  }
+
+  async logs(pk: number, after: number, limit: number): Promise<(LogLine & { seq: number })[]> {
+    return (this.q(`SELECT seq, instance, at, level, message FROM logs WHERE instance = ? AND seq > ? ORDER BY seq LIMIT ?`).all(pk, after, limit) as Row[]).map((r) => ({
+      seq: r.seq as number, instance: r.instance as number, at: r.at as number, level: r.level as string, message: r.message as string,
+    }));
+  }
+
+  async history(pk: number, after: number): Promise<HistoryEvent[]> {
+    return (this.q(`SELECT seq, type, at, data FROM history WHERE instance = ? AND seq > ? ORDER BY seq`).all(pk, after) as Row[]).map((r) => ({
+      eventId: r.seq as number, type: r.type as string, at: r.at as number, data: unjson(r.data),
+    }));
+  }
+
+  async countByStatus(tenant?: string): Promise<Record<string, number>> {
+    const rows = (tenant
+      ? this.q(`SELECT status, COUNT(*) AS n FROM instances WHERE tenant = ? GROUP BY status`).all(tenant)
+      : this.q(`SELECT status, COUNT(*) AS n FROM instances GROUP BY status`).all()) as Row[];
+    return Object.fromEntries(rows.map((r) => [r.status as string, r.n as number]));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.queue.length) this.flush();
+    this.closed = true;
+    this.db.close();
+  }
+}
