@@ -69,6 +69,7 @@ export class Engine implements EngineCore {
   readonly metrics: EngineMetrics = { coldStartMs: [], stepsCompleted: 0, stepsFailed: 0, timerLatenessMs: [] };
   readonly events = new EventEmitter();
   private readonly runs = new Map<number, InstanceRun>();
+  private readonly starting = new Set<number>();
   private readonly sched: Scheduler;
   private readonly hostSides = new Map<string, HostSide>();
   private readonly versions = new Map<string, VersionRecord>();
@@ -230,7 +231,7 @@ export class Engine implements EngineCore {
   }
 
   async enqueue(inst: InstanceRecord, kind: "wake" | "fresh"): Promise<void> {
-    if (this.runs.has(inst.pk) || this.closed) return;
+    if (this.runs.has(inst.pk) || this.starting.has(inst.pk) || this.closed) return;
     const v = await this.version(inst.tenant, inst.workflow, inst.version);
     const r: Ready = { pk: inst.pk, tenant: inst.tenant, workflowKey: `${inst.tenant}/${inst.workflow}`, concurrency: v.config.limits.concurrency };
     this.sched.enqueue(r, kind);
@@ -253,6 +254,11 @@ export class Engine implements EngineCore {
 
   private async startRun(r: Ready): Promise<void> {
     let run: InstanceRun | undefined;
+    if (this.starting.has(r.pk) || this.runs.has(r.pk)) {
+      this.sched.stopped(r.workflowKey);
+      return;
+    }
+    this.starting.add(r.pk);
     try {
       const inst = await this.store.getInstanceByPk(r.pk);
       if (!inst || !["queued", "running", "waiting"].includes(inst.status) || this.runs.has(r.pk)) {
@@ -264,8 +270,9 @@ export class Engine implements EngineCore {
       const epoch = await this.store.claim(inst.pk, "running", this.clock.now());
       this.store.journal(inst.pk, epoch, [{ op: "history", type: "workflow_running", at: this.clock.now() }]).catch(() => undefined);
       run = new InstanceRun(this, inst, v, epoch, "run");
+      run.slot = r.workflowKey;
       this.runs.set(inst.pk, run);
-      (run as InstanceRun & { workflowKey: string }).workflowKey = r.workflowKey;
+      this.starting.delete(r.pk);
       this.notifySoon(inst.pk);
       await run.start();
     } catch (err) {
@@ -274,6 +281,8 @@ export class Engine implements EngineCore {
         this.sched.stopped(r.workflowKey);
         this.dispatch();
       }
+    } finally {
+      this.starting.delete(r.pk);
     }
   }
 
@@ -294,10 +303,11 @@ export class Engine implements EngineCore {
   }
 
   onRunStopped(r: InstanceRun): void {
-    if (this.runs.get(r.pk) !== r) return;
-    this.runs.delete(r.pk);
-    const key = (r as InstanceRun & { workflowKey?: string }).workflowKey;
-    if (key && r.mode === "run") this.sched.stopped(key);
+    if (this.runs.get(r.pk) === r) this.runs.delete(r.pk);
+    if (r.slot) {
+      this.sched.stopped(r.slot);
+      r.slot = undefined;
+    }
     this.dispatch();
   }
 

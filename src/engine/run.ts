@@ -11,7 +11,7 @@ import type { TimerHandle } from "../core/clock.ts";
 import type { Command, HistoryEntry, Job } from "../sandbox/protocol.ts";
 import type { GuestContext } from "../sandbox/host/isolates.ts";
 import type { InstanceRecord, JournalOp, StepRecord, VersionRecord } from "../store/ports.ts";
-import type { EngineCore } from "./core.ts";
+import type { EngineCore } from "./engine.ts";
 
 interface Pending {
   key: string;
@@ -40,6 +40,8 @@ export class InstanceRun {
   epoch: number;
   done = false;
   pauseRequested = false;
+  /** the scheduler slot (workflow key) this run holds, released once when it stops */
+  slot?: string;
   private ctx?: GuestContext;
   private readonly e: EngineCore;
   private readonly inst: InstanceRecord;

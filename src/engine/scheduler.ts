@@ -13,10 +13,8 @@ export interface Ready {
 class Fifo {
   private items: (Ready | undefined)[] = [];
   private head = 0;
-  size = 0;
   push(r: Ready): void {
     this.items.push(r);
-    this.size++;
   }
   peek(queued: Set<number>): Ready | undefined {
     while (this.head < this.items.length) {
@@ -29,7 +27,6 @@ class Fifo {
   }
   shift(): void {
     this.head++;
-    this.size--;
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;

@@ -14,9 +14,8 @@ const own = Object.hasOwn;
 // ---------------------------------------------------------------- DOMException
 
 const CODES: Record<string, number> = {
-  IndexSizeError: 1, InvalidCharacterError: 5, NotFoundError: 8, NotSupportedError: 9,
-  InvalidStateError: 11, SyntaxError: 12, NetworkError: 19, AbortError: 20,
-  TimeoutError: 23, DataCloneError: 25,
+  InvalidCharacterError: 5, NotSupportedError: 9, InvalidStateError: 11, SyntaxError: 12,
+  NetworkError: 19, AbortError: 20, TimeoutError: 23, DataCloneError: 25,
 };
 
 class DOMException extends Error {
@@ -31,50 +30,28 @@ class DOMException extends Error {
 
 // ---------------------------------------------------------------- UTF-8
 
-/** Writes as many whole code points of `s` as fit; returns [unitsRead, bytesWritten]. */
-function encInto(s: string, out: Uint8Array): [number, number] {
-  const n = out.length;
+/**
+ * Writes as many whole code points of `s` as fit into `out` (lone surrogates become U+FFFD);
+ * returns [unitsRead, bytesWritten]. Without `out` it only measures.
+ */
+function encInto(s: string, out?: Uint8Array): [number, number] {
+  s = s.toWellFormed();
   let p = 0, i = 0;
   for (; i < s.length; i++) {
-    let c = s.charCodeAt(i);
-    if (c >= 0xd800 && c < 0xe000) {
-      const d = s.charCodeAt(i + 1);
-      c = c < 0xdc00 && d >= 0xdc00 && d < 0xe000 ? 0x10000 + ((c - 0xd800) << 10) + d - 0xdc00 : 0xfffd;
+    const c = s.codePointAt(i)!, n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    if (out) {
+      if (p + n > out.length) break;
+      out[p] = n > 1 ? ((0xff00 >> n) & 0xff) | (c >> (6 * n - 6)) : c;
+      for (let k = n - 1; k--;) out[p + n - 1 - k] = 0x80 | ((c >> (6 * k)) & 63);
     }
-    if (c < 0x80) {
-      if (p >= n) break;
-      out[p++] = c;
-    } else if (c < 0x800) {
-      if (p + 2 > n) break;
-      out[p++] = 0xc0 | (c >> 6);
-      out[p++] = 0x80 | (c & 63);
-    } else if (c < 0x10000) {
-      if (p + 3 > n) break;
-      out[p++] = 0xe0 | (c >> 12);
-      out[p++] = 0x80 | ((c >> 6) & 63);
-      out[p++] = 0x80 | (c & 63);
-    } else {
-      if (p + 4 > n) break;
-      out[p++] = 0xf0 | (c >> 18);
-      out[p++] = 0x80 | ((c >> 12) & 63);
-      out[p++] = 0x80 | ((c >> 6) & 63);
-      out[p++] = 0x80 | (c & 63);
-      i++;
-    }
+    p += n;
+    if (n > 3) i++;
   }
   return [i, p];
 }
 
 function utf8Encode(s: string): Uint8Array<ArrayBuffer> {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) {
-      n += c < 0x800 ? 1 : 2;
-      if (c >= 0xd800 && c < 0xdc00 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
-    }
-  }
-  const out = new Uint8Array(n);
+  const out = new Uint8Array(encInto(s)[1]);
   encInto(s, out);
   return out;
 }
@@ -86,7 +63,7 @@ function utf8Encode(s: string): Uint8Array<ArrayBuffer> {
 function utf8Decode(b: Uint8Array, fatal?: boolean, st = [0, 0, 0, 128, 191], flush = true): string {
   let [need, seen, cp, lo, hi] = st, out = "", u: number[] = [];
   const bad = () => {
-    if (fatal) throw TE("The encoded data was not valid for encoding utf-8");
+    if (fatal) throw TE("Invalid utf-8 data");
     u.push(0xfffd);
   };
   for (let i = 0; i < b.length; i++) {
@@ -130,17 +107,15 @@ function utf8Decode(b: Uint8Array, fatal?: boolean, st = [0, 0, 0, 128, 191], fl
 function view(x: unknown): Uint8Array {
   if (x === undefined) return new Uint8Array(0);
   if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  if (x instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && x instanceof SharedArrayBuffer)) {
-    return new Uint8Array(x);
-  }
-  throw TE("The \"input\" argument must be an instance of ArrayBuffer or ArrayBufferView");
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  throw TE("Expected an ArrayBuffer or ArrayBufferView");
 }
 
 class TextEncoder {
   get encoding(): string { return "utf-8"; }
   encode(input: unknown = ""): Uint8Array<ArrayBuffer> { return utf8Encode(`${input}`); }
   encodeInto(src: unknown, dest: Uint8Array): { read: number; written: number } {
-    if (!(dest instanceof Uint8Array)) throw TE("The \"dest\" argument must be an instance of Uint8Array");
+    if (!(dest instanceof Uint8Array)) throw TE("dest must be a Uint8Array");
     const [read, written] = encInto(`${src}`, dest);
     return { read, written };
   }
@@ -195,7 +170,7 @@ function atob(data: unknown): string {
   let s = `${data}`.replace(/[\t\n\f\r ]/g, "");
   if (s.length % 4 === 0) s = s.replace(/==?$/, "");
   if (s.length % 4 === 1 || /[^A-Za-z\d+/]/.test(s)) {
-    throw new DOMException("The string to be decoded is not correctly encoded.", "InvalidCharacterError");
+    throw new DOMException("Invalid base64", "InvalidCharacterError");
   }
   let o = "", acc = 0, bits = 0;
   for (let i = 0; i < s.length; i++) {
@@ -292,60 +267,32 @@ function puny(label: string): string {
 }
 
 function ipv4(s: string): string | null {
-  const parts = s.split(".");
-  if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
-  if (parts.length > 4) return null;
-  const nums: number[] = [];
-  for (const x of parts) {
-    if (/^0x[\da-f]*$/.test(x)) nums.push(x.length === 2 ? 0 : parseInt(x.slice(2), 16));
-    else if (/^0[0-7]*$/.test(x)) nums.push(parseInt(x, 8));
-    else if (/^[1-9]\d*$/.test(x)) nums.push(+x);
-    else return null;
-  }
-  let ip = nums.pop()!;
-  if (nums.some((x) => x > 255) || ip >= 256 ** (4 - nums.length)) return null;
-  nums.forEach((x, i) => (ip += x * 256 ** (3 - i)));
-  return [ip >>> 24, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join(".");
+  const n = s.replace(/\.$/, "").split(".").map((x) =>
+    /^0x[\da-f]*$/.test(x) ? +x || 0 : /^0[0-7]*$/.test(x) ? parseInt(x, 8) : /^[1-9]\d*$/.test(x) ? +x : NaN);
+  let ip = n.pop()!;
+  if (n.length > 3 || n.includes(NaN) || isNaN(ip) || n.some((x) => x > 255) || ip >= 256 ** (4 - n.length)) return null;
+  n.forEach((x, i) => (ip += x * 256 ** (3 - i)));
+  return [24, 16, 8, 0].map((b) => (ip >>> b) & 255).join(".");
 }
 
 function ipv6(s: string): string | null {
-  const halves = s.split("::");
-  if (halves.length > 2) return null;
-  const nums = halves.map((half, hi): number[] | null => {
-    const out: number[] = [];
-    if (!half) return out;
-    const ps = half.split(":");
-    for (let i = 0; i < ps.length; i++) {
-      const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ps[i]);
-      if (m && i === ps.length - 1 && hi === halves.length - 1) {
-        const v = m.slice(1).map((x) => (/^(0|[1-9]\d{0,2})$/.test(x) ? +x : 256));
-        if (v.some((x) => x > 255)) return null;
-        out.push((v[0] << 8) | v[1], (v[2] << 8) | v[3]);
-      } else if (/^[\da-f]{1,4}$/i.test(ps[i])) out.push(parseInt(ps[i], 16));
-      else return null;
-    }
-    return out;
-  });
-  const [a, z] = nums;
-  if (!a || (z === null)) return null;
-  let addr = a;
-  if (z) {
-    if (a.length + z.length > 7) return null;
-    addr = [...a, ...Array(8 - a.length - z.length).fill(0), ...z];
-  } else if (a.length !== 8) return null;
-  let best = -1, bestLen = 1;
-  for (let i = 0; i < 8; i++) {
-    let j = i;
-    while (j < 8 && !addr[j]) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
+  const m = /^(.*:)(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
+  if (m) {
+    const v = m.slice(2).map((x) => (/^(0|[1-9]\d{0,2})$/.test(x) && +x < 256 ? +x : NaN));
+    if (v.includes(NaN)) return null;
+    s = m[1] + ((v[0] << 8) | v[1]).toString(16) + ":" + ((v[2] << 8) | v[3]).toString(16);
   }
-  let o = "";
-  for (let i = 0; i < 8; i++) {
-    if (i === best) { o += i ? ":" : "::"; i += bestLen - 1; continue; }
-    o += addr[i].toString(16) + (i < 7 ? ":" : "");
+  const [a, z, x] = s.split("::").map((h) => (h ? h.split(":") : []));
+  if (x || (z && a.length + z.length > 7)) return null;
+  const g = z ? [...a, ...Array(8 - a.length - z.length).fill("0"), ...z] : a;
+  if (g.length !== 8 || !g.every((p) => /^[\da-f]{1,4}$/i.test(p))) return null;
+  const n = g.map((p) => parseInt(p, 16)), hex = (l: number[]) => l.map((v) => v.toString(16)).join(":");
+  let best = -1, len = 1;
+  for (let i = 0, j = 0; i < 8; i = j + 1) {
+    for (j = i; j < 8 && !n[j]; j++);
+    if (j - i > len) { best = i; len = j - i; }
   }
-  return o;
+  return best < 0 ? hex(n) : hex(n.slice(0, best)) + "::" + hex(n.slice(best + len));
 }
 
 function parseHost(s: string, sp: boolean): string | null {
@@ -589,137 +536,122 @@ class URL {
   toJSON(): string { return this.href; }
 }
 
-// ---------------------------------------------------------------- URLSearchParams
+// ---------------------------------------------------------------- URLSearchParams, Headers
 
 const formEnc = (s: string) => s.replace(/[^\w*.-]/gu, (c) => (c === " " ? "+" : pctChar(c)));
 const formDec = (s: string) => pctDecode(s.replace(/\+/g, " "));
+const TOKEN = /^[!#$%&'*+.^`|~\w-]+$/;
+type Pair = [string, string];
 
-function parseForm(s: string): [string, string][] {
-  const out: [string, string][] = [];
+function parseForm(s: string): Pair[] {
+  const out: Pair[] = [];
   for (const part of s.split("&")) {
-    if (!part) continue;
     const i = part.indexOf("=");
-    out.push(i < 0 ? [formDec(part), ""] : [formDec(part.slice(0, i)), formDec(part.slice(i + 1))]);
+    if (part) out.push(i < 0 ? [formDec(part), ""] : [formDec(part.slice(0, i)), formDec(part.slice(i + 1))]);
   }
   return out;
 }
 
 /** Converts a sequence-of-pairs or record init into [name, value] pairs. */
-function pairs(init: any, conv: (v: unknown) => string): [string, string][] {
-  if (typeof init[Symbol.iterator] === "function") {
-    return Array.from(init as Iterable<any>, (p) => {
-      const a = typeof p === "object" && p !== null ? Array.from(p as Iterable<unknown>) : [];
-      if (a.length !== 2) throw TE("Each header/parameter pair must be a sequence of exactly two items");
-      return [conv(a[0]), conv(a[1])];
-    });
-  }
-  return Object.keys(init).map((k) => [conv(k), conv(init[k])]);
+function pairs(init: any, conv: (v: unknown) => string): Pair[] {
+  if (typeof init[Symbol.iterator] !== "function") return Object.keys(init).map((k) => [conv(k), conv(init[k])]);
+  return Array.from(init as Iterable<any>, (p) => {
+    const a = typeof p === "object" && p ? Array.from(p as Iterable<unknown>) : [];
+    if (a.length !== 2) throw TE("Expected [name, value] pairs");
+    return [conv(a[0]), conv(a[1])];
+  });
 }
-
-class URLSearchParams {
-  #l: [string, string][] = [];
-  #u: URL | null = null;
-  static {
-    spLink = (sp, u, q) => { sp.#u = u; sp.#l = parseForm(q); };
-  }
-  constructor(init: unknown = "") {
-    if (init instanceof URLSearchParams) this.#l = init.#l.map((e) => [e[0], e[1]]);
-    else if (typeof init === "object" && init !== null || typeof init === "function") this.#l = pairs(init, usv);
-    else this.#l = parseForm(usv(init).replace(/^\?/, ""));
-  }
-  #up() { if (this.#u) urlSetQuery(this.#u, this.#l.length ? this.toString() : null); }
-  get size(): number { return this.#l.length; }
-  append(name: unknown, value: unknown): void { this.#l.push([usv(name), usv(value)]); this.#up(); }
-  delete(name: unknown, value?: unknown): void {
-    const k = usv(name), v = value === undefined ? null : usv(value);
-    this.#l = this.#l.filter((e) => e[0] !== k || (v !== null && e[1] !== v));
-    this.#up();
-  }
-  get(name: unknown): string | null {
-    const k = usv(name), e = this.#l.find((e) => e[0] === k);
-    return e ? e[1] : null;
-  }
-  getAll(name: unknown): string[] {
-    const k = usv(name);
-    return this.#l.filter((e) => e[0] === k).map((e) => e[1]);
-  }
-  has(name: unknown, value?: unknown): boolean {
-    const k = usv(name), v = value === undefined ? null : usv(value);
-    return this.#l.some((e) => e[0] === k && (v === null || e[1] === v));
-  }
-  set(name: unknown, value: unknown): void {
-    const k = usv(name), v = usv(value), i = this.#l.findIndex((e) => e[0] === k);
-    if (i < 0) this.#l.push([k, v]);
-    else {
-      this.#l[i][1] = v;
-      this.#l = this.#l.filter((e, j) => j <= i || e[0] !== k);
-    }
-    this.#up();
-  }
-  sort(): void {
-    this.#l.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    this.#up();
-  }
-  toString(): string { return this.#l.map((e) => formEnc(e[0]) + "=" + formEnc(e[1])).join("&"); }
-  forEach(cb: (value: string, key: string, parent: URLSearchParams) => void, thisArg?: unknown): void {
-    for (const [k, v] of this) cb.call(thisArg, v, k, this);
-  }
-  *entries(): IterableIterator<[string, string]> {
-    for (let i = 0; i < this.#l.length; i++) yield [this.#l[i][0], this.#l[i][1]];
-  }
-  *keys(): IterableIterator<string> { for (const e of this.entries()) yield e[0]; }
-  *values(): IterableIterator<string> { for (const e of this.entries()) yield e[1]; }
-  [Symbol.iterator](): IterableIterator<[string, string]> { return this.entries(); }
-}
-
-// ---------------------------------------------------------------- Headers
 
 function hName(n: unknown): string {
   const s = `${n}`;
-  if (!/^[!#$%&'*+.^`|~\w-]+$/.test(s)) throw TE(`Invalid header name: "${s}"`);
+  if (!TOKEN.test(s)) throw TE(`Invalid header name: ${s}`);
   return s.toLowerCase();
 }
 function hValue(v: unknown): string {
   const s = `${v}`.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
-  if (/[\0\r\n]|[^\0-\xff]/.test(s)) throw TE(`Invalid header value: "${s}"`);
+  if (/[\0\r\n]|[^\0-\xff]/.test(s)) throw TE(`Invalid header value: ${s}`);
   return s;
 }
 
-class Headers {
-  #l: [string, string][] = [];
-  constructor(init?: unknown) {
-    if (init instanceof Headers) this.#l = init.#l.map((e) => [e[0], e[1]]);
-    else if (init != null) for (const [k, v] of pairs(init, (x) => `${x}`)) this.append(k, v);
+let list: (x: KV) => Pair[];
+let sortKV: (x: KV) => void;
+
+/** Shared ordered name/value list behind URLSearchParams and Headers (not a global). */
+class KV {
+  #l: Pair[];
+  #u: URL | null = null;
+  #h: boolean = this instanceof Headers;
+  static {
+    spLink = (sp, u, q) => { sp.#u = u; sp.#l = parseForm(q); };
+    list = (x) => x.#l;
+    sortKV = (x) => x.#sort();
   }
-  append(name: unknown, value: unknown): void { this.#l.push([hName(name), hValue(value)]); }
-  delete(name: unknown): void { const k = hName(name); this.#l = this.#l.filter((e) => e[0] !== k); }
-  get(name: unknown): string | null {
-    const k = hName(name), v = this.#l.filter((e) => e[0] === k).map((e) => e[1]);
-    return v.length ? v.join(", ") : null;
+  constructor(l: Pair[]) { this.#l = l; }
+  #k(n: unknown) { return this.#h ? hName(n) : usv(n); }
+  #v(v: unknown) { return this.#h ? hValue(v) : usv(v); }
+  #match(name: unknown, value: unknown) {
+    const k = this.#k(name), v = value === undefined || this.#h ? null : usv(value);
+    return (e: Pair) => e[0] === k && (v === null || e[1] === v);
   }
-  getSetCookie(): string[] { return this.#l.filter((e) => e[0] === "set-cookie").map((e) => e[1]); }
-  has(name: unknown): boolean { const k = hName(name); return this.#l.some((e) => e[0] === k); }
+  #up() { if (this.#u) urlSetQuery(this.#u, this.#l.length ? `${this}` : null); }
+  append(name: unknown, value: unknown): void { this.#l.push([this.#k(name), this.#v(value)]); this.#up(); }
+  delete(name: unknown, value?: unknown): void {
+    const f = this.#match(name, value);
+    this.#l = this.#l.filter((e) => !f(e));
+    this.#up();
+  }
+  has(name: unknown, value?: unknown): boolean { return this.#l.some(this.#match(name, value)); }
   set(name: unknown, value: unknown): void {
-    const k = hName(name), v = hValue(value), i = this.#l.findIndex((e) => e[0] === k);
+    const k = this.#k(name), v = this.#v(value), i = this.#l.findIndex((e) => e[0] === k);
     if (i < 0) this.#l.push([k, v]);
     else {
       this.#l[i][1] = v;
       this.#l = this.#l.filter((e, j) => j <= i || e[0] !== k);
     }
+    this.#up();
   }
-  forEach(cb: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
-    for (const [k, v] of this) cb.call(thisArg, v, k, this);
+  forEach(cb: (value: string, key: string, parent: this) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) cb.call(thisArg, v, k, this);
   }
+  *entries(): IterableIterator<Pair> { for (let i = 0; i < this.#l.length; i++) yield [this.#l[i][0], this.#l[i][1]]; }
+  *keys(): IterableIterator<string> { for (const e of this.entries()) yield e[0]; }
+  *values(): IterableIterator<string> { for (const e of this.entries()) yield e[1]; }
+  [Symbol.iterator](): IterableIterator<Pair> { return this.entries(); }
+  #sort() { this.#l.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)); this.#up(); }
+}
+
+class URLSearchParams extends KV {
+  constructor(init: unknown = "") {
+    super(
+      init instanceof URLSearchParams ? list(init).map((e) => [e[0], e[1]])
+        : (typeof init === "object" && init) || typeof init === "function" ? pairs(init, usv)
+        : parseForm(usv(init).replace(/^\?/, "")),
+    );
+  }
+  get size(): number { return list(this).length; }
+  get(name: unknown): string | null { return this.getAll(name)[0] ?? null; }
+  getAll(name: unknown): string[] { const k = usv(name); return list(this).filter((e) => e[0] === k).map((e) => e[1]); }
+  sort(): void { sortKV(this); }
+  toString(): string { return list(this).map((e) => formEnc(e[0]) + "=" + formEnc(e[1])).join("&"); }
+}
+
+class Headers extends KV {
+  constructor(init?: unknown) {
+    super(init instanceof Headers ? list(init).map((e) => [e[0], e[1]])
+      : init == null ? [] : pairs(init, String).map((e) => [hName(e[0]), hValue(e[1])]));
+  }
+  get(name: unknown): string | null {
+    const k = hName(name), v = list(this).filter((e) => e[0] === k).map((e) => e[1]);
+    return v.length ? v.join(", ") : null;
+  }
+  getSetCookie(): string[] { return list(this).filter((e) => e[0] === "set-cookie").map((e) => e[1]); }
   /** Sorted, combined view (set-cookie values stay separate), as in the Fetch spec. */
-  *entries(): IterableIterator<[string, string]> {
-    for (const k of [...new Set(this.#l.map((e) => e[0]))].sort()) {
+  override *entries(): IterableIterator<Pair> {
+    for (const k of [...new Set(list(this).map((e) => e[0]))].sort()) {
       if (k === "set-cookie") for (const v of this.getSetCookie()) yield [k, v];
       else if (this.has(k)) yield [k, this.get(k)!];
     }
   }
-  *keys(): IterableIterator<string> { for (const e of this.entries()) yield e[0]; }
-  *values(): IterableIterator<string> { for (const e of this.entries()) yield e[1]; }
-  [Symbol.iterator](): IterableIterator<[string, string]> { return this.entries(); }
 }
 
 // ---------------------------------------------------------------- Body, Request, Response
@@ -731,160 +663,135 @@ class Headers {
 export function bodyToBytes(body: unknown): Uint8Array | null {
   if (body == null) return null;
   if (typeof body === "string") return utf8Encode(body);
-  if (body instanceof URLSearchParams) return utf8Encode(body.toString());
+  if (body instanceof URLSearchParams) return utf8Encode(`${body}`);
   if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return view(body).slice();
-  throw TE("Unsupported body type: expected string, ArrayBuffer, ArrayBufferView, URLSearchParams or null");
+  throw TE("Unsupported body type");
 }
 
 function defaultType(h: Headers, body: unknown) {
-  const t = typeof body === "string" ? "text/plain;charset=UTF-8"
-    : body instanceof URLSearchParams ? "application/x-www-form-urlencoded;charset=UTF-8" : "";
-  if (t && !h.has("content-type")) h.set("content-type", t);
+  const t = typeof body === "string" ? "text/plain" : body instanceof URLSearchParams ? "application/x-www-form-urlencoded" : "";
+  if (t && !h.has("content-type")) h.set("content-type", t + ";charset=UTF-8");
 }
 
-let takeBody: (b: Body) => Uint8Array | null;
-let putBody: (b: Body, bytes: Uint8Array | null) => void;
+interface St {
+  b: Uint8Array | null;
+  used?: boolean;
+  headers: Headers;
+  url: string;
+  method?: string;
+  redirect?: string;
+  status?: number;
+  statusText?: string;
+  type?: string;
+  redirected?: boolean;
+}
+const USED = "Body has already been used";
+let st: (x: Body) => St;
 
 class Body {
-  #b: Uint8Array | null = null;
-  #used = false;
-  static {
-    takeBody = (b) => {
-      if (b.#used) throw TE("Body has already been used");
-      return b.#b;
-    };
-    putBody = (b, bytes) => { b.#b = bytes; };
+  #s: St;
+  static { st = (x) => x.#s; }
+  constructor(s: St) { this.#s = s; }
+  get bodyUsed(): boolean { return !!this.#s.used; }
+  #take(): Promise<Uint8Array> {
+    const s = this.#s;
+    if (s.used) return Promise.reject(TE(USED));
+    s.used = !!s.b;
+    return Promise.resolve(s.b ?? new Uint8Array(0));
   }
-  get bodyUsed(): boolean { return this.#used; }
-  #consume(): Promise<Uint8Array> {
-    if (this.#used) return Promise.reject(TE("Body has already been used"));
-    if (this.#b) this.#used = true;
-    return Promise.resolve(this.#b ?? new Uint8Array(0));
-  }
-  arrayBuffer(): Promise<ArrayBuffer> { return this.#consume().then((b) => b.slice().buffer); }
-  bytes(): Promise<Uint8Array> { return this.#consume().then((b) => b.slice()); }
-  text(): Promise<string> {
-    return this.#consume().then((b) => {
-      const s = utf8Decode(b);
-      return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
-    });
-  }
+  arrayBuffer(): Promise<ArrayBuffer> { return this.#take().then((b) => b.slice().buffer); }
+  bytes(): Promise<Uint8Array> { return this.#take().then((b) => b.slice()); }
+  text(): Promise<string> { return this.#take().then((b) => utf8Decode(b).replace(/^\ufeff/, "")); }
   json(): Promise<any> { return this.text().then((t) => JSON.parse(t)); }
+}
+
+/** The body of `s` for a copy, throwing if it was already consumed. */
+function peek(s: St): Uint8Array | null {
+  if (s.used) throw TE(USED);
+  return s.b;
 }
 
 interface RequestInit { method?: string; headers?: unknown; body?: unknown; redirect?: string }
 
 class Request extends Body {
-  #url = "";
-  #method = "GET";
-  #headers: Headers;
-  #redirect = "follow";
+  declare readonly url: string;
+  declare readonly method: string;
+  declare readonly headers: Headers;
+  declare readonly redirect: string;
   constructor(input: unknown, init?: RequestInit | null) {
-    super();
-    const src = input instanceof Request ? input : null, o: RequestInit = init ?? {};
-    if (src) this.#url = src.#url;
-    else {
+    const src = input instanceof Request ? st(input) : null, o: RequestInit = init ?? {};
+    let url = src?.url, m = o.method !== undefined ? `${o.method}` : src ? src.method! : "GET";
+    if (!src) {
       const u = URL.parse(input);
-      if (!u) throw TE(`Failed to parse URL from ${input}`);
-      if (u.username || u.password) throw TE(`Request cannot be constructed from a URL that includes credentials: ${input}`);
-      this.#url = u.href;
+      if (!u || u.username || u.password) throw TE(`Invalid request URL: ${input}`);
+      url = u.href;
     }
-    let m = o.method !== undefined ? `${o.method}` : src ? src.#method : "GET";
-    if (!/^[!#$%&'*+.^`|~\w-]+$/.test(m)) throw TE(`'${m}' is not a valid HTTP method.`);
     const up = m.toUpperCase();
-    if (/^(CONNECT|TRACE|TRACK)$/.test(up)) throw TE(`'${m}' HTTP method is unsupported.`);
+    if (!TOKEN.test(m) || /^(CONNECT|TRACE|TRACK)$/.test(up)) throw TE(`Invalid method: ${m}`);
     if (/^(DELETE|GET|HEAD|OPTIONS|POST|PUT)$/.test(up)) m = up;
-    this.#method = m;
-    this.#headers = new Headers(o.headers !== undefined ? o.headers : src?.#headers);
-    this.#redirect = o.redirect !== undefined ? `${o.redirect}` : src ? src.#redirect : "follow";
-    const bytes = o.body != null ? bodyToBytes(o.body) : o.body === undefined && src ? takeBody(src) : null;
-    if (bytes && (m === "GET" || m === "HEAD")) throw TE("Request with GET/HEAD method cannot have body.");
-    defaultType(this.#headers, o.body);
-    putBody(this, bytes);
+    const headers = new Headers(o.headers !== undefined ? o.headers : src?.headers);
+    const b = o.body != null ? bodyToBytes(o.body) : o.body === undefined && src ? peek(src) : null;
+    if (b && (m === "GET" || m === "HEAD")) throw TE("Request with GET/HEAD method cannot have body");
+    defaultType(headers, o.body);
+    super({ b, headers, url: url!, method: m, redirect: o.redirect !== undefined ? `${o.redirect}` : src?.redirect ?? "follow" });
   }
-  get url(): string { return this.#url; }
-  get method(): string { return this.#method; }
-  get headers(): Headers { return this.#headers; }
-  get redirect(): string { return this.#redirect; }
-  clone(): Request {
-    takeBody(this);
-    return new Request(this);
-  }
+  clone(): Request { return new Request(this); }
 }
 
 interface ResponseInit { status?: number; statusText?: string; headers?: unknown }
 
-let setUrl: (r: Response, url: string, redirected: boolean) => void;
-
 class Response extends Body {
-  #status: number;
-  #statusText: string;
-  #headers: Headers;
-  #type = "default";
-  #url = "";
-  #redirected = false;
-  static {
-    setUrl = (r, url, redirected) => { r.#url = url.replace(/#.*/s, ""); r.#redirected = redirected; };
-  }
+  declare readonly status: number;
+  declare readonly statusText: string;
+  declare readonly headers: Headers;
+  declare readonly type: string;
+  declare readonly url: string;
+  declare readonly redirected: boolean;
   constructor(body: unknown = null, init?: ResponseInit | null) {
-    super();
-    const o: ResponseInit = init ?? {}, st = o.status === undefined ? 200 : Number(o.status) | 0;
-    if (st < 200 || st > 599) throw new RangeError(`init["status"] must be in the range of 200 to 599, inclusive.`);
-    const text = o.statusText === undefined ? "" : `${o.statusText}`;
-    if (/[^\t\x20-\x7e\x80-\xff]/.test(text)) throw TE("Invalid statusText");
-    this.#status = st;
-    this.#statusText = text;
-    this.#headers = new Headers(o.headers);
-    const bytes = bodyToBytes(body);
-    if (bytes && [101, 103, 204, 205, 304].includes(st)) throw TE("Response with null body status cannot have body");
-    defaultType(this.#headers, body);
-    putBody(this, bytes);
+    const o: ResponseInit = init ?? {}, status = o.status === undefined ? 200 : Number(o.status) | 0;
+    const statusText = o.statusText === undefined ? "" : `${o.statusText}`, b = bodyToBytes(body), headers = new Headers(o.headers);
+    if (status < 200 || status > 599) throw new RangeError(`Invalid status: ${o.status}`);
+    if (/[^\t\x20-\x7e\x80-\xff]/.test(statusText)) throw TE("Invalid statusText");
+    if (b && [101, 103, 204, 205, 304].includes(status)) throw TE("Response with null body status cannot have body");
+    defaultType(headers, body);
+    super({ b, headers, status, statusText, type: "default", url: "", redirected: false });
   }
   static json(data: unknown, init?: ResponseInit | null): Response {
     const s = JSON.stringify(data);
     if (s === undefined) throw TE("Value is not JSON serializable");
-    const r = new Response(utf8Encode(s), init);
-    if (!r.#headers.has("content-type")) r.#headers.set("content-type", "application/json");
+    const r = new Response(utf8Encode(s), init), h = st(r).headers;
+    if (!h.has("content-type")) h.set("content-type", "application/json");
     return r;
   }
   static error(): Response {
     const r = new Response();
-    r.#status = 0;
-    r.#type = "error";
+    Object.assign(st(r), { status: 0, type: "error" });
     return r;
   }
   static redirect(url: unknown, status = 302): Response {
-    if (![301, 302, 303, 307, 308].includes(status)) throw new RangeError("Invalid status code");
     const u = URL.parse(url);
-    if (!u) throw TE(`Failed to parse URL from ${url}`);
-    const r = new Response(null, { status });
-    r.#headers.set("location", u.href);
+    if (!u) throw TE(`Invalid URL: ${url}`);
+    if (![301, 302, 303, 307, 308].includes(status)) throw new RangeError(`Invalid status: ${status}`);
+    return new Response(null, { status, headers: { location: u.href } });
+  }
+  get ok(): boolean { const s = st(this).status!; return s >= 200 && s < 300; }
+  clone(): Response {
+    const s = st(this), r = new Response();
+    Object.assign(st(r), s, { b: peek(s), headers: new Headers(s.headers) });
     return r;
   }
-  get status(): number { return this.#status; }
-  get statusText(): string { return this.#statusText; }
-  get ok(): boolean { return this.#status >= 200 && this.#status < 300; }
-  get headers(): Headers { return this.#headers; }
-  get type(): string { return this.#type; }
-  get url(): string { return this.#url; }
-  get redirected(): boolean { return this.#redirected; }
-  clone(): Response {
-    const r = new Response(), bytes = takeBody(this);
-    putBody(r, bytes);
-    r.#status = this.#status;
-    r.#statusText = this.#statusText;
-    r.#headers = new Headers(this.#headers);
-    r.#type = this.#type;
-    r.#url = this.#url;
-    r.#redirected = this.#redirected;
-    return r;
+}
+
+for (const [C, keys] of [[Request, "url method headers redirect"], [Response, "status statusText headers type url redirected"]] as const) {
+  for (const k of keys.split(" ")) {
+    Object.defineProperty(C.prototype, k, { get() { return (st(this) as any)[k]; }, configurable: true });
   }
 }
 
 /** Internal (for the guest fetch implementation): set a Response's url and redirected flag. */
 export function setResponseUrl(res: unknown, url: string, redirected = false): void {
   if (!(res instanceof Response)) throw TE("Not a Response");
-  setUrl(res, `${url}`, redirected);
+  Object.assign(st(res), { url: `${url}`.replace(/#.*/s, ""), redirected });
 }
 
 // ---------------------------------------------------------------- structuredClone, queueMicrotask
@@ -904,7 +811,7 @@ function structuredClone(value: unknown, _options?: unknown): any {
     let o: any;
     if (Array.isArray(v)) {
       o = keep(new Array(v.length));
-      for (const k of Object.keys(v)) o[k] = c(v[k]);
+      for (const k of Object.keys(v)) o[k] = c((v as any)[k]);
     } else if (v instanceof Date) o = keep(new Date(v.getTime()));
     else if (v instanceof RegExp) o = keep(new RegExp(v.source, v.flags));
     else if (v instanceof ArrayBuffer) o = keep(v.slice(0));
@@ -921,11 +828,11 @@ function structuredClone(value: unknown, _options?: unknown): any {
     else if (v instanceof Error) {
       const name = v.name;
       o = keep(new (own(ERRS, name) ? ERRS[name] : Error)(own(v, "message") ? `${v.message}` : undefined));
-      if (typeof v.stack === "string") Object.defineProperty(o, "stack", { value: v.stack, writable: true, configurable: true });
-      if (own(v, "cause")) Object.defineProperty(o, "cause", { value: c(v.cause), writable: true, configurable: true });
-    } else if (v instanceof Boolean || v instanceof Number || v instanceof String || v instanceof BigInt) {
+      if (typeof v.stack === "string") o.stack = v.stack;
+      if (own(v, "cause")) o.cause = c(v.cause);
+    } else if (v instanceof Boolean || v instanceof Number || v instanceof String) {
       o = keep(Object(v.valueOf()));
-    } else if ([Promise, WeakMap, WeakSet, URL, URLSearchParams, Headers, Body, TextEncoder, TextDecoder]
+    } else if ([Promise, WeakMap, WeakSet, URL, KV, Body, TextEncoder, TextDecoder]
       .some((C: any) => v instanceof C)) {
       throw fail(v);
     } else {
@@ -938,7 +845,7 @@ function structuredClone(value: unknown, _options?: unknown): any {
 }
 
 function queueMicrotask(cb: unknown): void {
-  if (typeof cb !== "function") throw TE("The \"callback\" argument must be of type function");
+  if (typeof cb !== "function") throw TE("callback must be a function");
   Promise.resolve().then(() => cb());
 }
 
