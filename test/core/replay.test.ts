@@ -1,0 +1,99 @@
+// Replay decisions of the guest state machine, driven directly in Node (no isolate, no store):
+// journaled results answer without running bodies, a different path at the same position is a
+// non-determinism failure naming both steps, and identity is taken before the first await.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { WorkflowRun } from "../../src/sandbox/guest/workflow.ts";
+import { GuestClock, GuestRandom } from "../../src/sandbox/guest/determinism.ts";
+import { stepKey } from "../../src/core/replay.ts";
+import type { Command, HistoryEntry, InitJob } from "../../src/sandbox/protocol.ts";
+
+function harness(history: HistoryEntry[]) {
+  const commands: Command[] = [];
+  const init: InitJob = {
+    t: "init", className: "X", instanceId: "i", workflowName: "w", payload: {}, timestamp: 1000, now: 5000, seed: 7,
+    history, mode: "run", stepLimit: 100, stepsSoFar: 0, env: {}, envFunctions: [],
+  };
+  const clock = new GuestClock(1000);
+  const run = new WorkflowRun(init, commands, clock, new GuestRandom(7));
+  return { run, commands, clock };
+}
+
+const done = (name: string, seq: number, value: unknown, at = 2000): HistoryEntry => ({
+  key: stepKey("do", name, 1), kind: "do", seq, name, count: 1, state: "complete", value, at, startedAt: at - 10, attempts: 1,
+});
+
+test("journaled steps answer from the history without running their bodies", async () => {
+  const { run, commands, clock } = harness([done("a", 1, 41, 3000)]);
+  let ran = 0;
+  const v = await run.step.do("a", async () => {
+    ran++;
+    return 0;
+  });
+  assert.equal(v, 41);
+  assert.equal(ran, 0);
+  assert.equal(clock.now(), 3000, "the clock moves to the journaled commit time");
+  assert.equal(commands.filter((c) => c.t === "call").length, 0);
+});
+
+test("a new step runs attempt 1 at once and reports its result", async () => {
+  const { run, commands } = harness([]);
+  void run.step.do("b", async (ctx) => (ctx as { attempt: number }).attempt * 10);
+  await new Promise((r) => setImmediate(r));
+  const call = commands.find((c) => c.t === "call");
+  assert.deepEqual(call && call.t === "call" ? [call.key, call.seq, call.started] : [], [stepKey("do", "b", 1), 1, true]);
+  const doneCmd = commands.find((c) => c.t === "attemptDone");
+  assert.deepEqual(doneCmd && doneCmd.t === "attemptDone" ? [doneCmd.attempt, doneCmd.value] : [], [1, 10]);
+});
+
+test("identity is name + occurrence, taken synchronously: Promise.all gives counts 1..n", async () => {
+  const { run, commands } = harness([]);
+  void Promise.all([run.step.do("p", async () => 1), run.step.do("p", async () => 2), run.step.do("q", async () => 3)]);
+  const keys = commands.filter((c) => c.t === "call").map((c) => (c.t === "call" ? `${c.key}@${c.seq}` : ""));
+  assert.deepEqual(keys, [`${stepKey("do", "p", 1)}@1`, `${stepKey("do", "p", 2)}@2`, `${stepKey("do", "q", 1)}@3`]);
+});
+
+test("a replay that reaches another step at a journaled position fails naming both", async () => {
+  const { run, commands } = harness([done("charge card", 1, "ok")]);
+  const p = run.step.do("send email", async () => "x");
+  const fail = commands.find((c) => c.t === "fail");
+  assert.ok(fail && fail.t === "fail");
+  assert.match(fail.error.message, /Non-determinism/);
+  assert.match(fail.error.message, /"send email"/);
+  assert.match(fail.error.message, /"charge card"/);
+  // the workflow cannot swallow it: the step promise never settles and later calls are ignored
+  let settled = false;
+  p.then(() => (settled = true), () => (settled = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(settled, false);
+  const before = commands.length;
+  void run.step.do("later", async () => 1);
+  assert.equal(commands.length, before);
+});
+
+test("a journaled failure rethrows with name, message and NonRetryable flag", async () => {
+  const { run } = harness([{ ...done("x", 1, undefined), state: "failed", error: { name: "NonRetryableError", message: "card declined", nonRetryable: true } }]);
+  await assert.rejects(run.step.do("x", async () => 1), (e: Error) => e.name === "NonRetryableError" && e.message === "card declined");
+});
+
+test("Math.random outside steps restarts from the same seed after each resolved step", async () => {
+  const a = harness([done("s", 1, 1)]);
+  const b = harness([done("s", 1, 1)]);
+  const r1 = new GuestRandom(7);
+  const r2 = new GuestRandom(7);
+  await a.run.step.do("s", async () => 0);
+  await b.run.step.do("s", async () => 0);
+  r1.reseed(stepKey("do", "s", 1));
+  r2.reseed(stepKey("do", "s", 1));
+  assert.equal(r1.next(), r2.next());
+  r1.reseed("other");
+  assert.notEqual(r1.next(), r2.next());
+});
+
+test("invalid step config is refused before any identity is taken", async () => {
+  const { run, commands } = harness([]);
+  await assert.rejects(run.step.do("z", { retries: { limit: -1, delay: 1 } }, async () => 1), /retries\.limit/);
+  await assert.rejects(run.step.sleep("nap", "1 fortnight"), /1 fortnight/);
+  await assert.rejects(run.step.waitForEvent("w", { type: "a.b" }), /a\.b/);
+  assert.equal(commands.length, 0);
+});
