@@ -53,7 +53,11 @@ export async function describeInstance(engine: Engine, r: InstanceRecord): Promi
     byKey.set(p.key, list);
     if (!steps.some((s) => s.key === p.key)) all.push({ ...p.step });
   }
-  all.sort((a, b) => (a.seq < 0 ? 1e15 : a.seq) - (b.seq < 0 ? 1e15 : b.seq));
+  // Rollbacks (seq -1) come last, in the order they ran: newest step first. Their start times can
+  // tie (a virtual clock, one millisecond), so order them by the position of the step they undo.
+  const undone = new Map(all.filter((s) => s.kind === "do").map((s) => [`${s.name}#${s.count}`, s.seq]));
+  const order = (s: StepRecord) => (s.seq >= 0 ? s.seq : 1e15 - (undone.get(s.name) ?? 0));
+  all.sort((a, b) => order(a) - order(b) || a.startedAt - b.startedAt);
   const now = engine.clock.now();
   const out: StepDetail[] = all.map((s) => {
     if (s.kind === "sleep") {

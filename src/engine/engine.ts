@@ -56,6 +56,9 @@ export interface EngineCore {
   onRunError(r: InstanceRun, err: unknown): void;
 }
 
+/** how long a host call made before the version was deployed again in this process waits for that deploy */
+const HOST_SIDE_WAIT_MS = 30_000;
+
 interface HostSide {
   functions: Map<string, (...args: unknown[]) => unknown>;
   egress: EgressPolicy;
@@ -72,6 +75,8 @@ export class Engine implements EngineCore {
   private readonly starting = new Set<number>();
   private readonly sched: Scheduler;
   private readonly hostSides = new Map<string, HostSide>();
+  /** host calls made before this process re-deployed their version (recovery runs first), by version key */
+  private readonly hostSideWaiters = new Map<string, (() => void)[]>();
   private readonly versions = new Map<string, VersionRecord>();
   private readonly logBuffer: { instance: number; at: number; level: string; message: string }[] = [];
   private logFlush = false;
@@ -131,6 +136,9 @@ export class Engine implements EngineCore {
     await this.store.putVersion(rec);
     this.versions.set(`${tenant}/${workflow}/${version}`, rec);
     this.hostSides.set(`${tenant}/${workflow}/${version}`, { functions, egress });
+    const waiting = this.hostSideWaiters.get(`${tenant}/${workflow}/${version}`) ?? [];
+    this.hostSideWaiters.delete(`${tenant}/${workflow}/${version}`);
+    for (const wake of waiting) wake();
     return { version, className };
   }
 
@@ -174,13 +182,37 @@ export class Engine implements EngineCore {
   }
 
   async callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<unknown> {
-    const f = this.hostSide(v)?.functions.get(fn);
+    const side = this.hostSide(v) ?? (await this.awaitHostSide(v));
+    const f = side?.functions.get(fn);
     if (!f) {
       throw new WeftError(ErrorCode.NotFound, `env.${fn} is not available in this process: host functions live in memory, so deploy this version again (same code, same env) after Engine.open`, { fn });
     }
     const value = await f(...args);
     serialize(value); // throws a DataCloneError for values that cannot cross into the isolate
     return value;
+  }
+
+  /**
+   * Host functions live in memory, so after Engine.open they exist only once the platform deploys the
+   * version again; recovered runs start before that. A host call made in that window waits for the
+   * deploy (up to HOST_SIDE_WAIT_MS on the engine clock) instead of failing the step or the instance.
+   */
+  private awaitHostSide(v: VersionRecord): Promise<HostSide | undefined> {
+    const key = `${v.tenant}/${v.workflow}/${v.version}`;
+    if (this.closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        timer.cancel();
+        resolve(this.hostSide(v));
+      };
+      const timer = this.clock.at(this.clock.now() + HOST_SIDE_WAIT_MS, finish);
+      const list = this.hostSideWaiters.get(key) ?? [];
+      list.push(finish);
+      this.hostSideWaiters.set(key, list);
+    });
   }
 
   async egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>): Promise<unknown> {
@@ -414,6 +446,8 @@ export class Engine implements EngineCore {
     this.closed = true;
     this.wakeTimer?.cancel();
     for (const r of [...this.runs.values()]) r.stop();
+    for (const list of this.hostSideWaiters.values()) for (const wake of list) wake();
+    this.hostSideWaiters.clear();
     await new Promise((r) => setImmediate(r));
     await this.store.appendLogs(this.logBuffer.splice(0)).catch(() => undefined);
     this.pool.dispose();

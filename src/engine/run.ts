@@ -110,7 +110,7 @@ export class InstanceRun {
         for (const r of this.running.values()) r.cpuMs += out.cpuMs;
         if (!out.ok) {
           if (out.reason === "disposed") return; // onIsolateDeath handles it
-          await this.onGuestCrash(out.reason, out.message);
+          await this.onGuestCrash(out.reason, out.message, out.started ?? []);
           return;
         }
         if (out.result.droppedLogs > 0) {
@@ -439,7 +439,9 @@ export class InstanceRun {
     });
   }
 
-  private async onGuestCrash(reason: "cpu" | "memory" | "internal", message: string): Promise<void> {
+  private async onGuestCrash(reason: "cpu" | "memory" | "internal", message: string, started: Command[] = []): Promise<void> {
+    // attempts the cut-off activation started itself (a step body that looped at once) are charged too
+    for (const c of started) if (c.t === "call" && (c.kind === "do" || c.kind === "rollback") && !this.pending.has(c.key)) this.onCall(c);
     const now = this.e.clock.now();
     const limits = this.cfg.limits;
     const what = reason === "cpu"

@@ -38,7 +38,7 @@ test("journaled steps answer from the history without running their bodies", asy
 
 test("a new step runs attempt 1 at once and reports its result", async () => {
   const { run, commands } = harness([]);
-  void run.step.do("b", async (ctx) => (ctx as { attempt: number }).attempt * 10);
+  void run.step.do("b", async (ctx: unknown) => (ctx as { attempt: number }).attempt * 10);
   await new Promise((r) => setImmediate(r));
   const call = commands.find((c) => c.t === "call");
   assert.deepEqual(call && call.t === "call" ? [call.key, call.seq, call.started] : [], [stepKey("do", "b", 1), 1, true]);

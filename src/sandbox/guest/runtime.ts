@@ -2,7 +2,7 @@
 // replay-stable clock and randomness, console capture, fetch/timers/env bridges (all as commands to
 // the host), exposes the modules tenant code imports ("cloudflare:workers", "cloudflare:workflows",
 // "weft") and defines the single entry point the host calls: __weft_activate(jobs).
-import { installWebGlobals, bodyToBytes } from "./web.ts";
+import { installWebGlobals, setResponseUrl } from "./web.ts";
 import { GuestClock, GuestRandom, installDeterminism, define } from "./determinism.ts";
 import { WorkflowEntrypoint, NonRetryableError, WorkflowRun, errorInfo, toError } from "./workflow.ts";
 import { checkSerializable } from "../../core/values.ts";
@@ -91,15 +91,16 @@ function buildEnv(v: unknown, path: string): unknown {
 }
 
 async function guestFetch(input: unknown, init?: Record<string, unknown>): Promise<unknown> {
-  const Req = g.Request as new (i: unknown, n?: unknown) => { url: string; method: string; headers: Iterable<[string, string]>; arrayBuffer(): Promise<ArrayBuffer> };
+  const Req = g.Request as new (i: unknown, n?: unknown) => { url: string; method: string; headers: Iterable<[string, string]>; bytes(): Promise<Uint8Array> };
   const req = new Req(input, init);
-  const body = init && init.body !== undefined && init.body !== null ? bodyToBytes(init.body) : null;
+  const body = req.method === "GET" || req.method === "HEAD" ? null : await req.bytes();
   const res = (await hostPromise((id) => ({
-    t: "fetch", id, url: req.url, method: req.method, headers: [...req.headers], body,
+    t: "fetch", id, url: req.url, method: req.method, headers: [...req.headers], body: body && body.byteLength > 0 ? body : null,
   }))) as { status: number; statusText: string; headers: [string, string][]; body: Uint8Array; url: string };
   const Res = g.Response as new (b: unknown, i: unknown) => Record<string, unknown>;
-  const r = new Res(res.status === 204 || res.status === 304 ? null : res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
-  Object.defineProperty(r, "url", { value: res.url });
+  const nullBody = res.status === 101 || res.status === 204 || res.status === 205 || res.status === 304;
+  const r = new Res(nullBody ? null : res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  setResponseUrl(r, res.url);
   return r;
 }
 define(g, "fetch", guestFetch);
@@ -203,3 +204,7 @@ function dispatch(job: Job): void {
 }
 
 define(g, "__weft_activate", activate);
+
+// After an activation was cut off at the CPU limit, the host asks which step attempts it had started:
+// a step body that loops in its first attempt is then charged, not the code outside steps.
+define(g, "__weft_started", (): Command[] => commands.filter((c) => c.t === "call" && c.started).map((c) => ({ ...c })));

@@ -5,7 +5,7 @@
 // are charged, and how the culprit is known when the isolate dies of its memory limit.
 import ivm from "isolated-vm";
 import { ErrorCode, WeftError } from "../../core/errors.ts";
-import type { ActivationResult, Job } from "../protocol.ts";
+import type { ActivationResult, Command, Job } from "../protocol.ts";
 import { TENANT_GLOBAL } from "./compile.ts";
 
 export interface IsolateOptions {
@@ -16,7 +16,7 @@ export interface IsolateOptions {
 
 export type ActivationOutcome =
   | { ok: true; result: ActivationResult; cpuMs: number }
-  | { ok: false; reason: "cpu" | "memory" | "disposed" | "internal"; message: string; cpuMs: number };
+  | { ok: false; reason: "cpu" | "memory" | "disposed" | "internal"; message: string; cpuMs: number; started?: Command[] };
 
 class VersionIsolate {
   readonly isolate: ivm.Isolate;
@@ -68,6 +68,7 @@ class VersionIsolate {
 /** One instance run's realm inside a version isolate. */
 export class GuestContext {
   private fn?: ivm.Reference<(jobs: Job[], now: number) => ActivationResult>;
+  private startedFn?: ivm.Reference<() => Command[]>;
   private context?: ivm.Context;
   dead = false;
   onDeath?: () => void;
@@ -82,6 +83,7 @@ export class GuestContext {
     await runtime.run(this.context, { timeout: timeoutMs });
     await tenant.run(this.context, { timeout: timeoutMs });
     this.fn = await this.context.global.get("__weft_activate", { reference: true });
+    this.startedFn = await this.context.global.get("__weft_started", { reference: true });
   }
 
   async activate(jobs: Job[], now: number, timeoutMs: number): Promise<ActivationOutcome> {
@@ -103,10 +105,19 @@ export class GuestContext {
           o.markDead();
           return { ok: false, reason: "memory", message, cpuMs: spent };
         }
-        if (/timed out/i.test(message)) return { ok: false, reason: "cpu", message, cpuMs: spent };
+        if (/timed out/i.test(message)) return { ok: false, reason: "cpu", message, cpuMs: spent, started: await this.startedAttempts() };
         return { ok: false, reason: "internal", message, cpuMs: spent };
       }
     });
+  }
+
+  /** The step attempts the last (cut-off) activation had started; the context stays usable after a timeout. */
+  private async startedAttempts(): Promise<Command[]> {
+    try {
+      return ((await this.startedFn?.apply(undefined, [], { result: { copy: true }, timeout: 100 })) as Command[] | undefined) ?? [];
+    } catch {
+      return [];
+    }
   }
 
   markDead(): void {
@@ -120,11 +131,13 @@ export class GuestContext {
     this.owner.lastUsed = Date.now();
     try {
       this.fn?.release();
+      this.startedFn?.release();
       this.context?.release();
     } catch {
       /* isolate already disposed */
     }
     this.fn = undefined;
+    this.startedFn = undefined;
     this.context = undefined;
   }
 }

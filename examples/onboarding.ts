@@ -1,0 +1,44 @@
+// Example: user onboarding. A flaky lookup that succeeds on its third attempt (retry config),
+// a one-day grace period (step.sleep) and a human approval (step.waitForEvent with a timeout).
+//   weft run examples/onboarding.ts --skip-time --params '{"id":42}' --event approved='{"approved":true}'
+import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
+
+type Params = { id: number; name?: string };
+type Approval = { approved: boolean; by?: string };
+
+export class Onboarding extends WorkflowEntrypoint<unknown, Params> {
+  async run(event: WorkflowEvent<Params>, step: WorkflowStep) {
+    const { id = 1, name } = event.payload ?? {}; // weft run without --params passes none
+
+    // The user service is flaky: attempts 1 and 2 fail, attempt 3 succeeds. Two retries, 2 s then 4 s apart.
+    const user = await step.do(
+      "load user",
+      { retries: { limit: 3, delay: "2 seconds", backoff: "exponential" }, timeout: "30 seconds" },
+      async (ctx) => {
+        if (ctx.attempt < 3) throw new Error(`user service unavailable (attempt ${ctx.attempt})`);
+        return { id, name: name ?? `user-${id}`, loadedOnAttempt: ctx.attempt };
+      },
+    );
+
+    const account = await step.do("create account", async () => {
+      console.log(`creating a trial account for ${user.name}`);
+      return { accountId: `acct_${user.id}`, plan: "trial" };
+    });
+
+    await step.sleep("grace period", "1 day");
+
+    // Wait up to an hour for a reviewer; without one, decline instead of failing the instance.
+    let approval: Approval;
+    try {
+      approval = (await step.waitForEvent<Approval>("approval", { type: "approved", timeout: "1 hour" })).payload;
+    } catch {
+      approval = { approved: false, by: "timeout" };
+    }
+
+    const message = await step.do("send welcome", async () =>
+      approval.approved ? `Welcome aboard, ${user.name}!` : `Sorry ${user.name}, your account was not approved.`,
+    );
+
+    return { user: user.name, accountId: account.accountId, plan: account.plan, approved: approval.approved, loadedOnAttempt: user.loadedOnAttempt, message };
+  }
+}
