@@ -187,6 +187,8 @@ export class InstanceRun {
       return;
     }
     if (j) {
+      // an event was delivered to this wait while the guest was still replaying up to it
+      if (c.kind === "wait" && j.state === "complete") return this.resolve(p, j.value, undefined, j.at ?? now);
       // journaled earlier, still pending: re-arm its timer (and for waits, look for a buffered event)
       if (c.kind === "wait") void this.deliver();
       return this.arm(p);
@@ -227,6 +229,9 @@ export class InstanceRun {
     };
     const rec: StepRecord = { ...this.journaled.get(p.key)!, state: "failed", error, at: p.dueAt };
     await this.write([{ op: "step", ...rec }, { op: "history", type: "wait_timed_out", at: this.e.clock.now(), data: { key: p.key } }]);
+    // the step write only applies to a still-pending wait: an event that won the race is what counts
+    const now = (await this.e.store.steps(this.pk)).find((s) => s.key === p.key);
+    if (now?.state === "complete") return this.resolve(p, now.value, undefined, now.at ?? p.dueAt!);
     this.resolve(p, undefined, error, p.dueAt!);
   }
 
@@ -243,6 +248,11 @@ export class InstanceRun {
     for (const d of got) {
       const p = this.pending.get(d.key);
       if (p) this.resolve(p, d.value, undefined, d.at);
+      else {
+        // the guest has not reached this wait yet in its replay: onCall answers it from here
+        const j = this.journaled.get(d.key);
+        if (j) this.journaled.set(d.key, { ...j, state: "complete", value: d.value, at: d.at });
+      }
     }
     if (got.length) this.e.notify(this.pk);
     else setImmediate(() => this.checkQuiet());

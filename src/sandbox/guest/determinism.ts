@@ -33,13 +33,34 @@ export class GuestRandom {
   private c = 0;
   private d = 1;
   private base: number;
+  /** sum of the hashes of the durable calls resolved so far, and how many: order-independent */
+  private resolvedSum = 0;
+  private resolvedCount = 0;
   constructor(seed: number) {
     this.base = seed >>> 0;
     this.reseed("start");
   }
   setSeed(seed: number): void {
     this.base = seed >>> 0;
+    this.resolvedSum = 0;
+    this.resolvedCount = 0;
     this.reseed("start");
+  }
+  /**
+   * A durable call resolved. The stream restarts from the set of calls resolved so far, not from the
+   * last one: a replay resolves cached results in call order, the live run in commit order, and code
+   * after Promise.all must draw the same numbers either way.
+   */
+  resolved(key: string): void {
+    this.resolvedSum = (this.resolvedSum + hash32(this.base, key)) >>> 0;
+    this.resolvedCount++;
+    this.reseed(`resolved:${this.resolvedCount}:${this.resolvedSum}`);
+  }
+  save(): [number, number, number, number] {
+    return [this.a, this.b, this.c, this.d];
+  }
+  restore(s: [number, number, number, number]): void {
+    [this.a, this.b, this.c, this.d] = s;
   }
   reseed(key: string): void {
     this.a = hash32(this.base, key);

@@ -189,7 +189,7 @@ export class WorkflowRun {
   private replayed(key: string, h: HistoryEntry, map: (v: unknown) => unknown = (v) => v): Promise<unknown> {
     return Promise.resolve().then(() => {
       this.clock.advance(h.at);
-      this.rnd.reseed(key);
+      this.rnd.resolved(key);
       if (h.state === "failed") throw toError(h.error!);
       return map(h.value);
     });
@@ -253,10 +253,16 @@ export class WorkflowRun {
     if (!s || this.dead) return;
     const ctx = { step: { name: s.name, count: s.count }, attempt, config: s.config.view };
     let r: unknown;
+    // The body runs only on the live run, never on replay: it must not move the stream that code
+    // outside steps draws from, so its synchronous part gets a stream of its own.
+    const outer = this.rnd.save();
+    this.rnd.reseed(`body:${key}:${attempt}`);
     try {
       r = s.fn(ctx);
     } catch (e) {
       r = Promise.reject(e);
+    } finally {
+      this.rnd.restore(outer);
     }
     Promise.resolve(r).then(
       (value) => {
@@ -345,7 +351,7 @@ export class WorkflowRun {
     this.waiters.delete(key);
     this.steps.delete(key);
     this.clock.advance(at);
-    this.rnd.reseed(key);
+    this.rnd.resolved(key);
     if (error) w.reject(toError(error));
     else w.resolve(value);
   }

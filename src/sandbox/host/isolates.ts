@@ -130,9 +130,12 @@ export class GuestContext {
     if (this.owner.members.delete(this)) this.owner.contexts--;
     this.owner.lastUsed = Date.now();
     try {
-      this.fn?.release();
-      this.startedFn?.release();
-      this.context?.release();
+      // releasing handles of a disposed isolate trips an assertion inside isolated-vm: skip them
+      if (!this.owner.dead && !this.owner.isolate.isDisposed) {
+        this.fn?.release();
+        this.startedFn?.release();
+        this.context?.release();
+      }
     } catch {
       /* isolate already disposed */
     }
