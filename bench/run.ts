@@ -1,0 +1,171 @@
+// Weft benchmark: `node bench/run.ts [--json] [--quick] [--sleepers=N] [--only=name,name]`.
+// Prints one table (metric | measured | target | ratio | note); ratio ≥ 1.00 means the target is met.
+// With --json the same figures follow as one JSON object on the last line.
+// Scenario names for --only: fsync, creations, completions, steps, throughput, cold, timers, sleepers.
+// The sleeping-instances scenario (100,000 instances in a child process) is most of the run time:
+// ~4.5 min of ~5 on a quiet 2-core box. --quick runs 20,000 instead (JSON sleeping100kRssMiB is then null).
+import * as S from "./scenarios.ts";
+import { cpus, loadavg } from "node:os";
+import { machineBusyMs, ownCpuMs, percentile } from "./util.ts";
+
+const args = process.argv.slice(2);
+const wantJson = args.includes("--json");
+const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
+const run = (name: string) => !only || only.includes(name);
+const sleepersArg = args.find((a) => a.startsWith("--sleepers="));
+const sleeperCount = sleepersArg ? Number(sleepersArg.slice("--sleepers=".length)) : args.includes("--quick") ? 20_000 : 100_000;
+const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+interface Row {
+  metric: string;
+  value: number;
+  unit: string;
+  /** "min": at least target; "max": at most target; "none": informational */
+  kind: "min" | "max" | "none";
+  target?: number;
+  note: string;
+}
+
+const rows: Row[] = [];
+const figures: Record<string, number | null> = {
+  creationsPerSec: null, completionsPerSec: null, stepOverheadP50Us: null, stepOverheadP99Us: null, stepsPerSec: null,
+  coldStartP50Ms: null, coldStartP99Ms: null, timerLatenessP50Ms: null, timerLatenessP99Ms: null, sleeping100kRssMiB: null, fsyncCommitUs: null,
+};
+const tStart = performance.now();
+const loadStart = loadavg()[0]!;
+const busyStart = machineBusyMs();
+let childCpuMs = 0;
+const fmt = (x: number, d = 0) => x.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+let fsyncUs = NaN;
+if (run("fsync")) {
+  progress("fsync floor");
+  fsyncUs = S.fsyncCommit().us;
+  figures.fsyncCommitUs = fsyncUs;
+}
+
+if (run("creations")) {
+  progress("creations");
+  const c = await S.creations();
+  figures.creationsPerSec = c.perSec;
+  rows.push({
+    metric: "creations/s", value: c.perSec, unit: "/s", kind: "min", target: 5_000,
+    note: `10,000 create() resolved (durable) in ${secs(c.ms)}, ${c.inFlight} in flight; concurrency 1 + run() sleeps 1 day, so the burst queues: admission + durable commit, not execution. all 10k at once: ${fmt(c.allAtOncePerSec)}/s; createBatch(100) ×100 at once: ${fmt(c.batchPerSec)}/s`,
+  });
+}
+
+let cold: number[] = [];
+if (run("completions")) {
+  progress("completions");
+  const c = await S.completions();
+  figures.completionsPerSec = c.perSec;
+  cold = cold.concat(c.coldStartMs);
+  rows.push({
+    metric: "completions/s (1-step)", value: c.perSec, unit: "/s", kind: "min", target: 1_000,
+    note: `2,000 instances, first create → all complete in ${secs(c.ms)}; create() 100 in flight, waitFor() each`,
+  });
+}
+
+if (run("steps")) {
+  progress("step overhead");
+  const s = await S.stepOverhead();
+  const normal = await S.stepOverhead(2_000, "normal");
+  figures.stepOverheadP50Us = s.p50Us;
+  figures.stepOverheadP99Us = s.p99Us;
+  const floor = Number.isFinite(fsyncUs) ? `; ${(s.p50Us / fsyncUs).toFixed(1)}× the fsync floor` : "";
+  rows.push({
+    metric: "step overhead p50", value: s.p50Us, unit: "µs", kind: "max", target: 400,
+    note: `1 instance, ${s.steps} sequential step.do, gap between consecutive durable step commits (synchronous=full)${floor}; mean ${fmt(s.meanUs)} µs, wall/step ${fmt(s.wallPerStepUs)} µs`,
+  });
+  rows.push({
+    metric: "step overhead p99", value: s.p99Us, unit: "µs", kind: "none",
+    note: `same run. Engine cost without fsync (synchronous=normal): p50 ${fmt(normal.p50Us)} µs, p99 ${fmt(normal.p99Us)} µs`,
+  });
+}
+
+if (run("throughput")) {
+  progress("steps/s at 1,000 concurrent");
+  const t = await S.stepThroughput();
+  figures.stepsPerSec = t.stepsPerSec;
+  cold = cold.concat(t.coldStartMs);
+  rows.push({
+    metric: "steps/s (1,000 running)", value: t.stepsPerSec, unit: "/s", kind: "min", target: 10_000,
+    note: `1,000 instances × 20 step.do = ${fmt(t.steps)} steps in ${secs(t.ms)} (first create → all complete); maxActiveRuns = concurrency = 1,000; create() 1,000 in flight`,
+  });
+}
+
+if (cold.length > 0) {
+  figures.coldStartP50Ms = percentile(cold, 50);
+  figures.coldStartP99Ms = percentile(cold, 99);
+  rows.push({
+    metric: "isolate cold start p50", value: figures.coldStartP50Ms, unit: "ms", kind: "max", target: 5,
+    note: `engine.metrics.coldStartMs (wall time to open a context for a run, queueing included), n=${cold.length} from the completions + steps/s bursts`,
+  });
+  rows.push({ metric: "isolate cold start p99", value: figures.coldStartP99Ms, unit: "ms", kind: "none", note: "same sample" });
+}
+if (run("cold")) {
+  progress("cold start, unloaded");
+  const c = await S.coldStartUnloaded();
+  rows.push({
+    metric: "cold start p50, unloaded", value: percentile(c, 50), unit: "ms", kind: "max", target: 5,
+    note: `not in the JSON: ${c.length} 1-step instances run one after another (no queueing); p99 ${fmt(percentile(c, 99), 2)} ms`,
+  });
+}
+
+if (run("timers")) {
+  progress("timer lateness");
+  const t = await S.timerLateness();
+  figures.timerLatenessP50Ms = t.p50Ms;
+  figures.timerLatenessP99Ms = t.p99Ms;
+  rows.push({ metric: "timer lateness p50", value: t.p50Ms, unit: "ms", kind: "none", note: `2,000 step.sleep of 1–3 s, suspendAfterMs 0 (woken by the scheduler); n=${t.samples} wakeups` });
+  rows.push({ metric: "timer lateness p99", value: t.p99Ms, unit: "ms", kind: "max", target: 100, note: `max ${fmt(t.maxMs)} ms; scenario took ${secs(t.ms)}` });
+}
+
+if (run("sleepers")) {
+  progress(`${fmt(sleeperCount)} sleeping instances (child process)`);
+  const label = `${sleeperCount >= 1000 ? `${sleeperCount / 1000}k` : sleeperCount} sleeping: RSS`;
+  try {
+    const s = await S.sleepers(sleeperCount);
+    childCpuMs += s.cpuMs;
+    if (sleeperCount === 100_000) figures.sleeping100kRssMiB = s.rssMiB;
+    const scaled = sleeperCount === 100_000 ? "" : ` NOT the 100k figure (--quick), so not in the JSON.`;
+    rows.push({
+      metric: label, value: s.rssMiB, unit: "MiB", kind: "max", target: 500,
+      note: `child process, RSS once all ${fmt(s.n)} are waiting; peak ${fmt(s.peakRssMiB)} MiB, Node heap ${fmt(s.heapUsedMiB)} MiB, ${s.idleIsolates} idle isolates holding ${fmt(s.isolateHeapMiB)} MiB of V8 heap (RSS ${fmt(s.rssNoIsolatesMiB)} MiB once they are disposed); created in ${secs(s.createMs)}, all suspended after ${secs(s.settleMs)} (${fmt((s.n / s.settleMs) * 1000)}/s).${scaled}`,
+    });
+  } catch (err) {
+    rows.push({ metric: label, value: NaN, unit: "MiB", kind: "max", target: 500, note: `FAILED: ${(err as Error).message.slice(0, 200)}` });
+  }
+}
+
+if (Number.isFinite(fsyncUs)) {
+  rows.push({ metric: "fsync'd SQLite commit", value: fsyncUs, unit: "µs", kind: "none", note: "physical floor: node:sqlite WAL, synchronous=FULL, 1 tiny insert per txn, median of 500" });
+}
+
+// ---- output ------------------------------------------------------------------------------------
+const table = rows.map((r) => {
+  const ok = Number.isFinite(r.value);
+  const digits = r.unit === "ms" && r.value < 100 ? 2 : 0;
+  const measured = ok ? `${fmt(r.value, digits)} ${r.unit}` : "n/a";
+  const target = r.kind === "min" ? `≥ ${fmt(r.target!)} ${r.unit}` : r.kind === "max" ? `≤ ${fmt(r.target!)} ${r.unit}` : "—";
+  const ratio = !ok || r.kind === "none" ? "—" : (r.kind === "min" ? r.value / r.target! : r.target! / r.value).toFixed(2);
+  return [r.metric, measured, target, ratio, r.note];
+});
+const head = ["metric", "measured", "target", "ratio", "note"];
+const widths = head.map((h, i) => Math.max(h.length, ...table.map((t) => (i === 4 ? 0 : t[i]!.length))));
+const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 4 ? c : c.padEnd(widths[i]!))).join(" | ")} |`;
+console.log(line(head));
+console.log(`|${widths.map((w, i) => "-".repeat(i === 4 ? 6 : w + 2)).join("|")}|`);
+for (const t of table) console.log(line(t));
+const wallMs = performance.now() - tStart;
+const otherCpuMs = machineBusyMs() - busyStart - ownCpuMs() - childCpuMs;
+console.log(
+  `\ntotal bench time ${secs(wallMs)}; node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} cores; ` +
+    `1-min load average ${loadStart.toFixed(2)} at start. CPU used by other processes during the bench: ` +
+    (Number.isFinite(otherCpuMs) ? `${(Math.max(0, otherCpuMs) / 1000).toFixed(1)} core-s (${((100 * Math.max(0, otherCpuMs)) / (wallMs * cpus().length)).toFixed(0)}% of the machine)` : "unknown"),
+);
+if (wantJson) {
+  const round = (x: number | null) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 100) / 100);
+  console.log(JSON.stringify(Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, round(v)]))));
+}
