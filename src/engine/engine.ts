@@ -278,7 +278,7 @@ export class Engine implements EngineCore {
     if (this.dispatching || this.closed) return;
     this.dispatching = true;
     try {
-      for (const r of this.sched.take()) void this.startRun(r);
+      for (const r of this.sched.take()) this.background(this.startRun(r));
     } finally {
       this.dispatching = false;
     }
@@ -300,7 +300,6 @@ export class Engine implements EngineCore {
       }
       const v = await this.version(inst.tenant, inst.workflow, inst.version);
       const epoch = await this.store.claim(inst.pk, "running", this.clock.now());
-      this.store.journal(inst.pk, epoch, [{ op: "history", type: "workflow_running", at: this.clock.now() }]).catch(() => undefined);
       run = new InstanceRun(this, inst, v, epoch, "run");
       run.slot = r.workflowKey;
       this.runs.set(inst.pk, run);
@@ -349,12 +348,12 @@ export class Engine implements EngineCore {
 
   onRunSuspended(r: InstanceRun, _status: "waiting" | "paused", wakeAt: number | null): void {
     this.notify(r.pk);
-    if (wakeAt !== null && (!this.wakeTimer || wakeAt < this.wakeTimer.at)) void this.armWake();
-    void this.deliverTo(r.pk); // an event may have arrived while the run was suspending
+    if (wakeAt !== null && (!this.wakeTimer || wakeAt < this.wakeTimer.at)) this.background(this.armWake());
+    this.background(this.deliverTo(r.pk)); // an event may have arrived while the run was suspending
   }
 
   onRunCrashed(r: InstanceRun): void {
-    void this.store.getInstanceByPk(r.pk).then((inst) => inst && this.enqueue(inst, "wake"));
+    this.background(this.store.getInstanceByPk(r.pk).then((inst) => inst && this.enqueue(inst, "wake")));
   }
 
   onRunError(r: InstanceRun, err: unknown): void {
@@ -388,7 +387,7 @@ export class Engine implements EngineCore {
     this.wakeTimer?.cancel();
     const h = this.clock.at(next, () => {
       this.wakeTimer = undefined;
-      void this.fireDue();
+      this.background(this.fireDue());
     });
     this.wakeTimer = { at: next, cancel: () => h.cancel() };
   }
@@ -400,7 +399,7 @@ export class Engine implements EngineCore {
       const pks = await this.store.due(now, 1000);
       let queued = 0;
       for (const pk of pks) {
-        if (this.runs.has(pk) || this.sched.isQueued(pk)) continue;
+        if (this.runs.has(pk) || this.starting.has(pk) || this.sched.isQueued(pk)) continue;
         const inst = await this.store.getInstanceByPk(pk);
         if (!inst) continue;
         if (inst.wakeAt !== null) this.metrics.timerLatenessMs.push(this.clock.now() - inst.wakeAt);
@@ -420,9 +419,19 @@ export class Engine implements EngineCore {
     this.wakeTimer?.cancel();
     const h = this.clock.at(at, () => {
       this.wakeTimer = undefined;
-      void this.fireDue();
+      this.background(this.fireDue());
     });
     this.wakeTimer = { at, cancel: () => h.cancel() };
+  }
+
+  /**
+   * Work the engine starts without awaiting it. Once the engine is closed its failures are expected
+   * (the store is gone) and dropped; before that they are reported instead of crashing the process.
+   */
+  private background(p: Promise<unknown>): void {
+    p.catch((err) => {
+      if (!this.closed) process.emitWarning(`weft: background task failed: ${(err as Error)?.stack ?? String(err)}`);
+    });
   }
 
   /** Instances the engine is running right now, and the queue behind them. */

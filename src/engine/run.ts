@@ -209,7 +209,10 @@ export class InstanceRun {
   private arm(p: Pending): void {
     if (this.done || !this.pending.has(p.key)) return;
     p.timer?.cancel();
-    p.timer = this.e.clock.at(p.dueAt!, () => (p.kind === "sleep" ? this.sleepDue(p) : this.waitTimedOut(p)));
+    p.timer = this.e.clock.at(p.dueAt!, () => {
+      if (p.kind === "sleep") return this.sleepDue(p);
+      this.waitTimedOut(p).catch((err) => !this.done && this.e.onRunError(this, err));
+    });
   }
 
   private sleepDue(p: Pending): void {
@@ -242,6 +245,9 @@ export class InstanceRun {
     let got: Awaited<ReturnType<EngineCore["store"]["deliverEvents"]>>;
     try {
       got = await this.e.store.deliverEvents(this.pk, this.e.clock.now());
+    } catch (err) {
+      if (!this.done) this.e.onRunError(this, err);
+      return;
     } finally {
       this.inflightWrites--;
     }

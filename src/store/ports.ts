@@ -141,7 +141,7 @@ export interface Store {
   /** waiting instances that have buffered, unconsumed events */
   waitingWithOpenEvents(): Promise<number[]>;
 
-  /** take ownership of an instance for one run: bumps and returns the epoch */
+  /** take ownership of an instance for one run: bumps and returns the epoch, records workflow_running */
   claim(pk: number, status: InstanceStatus, at: number): Promise<number>;
   /** fenced, atomic, durable when the promise resolves */
   journal(pk: number, epoch: number, ops: JournalOp[]): Promise<void>;

@@ -1,11 +1,13 @@
-// Embedded store on node:sqlite. WAL with synchronous=FULL: a commit is fsync'd before any promise
-// that depends on it resolves, so it survives kill -9 and power loss. Writes from the same event-loop
-// turn are grouped into one transaction (group commit): one fsync serves every step result, creation
-// and status change queued meanwhile. Each write runs in its own savepoint, so one fenced-out write
-// fails alone.
+// Embedded store on node:sqlite, in WAL mode. A commit is on disk before any promise that depends on
+// it resolves, so it survives kill -9 and power loss: SQLite runs with synchronous=NORMAL (which in
+// WAL mode syncs everything except the WAL after each commit) and the store itself fdatasyncs the WAL
+// file on libuv's thread pool before acknowledging — the durability of synchronous=FULL, without
+// blocking the event loop for the fsync. Writes from the same event-loop turn are grouped into one
+// transaction, and every transaction committed while an fsync is in flight shares the next one
+// (group commit).
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { serialize, deserialize } from "node:v8";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, openSync, closeSync, fdatasync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import type { InstanceStatus } from "../../core/status.ts";
@@ -31,18 +33,45 @@ export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   private readonly db: DatabaseSync;
   private readonly stmts = new Map<string, StatementSync>();
-  private queue: { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private queue: { fn: () => unknown; atomic: boolean; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
   private closed = false;
 
+  private readonly durable: boolean;
+  private readonly walPath: string;
+  private walFd?: number;
+  private syncing = false;
+  private syncWaiters: (() => void)[] = [];
+
   constructor(opts: SqliteOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
-    this.db = new DatabaseSync(join(opts.dataDir, "weft.db"));
-    this.db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=${opts.synchronous === "normal" ? "NORMAL" : "FULL"}; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;`);
+    const file = join(opts.dataDir, "weft.db");
+    this.walPath = file + "-wal";
+    this.durable = opts.synchronous !== "normal";
+    this.db = new DatabaseSync(file);
+    this.db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;`);
     migrate(this.db);
   }
 
+  /** Acknowledge `done` once everything committed so far is on disk. */
+  private afterSync(done: () => void): void {
+    if (!this.durable) return done();
+    this.syncWaiters.push(done);
+    if (this.syncing) return; // the fsync after the one in flight takes these too
+    this.syncing = true;
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    this.walFd ??= openSync(this.walPath, "r");
+    fdatasync(this.walFd, (err) => {
+      this.syncing = false;
+      if (err) throw err; // a failed fsync leaves durability unknown: crash rather than acknowledge
+      for (const w of waiters) w();
+      if (this.syncWaiters.length > 0) this.afterSync(this.syncWaiters.pop()!);
+    });
+  }
+
   private q(sql: string): StatementSync {
+    if (this.closed) throw new WeftError(ErrorCode.InvalidState, "the store is closed");
     let s = this.stmts.get(sql);
     if (!s) {
       s = this.db.prepare(sql);
@@ -51,11 +80,15 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  /** Queue a write; it commits with everything else queued in this turn. */
-  private write<T>(fn: () => T): Promise<T> {
+  /**
+   * Queue a write; it commits with everything else queued in this turn. A write either fails with a
+   * WeftError before it changes anything (fencing and existence checks come first), or, when it may
+   * fail half-way (`atomic`), runs in a savepoint of its own. Any other error rolls the batch back.
+   */
+  private write<T>(fn: () => T, atomic = false): Promise<T> {
     if (this.closed) return Promise.reject(new WeftError(ErrorCode.InvalidState, "the store is closed"));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ fn, atomic, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -70,18 +103,23 @@ export class SqliteStore implements Store {
     if (batch.length === 0) return;
     const results: { ok: boolean; v: unknown }[] = [];
     try {
-      this.db.exec("BEGIN IMMEDIATE");
+      this.q("BEGIN IMMEDIATE").run();
       for (const item of batch) {
-        this.db.exec("SAVEPOINT w");
+        if (item.atomic) this.q("SAVEPOINT w").run();
         try {
           results.push({ ok: true, v: item.fn() });
-          this.db.exec("RELEASE w");
+          if (item.atomic) this.q("RELEASE w").run();
         } catch (e) {
-          this.db.exec("ROLLBACK TO w; RELEASE w");
+          if (item.atomic) {
+            this.q("ROLLBACK TO w").run();
+            this.q("RELEASE w").run();
+          } else if (!(e instanceof WeftError)) {
+            throw e;
+          }
           results.push({ ok: false, v: e });
         }
       }
-      this.db.exec("COMMIT");
+      this.q("COMMIT").run();
     } catch (e) {
       try {
         this.db.exec("ROLLBACK");
@@ -91,7 +129,7 @@ export class SqliteStore implements Store {
       for (const item of batch) item.reject(e);
       return;
     }
-    batch.forEach((item, i) => (results[i]!.ok ? item.resolve(results[i]!.v) : item.reject(results[i]!.v)));
+    this.afterSync(() => batch.forEach((item, i) => (results[i]!.ok ? item.resolve(results[i]!.v) : item.reject(results[i]!.v))));
   }
 
   // ---- versions ------------------------------------------------------------------------------
@@ -158,7 +196,7 @@ export class SqliteStore implements Store {
         });
       }
       return out;
-    });
+    }, rows.length > 1);
   }
 
   async getInstance(tenant: string, workflow: string, id: string): Promise<InstanceRecord | undefined> {
@@ -214,6 +252,7 @@ export class SqliteStore implements Store {
     return this.write(() => {
       const r = this.q(`UPDATE instances SET epoch = epoch + 1, status = ?, wake_at = NULL, started_at = COALESCE(started_at, ?), modified_at = ? WHERE pk = ? RETURNING epoch`).get(status, at, at, pk) as Row | undefined;
       if (!r) throw new WeftError(ErrorCode.NotFound, `instance ${pk} no longer exists`, { pk });
+      this.q(`INSERT INTO history (instance, type, at, data) VALUES (?, 'workflow_running', ?, NULL)`).run(pk, at);
       return r.epoch as number;
     });
   }
@@ -354,7 +393,9 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.queue.length) this.flush();
+    while (this.syncing || this.syncWaiters.length > 0) await new Promise<void>((r) => this.afterSync(r));
     this.closed = true;
+    if (this.walFd !== undefined) closeSync(this.walFd);
     this.db.close();
   }
 }
