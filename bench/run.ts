@@ -132,7 +132,7 @@ if (run("sleepers")) {
     const scaled = sleeperCount === 100_000 ? "" : ` NOT the 100k figure (--quick), so not in the JSON.`;
     rows.push({
       metric: label, value: s.rssMiB, unit: "MiB", kind: "max", target: 500,
-      note: `child process, RSS once all ${fmt(s.n)} are waiting; peak ${fmt(s.peakRssMiB)} MiB, Node heap ${fmt(s.heapUsedMiB)} MiB, ${s.idleIsolates} idle isolates holding ${fmt(s.isolateHeapMiB)} MiB of V8 heap (RSS ${fmt(s.rssNoIsolatesMiB)} MiB once they are disposed); created in ${secs(s.createMs)}, all suspended after ${secs(s.settleMs)} (${fmt((s.n / s.settleMs) * 1000)}/s).${scaled}`,
+      note: `child process, RSS once all ${fmt(s.n)} are waiting; peak ${fmt(s.peakRssMiB)} MiB, Node heap ${fmt(s.heapUsedMiB)} MiB, ${s.idleIsolates} idle isolate(s) with ${s.contexts} context(s) (RSS ${fmt(s.rssNoIsolatesMiB)} MiB once they are disposed); created in ${secs(s.createMs)}, all suspended after ${secs(s.settleMs)} (${fmt((s.n / s.settleMs) * 1000)}/s).${scaled}`,
     });
   } catch (err) {
     rows.push({ metric: label, value: NaN, unit: "MiB", kind: "max", target: 500, note: `FAILED: ${(err as Error).message.slice(0, 200)}` });

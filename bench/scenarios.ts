@@ -225,7 +225,7 @@ export interface SleepersResult {
   cpuMs: number;
   /** isolates still alive (idle) once all are waiting, and their used heap */
   idleIsolates: number;
-  isolateHeapMiB: number;
+  contexts: number;
   /** RSS after disposing the isolate pool (diagnostic) */
   rssNoIsolatesMiB: number;
 }

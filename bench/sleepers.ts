@@ -43,7 +43,7 @@ try {
     const rssNoIsolatesMiB = process.memoryUsage().rss / MiB;
     return {
       rssMiB: mu.rss / MiB, peakRssMiB: peakRss / MiB, heapUsedMiB: mu.heapUsed / MiB, createMs, settleMs, n, cpuMs: ownCpuMs(),
-      idleIsolates: isolates.isolates, isolateHeapMiB: isolates.heapBytes / MiB, rssNoIsolatesMiB,
+      idleIsolates: isolates.isolates, contexts: isolates.contexts, rssNoIsolatesMiB,
     };
   });
   process.stdout.write(JSON.stringify(result) + "\n");

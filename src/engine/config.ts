@@ -28,7 +28,10 @@ export interface EngineOptions {
   maxActiveRuns?: number;
   /** a run whose next due time is at least this far off releases its context (ms) */
   suspendAfterMs?: number;
+  /** contexts (realms) per version isolate */
   maxContextsPerIsolate?: number;
+  /** instance runs sharing one context */
+  maxRunsPerContext?: number;
   maxIdleIsolates?: number;
   /** defaults for every deploy's limits */
   limits?: Partial<WorkflowLimits>;
@@ -46,6 +49,7 @@ export interface EngineConfig {
   maxActiveRuns: number;
   suspendAfterMs: number;
   maxContextsPerIsolate: number;
+  maxRunsPerContext: number;
   maxIdleIsolates: number;
   limits: WorkflowLimits;
   fetch: typeof fetch;
@@ -68,7 +72,8 @@ export function compileConfig(o: EngineOptions): EngineConfig {
     synchronous: o.synchronous ?? "full",
     maxActiveRuns: o.maxActiveRuns ?? 2000,
     suspendAfterMs: o.suspendAfterMs ?? 5000,
-    maxContextsPerIsolate: o.maxContextsPerIsolate ?? 200,
+    maxContextsPerIsolate: o.maxContextsPerIsolate ?? 8,
+    maxRunsPerContext: o.maxRunsPerContext ?? 64,
     maxIdleIsolates: o.maxIdleIsolates ?? 64,
     limits: { ...DEFAULT_LIMITS, ...o.limits },
     fetch: o.fetch ?? globalThis.fetch,

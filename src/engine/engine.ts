@@ -89,7 +89,9 @@ export class Engine implements EngineCore {
     this.config = config;
     this.clock = config.clock;
     this.store = store;
-    this.pool = new IsolatePool({ memoryMb: config.limits.memoryMb, maxContextsPerIsolate: config.maxContextsPerIsolate, maxIdleIsolates: config.maxIdleIsolates });
+    this.pool = new IsolatePool({
+      memoryMb: config.limits.memoryMb, maxContextsPerIsolate: config.maxContextsPerIsolate, maxRunsPerContext: config.maxRunsPerContext, maxIdleIsolates: config.maxIdleIsolates,
+    });
     this.sched = new Scheduler(config.maxActiveRuns);
     this.events.setMaxListeners(0);
   }
@@ -435,7 +437,7 @@ export class Engine implements EngineCore {
   }
 
   /** Instances the engine is running right now, and the queue behind them. */
-  stats(): { activeRuns: number; queued: number; isolates: number; contexts: number; heapBytes: number } {
+  stats(): { activeRuns: number; queued: number; isolates: number; contexts: number; runs: number } {
     return { activeRuns: this.runs.size, queued: this.sched.depth(), ...this.pool.stats() };
   }
 

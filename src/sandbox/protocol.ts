@@ -55,7 +55,9 @@ export type Job =
   | { t: "abandonAttempt"; key: string; attempt: number }
   | { t: "hostResult"; id: number; value?: unknown; error?: ErrorInfo }
   | { t: "timer"; id: number }
-  | { t: "rollback"; error: ErrorInfo };
+  | { t: "rollback"; error: ErrorInfo }
+  /** the run leaves this context: drop its state */
+  | { t: "dispose" };
 
 export type Command =
   /** a step.do / sleep / waitForEvent call that has no final result in the history */

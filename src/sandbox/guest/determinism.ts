@@ -84,7 +84,16 @@ export class GuestRandom {
 }
 
 /** Replace Date, Math.random, crypto and nondeterministic GC hooks in the guest realm. */
-export function installDeterminism(g: Record<string, unknown>, clock: GuestClock, rnd: GuestRandom): void {
+/** What the global overrides read: the clock and stream of the run whose activation is executing. */
+export interface ClockView {
+  now(): number;
+}
+export interface RandomView {
+  next(): number;
+  nextU32(): number;
+}
+
+export function installDeterminism(g: Record<string, unknown>, clock: ClockView, rnd: RandomView): void {
   const RealDate = Date;
   function WDate(this: unknown, ...args: unknown[]): unknown {
     if (!new.target) return new RealDate(clock.now()).toString();

@@ -1,7 +1,10 @@
 // Runs INSIDE the isolate: the entry of the guest runtime bundle. It installs the web globals, the
 // replay-stable clock and randomness, console capture, fetch/timers/env bridges (all as commands to
 // the host), exposes the modules tenant code imports ("cloudflare:workers", "cloudflare:workflows",
-// "weft") and defines the single entry point the host calls: __weft_activate(jobs).
+// "weft") and defines the single entry point the host calls: __weft_activate(runId, jobs, now).
+// One context hosts many runs of the same deployed version (as a Workers isolate serves many
+// requests); each run has its own clock, random stream and state, and an activation belongs to
+// exactly one run, so the globals are pointed at that run for its duration.
 import { installWebGlobals, setResponseUrl } from "./web.ts";
 import { GuestClock, GuestRandom, installDeterminism, define } from "./determinism.ts";
 import { WorkflowEntrypoint, NonRetryableError, WorkflowRun, errorInfo, toError } from "./workflow.ts";
@@ -14,11 +17,21 @@ const MAX_LOG_CHARS = 8192;
 
 installWebGlobals(g);
 
+interface RunState {
+  run: WorkflowRun;
+  clock: GuestClock;
+  rnd: GuestRandom;
+  ids: Set<number>;
+}
+
 const commands: Command[] = [];
 const result: ActivationResult = { commands, droppedLogs: 0 };
+const runs = new Map<number, RunState>();
+let current: RunState | undefined;
 let run: WorkflowRun | undefined;
-const clock = new GuestClock(0);
-const rnd = new GuestRandom(1);
+let activationNow = 0;
+const clockView = { now: () => (current ? current.clock.now() : activationNow) };
+const rndView = { next: () => (current ? current.rnd.next() : 0.5), nextU32: () => (current ? current.rnd.nextU32() : 0) };
 const hostWaiters = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
 const timers = new Map<number, { fn: () => void; interval?: number }>();
 let nextId = 1;
@@ -53,7 +66,7 @@ function log(level: string) {
     logsThisActivation++;
     let message = args.map((a) => fmt(a)).join(" ");
     if (message.length > MAX_LOG_CHARS) message = message.slice(0, MAX_LOG_CHARS) + `… [truncated ${message.length - MAX_LOG_CHARS} chars]`;
-    commands.push({ t: "log", level, at: clock.now(), message });
+    commands.push({ t: "log", level, at: clockView.now(), message });
   };
 }
 define(g, "console", Object.freeze({
@@ -63,6 +76,7 @@ define(g, "console", Object.freeze({
 // ---- host bridges ----------------------------------------------------------------------------
 function hostPromise(cmd: (id: number) => Command): Promise<unknown> {
   const id = nextId++;
+  current?.ids.add(id);
   return new Promise((resolve, reject) => {
     hostWaiters.set(id, { resolve, reject });
     commands.push(cmd(id));
@@ -108,6 +122,7 @@ define(g, "fetch", guestFetch);
 function setTimer(fn: unknown, ms: unknown, interval: boolean, args: unknown[]): number {
   if (typeof fn !== "function") throw new TypeError("setTimeout: callback must be a function");
   const id = nextId++;
+  current?.ids.add(id);
   const delay = Math.max(0, Number(ms) || 0);
   timers.set(id, { fn: () => (fn as (...a: unknown[]) => void)(...args), interval: interval ? delay : undefined });
   commands.push({ t: "setTimer", id, ms: delay });
@@ -121,7 +136,7 @@ define(g, "setInterval", (fn: unknown, ms?: unknown, ...args: unknown[]) => setT
 define(g, "clearTimeout", clearTimer);
 define(g, "clearInterval", clearTimer);
 
-installDeterminism(g, clock, rnd);
+installDeterminism(g, clockView, rndView);
 
 // ---- modules for tenant code -------------------------------------------------------------------
 class WorkflowTimeoutError extends Error {
@@ -140,38 +155,55 @@ function findClass(name: string): new (ctx: unknown, env: unknown) => { run: (e:
   return C as never;
 }
 
-function start(job: InitJob): void {
-  clock.advance(job.timestamp);
-  rnd.setSeed(job.seed);
+function start(runId: number, job: InitJob): void {
+  const clock = new GuestClock(job.timestamp);
+  const rnd = new GuestRandom(job.seed);
   run = new WorkflowRun(job, commands, clock, rnd);
+  run.liveNow = activationNow;
+  current = { run, clock, rnd, ids: new Set() };
+  runs.set(runId, current);
   const env = buildEnv(job.env, "");
   const ctx = Object.freeze({ instanceId: job.instanceId });
   const Cls = findClass(job.className);
   void run.start(Cls, ctx, env);
 }
 
-function activate(jobs: Job[], now: number): ActivationResult {
+/** The run is over in this context (finished, suspended or moved): forget everything it held. */
+function dispose(runId: number): void {
+  const st = runs.get(runId);
+  if (!st) return;
+  for (const id of st.ids) {
+    hostWaiters.delete(id);
+    timers.delete(id);
+  }
+  runs.delete(runId);
+}
+
+function activate(runId: number, jobs: Job[], now: number): ActivationResult {
   commands.length = 0;
   result.droppedLogs = 0;
   logsThisActivation = 0;
+  activationNow = now;
+  current = runs.get(runId);
+  run = current?.run;
   if (run) run.liveNow = now;
   for (const job of jobs) {
     try {
-      dispatch(job);
+      if (job.t === "init") start(runId, job);
+      else if (job.t === "dispose") dispose(runId);
+      else if (run) dispatch(job);
     } catch (e) {
       commands.push({ t: "fail", error: errorInfo(e), rolledBack: false });
     }
   }
   // The host copies this object after the microtask queue drained, so it holds every command
-  // produced by the continuations these jobs set off.
+  // produced by the continuations these jobs set off (all of them belong to this run: a run's
+  // promises settle only through its own jobs).
   return result;
 }
 
 function dispatch(job: Job): void {
   switch (job.t) {
-    case "init":
-      start(job);
-      return;
     case "runAttempt":
       run!.runAttempt(job.key, job.attempt);
       return;

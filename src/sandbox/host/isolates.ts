@@ -1,8 +1,10 @@
-// Host side: V8 isolates through isolated-vm. Strategy (chosen by measurement, see bench/): one
-// isolate per deployed version, shared by up to `maxContextsPerIsolate` instance runs, each in its own
-// context. A fresh context costs ~1 ms against ~6 ms for a fresh isolate. Activations of one isolate
-// are serialized by us, so its cpuTime delta belongs to exactly one instance: that is how CPU budgets
-// are charged, and how the culprit is known when the isolate dies of its memory limit.
+// Host side: V8 isolates through isolated-vm. Strategy (chosen by measurement, see bench/ and the
+// README): one isolate per deployed version, a few long-lived contexts in it, and many instance runs
+// per context (as a Workers isolate serves many requests). A run is a slot: its own WorkflowRun,
+// clock and random stream inside the shared realm. Opening a context costs ~1.5 ms of isolate CPU and
+// ~200 KB of heap; a slot in a warm context costs neither. Tenants never share an isolate.
+// Activations of one isolate are serialized by us, so its cpuTime delta belongs to exactly one run:
+// that is how CPU budgets are charged, and how the culprit is known when a limit is hit.
 import ivm from "isolated-vm";
 import { ErrorCode, WeftError } from "../../core/errors.ts";
 import type { ActivationResult, Command, Job } from "../protocol.ts";
@@ -11,6 +13,7 @@ import { TENANT_GLOBAL } from "./compile.ts";
 export interface IsolateOptions {
   memoryMb: number;
   maxContextsPerIsolate: number;
+  maxRunsPerContext: number;
   maxIdleIsolates: number;
 }
 
@@ -20,11 +23,10 @@ export type ActivationOutcome =
 
 class VersionIsolate {
   readonly isolate: ivm.Isolate;
-  contexts = 0;
+  readonly contexts = new Set<SharedContext>();
   dead = false;
   private tail: Promise<unknown> = Promise.resolve();
   private scripts?: Promise<[ivm.Script, ivm.Script]>;
-  readonly members = new Set<GuestContext>();
   lastUsed = Date.now();
 
   readonly key: string;
@@ -56,7 +58,7 @@ class VersionIsolate {
   markDead(): void {
     if (this.dead) return;
     this.dead = true;
-    for (const m of this.members) m.markDead();
+    for (const c of [...this.contexts]) c.kill();
     try {
       if (!this.isolate.isDisposed) this.isolate.dispose();
     } catch {
@@ -65,19 +67,23 @@ class VersionIsolate {
   }
 }
 
-/** One instance run's realm inside a version isolate. */
-export class GuestContext {
-  private fn?: ivm.Reference<(jobs: Job[], now: number) => ActivationResult>;
-  private startedFn?: ivm.Reference<() => Command[]>;
-  private context?: ivm.Context;
+/** A realm inside a version isolate, hosting up to maxRunsPerContext runs. */
+class SharedContext {
+  readonly owner: VersionIsolate;
+  readonly slots = new Set<GuestContext>();
   dead = false;
-  onDeath?: () => void;
-  private readonly owner: VersionIsolate;
-  constructor(owner: VersionIsolate) {
+  ready: Promise<void>;
+  fn?: ivm.Reference<(runId: number, jobs: Job[], now: number) => ActivationResult>;
+  startedFn?: ivm.Reference<() => Command[]>;
+  private context?: ivm.Context;
+
+  constructor(owner: VersionIsolate, timeoutMs: number) {
     this.owner = owner;
+    this.ready = this.open(timeoutMs);
+    this.ready.catch(() => this.kill());
   }
 
-  async open(timeoutMs: number): Promise<void> {
+  private async open(timeoutMs: number): Promise<void> {
     const [runtime, tenant] = await this.owner.compiled();
     this.context = await this.owner.isolate.createContext();
     await runtime.run(this.context, { timeout: timeoutMs });
@@ -86,13 +92,45 @@ export class GuestContext {
     this.startedFn = await this.context.global.get("__weft_started", { reference: true });
   }
 
+  /** The realm is no longer trustworthy (an activation was cut off): every run in it must move. */
+  kill(except?: GuestContext): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.owner.contexts.delete(this);
+    for (const slot of [...this.slots]) if (slot !== except) slot.markDead();
+    try {
+      if (!this.owner.dead && !this.owner.isolate.isDisposed) {
+        this.fn?.release();
+        this.startedFn?.release();
+        this.context?.release();
+      }
+    } catch {
+      /* isolate already disposed */
+    }
+  }
+}
+
+let nextRunId = 1;
+
+/** One instance run's slot in a shared context. */
+export class GuestContext {
+  readonly id = nextRunId++;
+  dead = false;
+  released = false;
+  onDeath?: () => void;
+  private readonly shared: SharedContext;
+  constructor(shared: SharedContext) {
+    this.shared = shared;
+  }
+
   async activate(jobs: Job[], now: number, timeoutMs: number): Promise<ActivationOutcome> {
-    const o = this.owner;
+    const sh = this.shared;
+    const o = sh.owner;
     return o.exclusive(async () => {
-      if (this.dead || o.dead || !this.fn) return { ok: false, reason: "disposed", message: "the isolate is gone", cpuMs: 0 } as const;
+      if (this.dead || sh.dead || o.dead || !sh.fn) return { ok: false, reason: "disposed", message: "the isolate is gone", cpuMs: 0 } as const;
       const before = o.isolate.cpuTime;
       try {
-        const result = (await this.fn.apply(undefined, [jobs, now], {
+        const result = (await sh.fn.apply(undefined, [this.id, jobs, now], {
           arguments: { copy: true },
           result: { copy: true },
           timeout: Math.max(1, Math.ceil(timeoutMs)),
@@ -102,10 +140,18 @@ export class GuestContext {
         const message = (e as Error).message ?? String(e);
         const spent = cpuMs(o, before);
         if (o.isolate.isDisposed || /memory limit/i.test(message)) {
+          this.dead = true; // this run reports the death itself; the others move
           o.markDead();
           return { ok: false, reason: "memory", message, cpuMs: spent };
         }
-        if (/timed out/i.test(message)) return { ok: false, reason: "cpu", message, cpuMs: spent, started: await this.startedAttempts() };
+        if (/timed out/i.test(message)) {
+          const started = await this.startedAttempts();
+          this.dead = true;
+          sh.kill(this);
+          return { ok: false, reason: "cpu", message, cpuMs: spent, started };
+        }
+        this.dead = true;
+        sh.kill(this);
         return { ok: false, reason: "internal", message, cpuMs: spent };
       }
     });
@@ -114,7 +160,7 @@ export class GuestContext {
   /** The step attempts the last (cut-off) activation had started; the context stays usable after a timeout. */
   private async startedAttempts(): Promise<Command[]> {
     try {
-      return ((await this.startedFn?.apply(undefined, [], { result: { copy: true }, timeout: 100 })) as Command[] | undefined) ?? [];
+      return ((await this.shared.startedFn?.apply(undefined, [], { result: { copy: true }, timeout: 100 })) as Command[] | undefined) ?? [];
     } catch {
       return [];
     }
@@ -126,22 +172,15 @@ export class GuestContext {
     this.onDeath?.();
   }
 
+  /** Leave the context: the guest forgets this run's state. */
   release(): void {
-    if (this.owner.members.delete(this)) this.owner.contexts--;
-    this.owner.lastUsed = Date.now();
-    try {
-      // releasing handles of a disposed isolate trips an assertion inside isolated-vm: skip them
-      if (!this.owner.dead && !this.owner.isolate.isDisposed) {
-        this.fn?.release();
-        this.startedFn?.release();
-        this.context?.release();
-      }
-    } catch {
-      /* isolate already disposed */
-    }
-    this.fn = undefined;
-    this.startedFn = undefined;
-    this.context = undefined;
+    if (this.released) return;
+    this.released = true;
+    const sh = this.shared;
+    sh.slots.delete(this);
+    sh.owner.lastUsed = Date.now();
+    if (this.dead || sh.dead || sh.owner.dead) return;
+    void this.activate([{ t: "dispose" }], 0, 1000).then(() => undefined, () => undefined);
   }
 }
 
@@ -160,28 +199,37 @@ export class IsolatePool {
     this.opts = opts;
   }
 
-  /** A fresh context for one instance run of `versionKey`, with the runtime and tenant bundle loaded. */
+  /** A slot for one instance run of `versionKey` in a context with the runtime and tenant bundle loaded. */
   async openContext(versionKey: string, runtimeCode: string, tenantCode: string, memoryMb: number, timeoutMs: number): Promise<GuestContext> {
     const list = this.byVersion.get(versionKey) ?? [];
     this.byVersion.set(versionKey, list);
-    let vi = list.find((v) => !v.dead && v.contexts < this.opts.maxContextsPerIsolate);
-    if (!vi) {
-      vi = new VersionIsolate(versionKey, memoryMb || this.opts.memoryMb, runtimeCode, tenantCode);
-      list.push(vi);
-      this.trim();
+    let shared: SharedContext | undefined;
+    for (const vi of list) {
+      if (vi.dead) continue;
+      for (const c of vi.contexts) if (!c.dead && c.slots.size < this.opts.maxRunsPerContext) shared = c;
+      if (shared) break;
     }
-    const ctx = new GuestContext(vi);
-    vi.contexts++;
-    vi.members.add(ctx);
+    if (!shared) {
+      let vi = list.find((v) => !v.dead && v.contexts.size < this.opts.maxContextsPerIsolate);
+      if (!vi) {
+        vi = new VersionIsolate(versionKey, memoryMb || this.opts.memoryMb, runtimeCode, tenantCode);
+        list.push(vi);
+        this.trim();
+      }
+      shared = new SharedContext(vi, timeoutMs);
+      vi.contexts.add(shared);
+    }
+    const slot = new GuestContext(shared);
+    shared.slots.add(slot); // reserved before the await, so concurrent openers share the context
     try {
-      await ctx.open(timeoutMs);
+      await shared.ready;
     } catch (e) {
-      ctx.release();
+      shared.slots.delete(slot);
       const message = (e as Error).message;
-      if (vi.isolate.isDisposed || /memory limit/i.test(message)) vi.markDead();
+      if (shared.owner.isolate.isDisposed || /memory limit/i.test(message)) shared.owner.markDead();
       throw new WeftError(/timed out/i.test(message) ? ErrorCode.CpuLimit : ErrorCode.Internal, `loading the workflow code failed: ${message}`, {});
     }
-    return ctx;
+    return slot;
   }
 
   /** Evaluate the bundle once in a scratch context and list the exported WorkflowEntrypoint subclasses. */
@@ -206,21 +254,17 @@ export class IsolatePool {
     }
   }
 
-  stats(): { isolates: number; contexts: number; heapBytes: number } {
-    let isolates = 0, contexts = 0, heapBytes = 0;
+  stats(): { isolates: number; contexts: number; runs: number } {
+    let isolates = 0, contexts = 0, runs = 0;
     for (const list of this.byVersion.values()) {
       for (const v of list) {
         if (v.dead) continue;
         isolates++;
-        contexts += v.contexts;
-        try {
-          heapBytes += v.isolate.getHeapStatisticsSync().used_heap_size;
-        } catch {
-          /* disposed */
-        }
+        contexts += v.contexts.size;
+        for (const c of v.contexts) runs += c.slots.size;
       }
     }
-    return { isolates, contexts, heapBytes };
+    return { isolates, contexts, runs };
   }
 
   /** Dispose idle isolates beyond the cap, least recently used first. */
@@ -230,7 +274,7 @@ export class IsolatePool {
       const live = list.filter((v) => !v.dead);
       if (live.length === 0) this.byVersion.delete(k);
       else this.byVersion.set(k, live);
-      for (const v of live) if (v.contexts === 0) idle.push(v);
+      for (const v of live) if ([...v.contexts].every((c) => c.slots.size === 0)) idle.push(v);
     }
     idle.sort((a, b) => a.lastUsed - b.lastUsed);
     while (idle.length > this.opts.maxIdleIsolates) idle.shift()!.markDead();
