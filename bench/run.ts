@@ -95,21 +95,25 @@ if (run("throughput")) {
   });
 }
 
-if (cold.length > 0) {
-  figures.coldStartP50Ms = percentile(cold, 50);
-  figures.coldStartP99Ms = percentile(cold, 99);
+if (run("cold")) {
+  progress("start-up, unloaded");
+  const c = await S.startUp();
+  figures.coldStartP50Ms = percentile(c.cold, 50);
+  figures.coldStartP99Ms = percentile(c.cold, 99);
   rows.push({
     metric: "isolate cold start p50", value: figures.coldStartP50Ms, unit: "ms", kind: "max", target: 5,
-    note: `engine.metrics.coldStartMs (wall time to open a context for a run, queueing included), n=${cold.length} from the completions + steps/s bursts`,
+    note: `first run of a freshly deployed version: new isolate, compiled runtime and tenant bundle, new context; ${c.cold.length} versions one after another`,
   });
   rows.push({ metric: "isolate cold start p99", value: figures.coldStartP99Ms, unit: "ms", kind: "none", note: "same sample" });
-}
-if (run("cold")) {
-  progress("cold start, unloaded");
-  const c = await S.coldStartUnloaded();
   rows.push({
-    metric: "cold start p50, unloaded", value: percentile(c, 50), unit: "ms", kind: "max", target: 5,
-    note: `not in the JSON: ${c.length} 1-step instances run one after another (no queueing); p99 ${fmt(percentile(c, 99), 2)} ms`,
+    metric: "warm start p50", value: percentile(c.warm, 50), unit: "ms", kind: "none",
+    note: `not in the JSON: a run taking a slot in its version's warm context (the common case); p99 ${fmt(percentile(c.warm, 99), 3)} ms, n=${c.warm.length}`,
+  });
+}
+if (cold.length > 0) {
+  rows.push({
+    metric: "start under burst p50", value: percentile(cold, 50), unit: "ms", kind: "none",
+    note: `not in the JSON: engine.metrics.coldStartMs in the completions + steps/s bursts, queueing for a new context included; p99 ${fmt(percentile(cold, 99), 1)} ms, n=${cold.length}`,
   });
 }
 

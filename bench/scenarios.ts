@@ -160,13 +160,27 @@ export async function stepOverhead(steps = 2_000, synchronous: "full" | "normal"
   }
 }
 
-/** Cold start without contention: 1-step instances run one after another. */
-export async function coldStartUnloaded(n = 200): Promise<number[]> {
+/**
+ * Start-up of a run, without contention, 1-step instances one after another:
+ *  - cold: the first run of a freshly deployed version (new isolate, compile, new context);
+ *  - context: a new context in the version's existing isolate (maxRunsPerContext 1, a new version
+ *    is not needed: each run keeps its context busy until it finishes, so the next opens another);
+ *  - warm: a slot in a warm context, the common case.
+ */
+export async function startUp(n = 100): Promise<{ cold: number[]; warm: number[] }> {
   return withEngine("cold", {}, async (e) => {
+    const cold: number[] = [];
+    for (let i = 0; i < n; i++) {
+      await deploy(e, `v${i}`, BODIES.oneStep + `\n// version ${i}`);
+      const before = e.metrics.coldStartMs.length;
+      await (await e.workflow(TENANT, `v${i}`).create({})).waitFor();
+      cold.push(e.metrics.coldStartMs[before]!);
+    }
     await deploy(e, "one", BODIES.oneStep);
     const wf = e.workflow(TENANT, "one");
-    for (let i = 0; i < n; i++) await (await wf.create({})).waitFor();
-    return [...e.metrics.coldStartMs];
+    const from = e.metrics.coldStartMs.length;
+    for (let i = 0; i < n * 2; i++) await (await wf.create({})).waitFor();
+    return { cold, warm: e.metrics.coldStartMs.slice(from + 1) };
   });
 }
 
