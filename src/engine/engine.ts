@@ -100,7 +100,7 @@ export class Engine implements EngineCore {
     const config = compileConfig(options);
     const store = config.store ?? new SqliteStore({ dataDir: config.dataDir, synchronous: config.synchronous });
     const e = new Engine(config, store);
-    await e.runtimeCode();
+    e.pool.refill(await e.runtimeCode());
     if (config.recover) await e.recover();
     return e;
   }

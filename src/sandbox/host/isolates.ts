@@ -33,11 +33,15 @@ class VersionIsolate {
   private readonly runtimeCode: string;
   private readonly tenantCode: string;
 
-  constructor(key: string, memoryMb: number, runtimeCode: string, tenantCode: string) {
+  /** a context the spare isolate came with, the runtime already loaded: the first SharedContext takes it */
+  prepared?: ivm.Context;
+
+  constructor(key: string, memoryMb: number, runtimeCode: string, tenantCode: string, spare?: Spare) {
     this.key = key;
     this.runtimeCode = runtimeCode;
     this.tenantCode = tenantCode;
-    this.isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: () => this.markDead() });
+    this.isolate = spare?.isolate ?? new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: () => this.markDead() });
+    this.prepared = spare?.context;
   }
 
   compiled(): Promise<[ivm.Script, ivm.Script]> {
@@ -46,6 +50,10 @@ class VersionIsolate {
       this.isolate.compileScript(this.tenantCode, { filename: "tenant.js" }),
     ]);
     return this.scripts;
+  }
+
+  tenantScript(): Promise<ivm.Script> {
+    return this.isolate.compileScript(this.tenantCode, { filename: "tenant.js" });
   }
 
   /** Serialize calls into this isolate: CPU deltas and memory deaths are then attributable. */
@@ -84,10 +92,18 @@ class SharedContext {
   }
 
   private async open(timeoutMs: number): Promise<void> {
-    const [runtime, tenant] = await this.owner.compiled();
-    this.context = await this.owner.isolate.createContext();
-    await runtime.run(this.context, { timeout: timeoutMs });
-    await tenant.run(this.context, { timeout: timeoutMs });
+    const prepared = this.owner.prepared;
+    this.owner.prepared = undefined;
+    if (prepared) {
+      // a spare isolate: the runtime is loaded already, only the tenant bundle is missing
+      this.context = prepared;
+      await (await this.owner.tenantScript()).run(this.context, { timeout: timeoutMs });
+    } else {
+      const [runtime, tenant] = await this.owner.compiled();
+      this.context = await this.owner.isolate.createContext();
+      await runtime.run(this.context, { timeout: timeoutMs });
+      await tenant.run(this.context, { timeout: timeoutMs });
+    }
     this.fn = await this.context.global.get("__weft_activate", { reference: true });
     this.startedFn = await this.context.global.get("__weft_started", { reference: true });
   }
@@ -192,11 +208,51 @@ function cpuMs(o: VersionIsolate, before: bigint): number {
   }
 }
 
+/** An isolate made ahead of need, with a context that has the runtime loaded. */
+interface Spare {
+  isolate: ivm.Isolate;
+  context: ivm.Context;
+}
+
 export class IsolatePool {
   private readonly byVersion = new Map<string, VersionIsolate[]>();
   private readonly opts: IsolateOptions;
+  /**
+   * One isolate kept ready for the next version that needs one: creating an isolate and loading the
+   * runtime takes ~7 ms, which would otherwise be on the first run's path. Refilled in the background.
+   */
+  private spare?: Promise<Spare | undefined>;
+  private disposed = false;
   constructor(opts: IsolateOptions) {
     this.opts = opts;
+  }
+
+  /** Make the spare isolate (Engine.open calls this, and every take refills it). */
+  refill(runtimeCode: string): void {
+    if (this.spare || this.disposed) return;
+    const memoryMb = this.opts.memoryMb;
+    this.spare = new Promise<void>((r) => setImmediate(r)).then(async () => {
+      if (this.disposed) return undefined;
+      const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
+      try {
+        const context = await isolate.createContext();
+        await (await isolate.compileScript(runtimeCode, { filename: "weft:runtime" })).run(context, { timeout: 5000 });
+        if (this.disposed) throw new Error("pool disposed");
+        return { isolate, context };
+      } catch {
+        if (!isolate.isDisposed) isolate.dispose();
+        return undefined;
+      }
+    });
+  }
+
+  private async takeSpare(memoryMb: number, runtimeCode: string): Promise<Spare | undefined> {
+    if (memoryMb !== this.opts.memoryMb) return undefined; // the heap limit is fixed when an isolate is made
+    const spare = this.spare;
+    this.spare = undefined;
+    const got = spare ? await spare : undefined;
+    this.refill(runtimeCode);
+    return got;
   }
 
   /** A slot for one instance run of `versionKey` in a context with the runtime and tenant bundle loaded. */
@@ -212,9 +268,16 @@ export class IsolatePool {
     if (!shared) {
       let vi = list.find((v) => !v.dead && v.contexts.size < this.opts.maxContextsPerIsolate);
       if (!vi) {
-        vi = new VersionIsolate(versionKey, memoryMb || this.opts.memoryMb, runtimeCode, tenantCode);
-        list.push(vi);
-        this.trim();
+        const mb = memoryMb || this.opts.memoryMb;
+        const spare = list.length === 0 ? await this.takeSpare(mb, runtimeCode) : undefined;
+        // another opener may have made room while we waited for the spare
+        vi = list.find((v) => !v.dead && v.contexts.size < this.opts.maxContextsPerIsolate);
+        if (vi && spare) spare.isolate.dispose();
+        if (!vi) {
+          vi = new VersionIsolate(versionKey, mb, runtimeCode, tenantCode, spare);
+          list.push(vi);
+          this.trim();
+        }
       }
       shared = new SharedContext(vi, timeoutMs);
       vi.contexts.add(shared);
@@ -281,6 +344,8 @@ export class IsolatePool {
   }
 
   dispose(): void {
+    this.disposed = true;
+    void this.spare?.then((sp) => sp && !sp.isolate.isDisposed && sp.isolate.dispose());
     for (const list of this.byVersion.values()) for (const v of list) v.markDead();
     this.byVersion.clear();
   }
