@@ -102,7 +102,7 @@ if (run("cold")) {
   figures.coldStartP99Ms = percentile(c.cold, 99);
   rows.push({
     metric: "isolate cold start p50", value: figures.coldStartP50Ms, unit: "ms", kind: "max", target: 5,
-    note: `first run of a freshly deployed version: an isolate (the pool keeps one spare ready with the runtime loaded), the tenant bundle compiled and run, the first activation; ${c.cold.length} versions one after another`,
+    note: `first run of a freshly deployed version: an isolate (the pool keeps one spare ready with the runtime loaded), the tenant bundle compiled and run in its context, ready for the first activation; ${c.cold.length} versions one after another`,
   });
   rows.push({ metric: "isolate cold start p99", value: figures.coldStartP99Ms, unit: "ms", kind: "none", note: "same sample" });
   rows.push({

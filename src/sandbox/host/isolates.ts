@@ -221,7 +221,9 @@ export class IsolatePool {
    * One isolate kept ready for the next version that needs one: creating an isolate and loading the
    * runtime takes ~7 ms, which would otherwise be on the first run's path. Refilled in the background.
    */
-  private spare?: Promise<Spare | undefined>;
+  private spare?: Spare;
+  private making = false;
+  private refillAfter?: string;
   private disposed = false;
   constructor(opts: IsolateOptions) {
     this.opts = opts;
@@ -229,29 +231,31 @@ export class IsolatePool {
 
   /** Make the spare isolate (Engine.open calls this, and every take refills it). */
   refill(runtimeCode: string): void {
-    if (this.spare || this.disposed) return;
+    if (this.spare || this.making || this.disposed) return;
+    this.making = true;
     const memoryMb = this.opts.memoryMb;
-    this.spare = new Promise<void>((r) => setImmediate(r)).then(async () => {
-      if (this.disposed) return undefined;
+    void Promise.resolve().then(async () => {
+      if (this.disposed) return;
       const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
       try {
         const context = await isolate.createContext();
         await (await isolate.compileScript(runtimeCode, { filename: "weft:runtime" })).run(context, { timeout: 5000 });
         if (this.disposed) throw new Error("pool disposed");
-        return { isolate, context };
+        this.spare = { isolate, context };
       } catch {
         if (!isolate.isDisposed) isolate.dispose();
-        return undefined;
+      } finally {
+        this.making = false;
       }
     });
   }
 
-  private async takeSpare(memoryMb: number, runtimeCode: string): Promise<Spare | undefined> {
+  /** The spare, if one is ready now: never waited for, so deciding where a run goes stays synchronous. */
+  private takeSpare(memoryMb: number, runtimeCode: string): Spare | undefined {
     if (memoryMb !== this.opts.memoryMb) return undefined; // the heap limit is fixed when an isolate is made
-    const spare = this.spare;
+    const got = this.spare;
     this.spare = undefined;
-    const got = spare ? await spare : undefined;
-    this.refill(runtimeCode);
+    if (got) this.refillAfter = runtimeCode; // refilled once this run's context is ready, not on its path
     return got;
   }
 
@@ -269,15 +273,9 @@ export class IsolatePool {
       let vi = list.find((v) => !v.dead && v.contexts.size < this.opts.maxContextsPerIsolate);
       if (!vi) {
         const mb = memoryMb || this.opts.memoryMb;
-        const spare = list.length === 0 ? await this.takeSpare(mb, runtimeCode) : undefined;
-        // another opener may have made room while we waited for the spare
-        vi = list.find((v) => !v.dead && v.contexts.size < this.opts.maxContextsPerIsolate);
-        if (vi && spare) spare.isolate.dispose();
-        if (!vi) {
-          vi = new VersionIsolate(versionKey, mb, runtimeCode, tenantCode, spare);
-          list.push(vi);
-          this.trim();
-        }
+        vi = new VersionIsolate(versionKey, mb, runtimeCode, tenantCode, this.takeSpare(mb, runtimeCode));
+        list.push(vi);
+        this.trim();
       }
       shared = new SharedContext(vi, timeoutMs);
       vi.contexts.add(shared);
@@ -286,6 +284,11 @@ export class IsolatePool {
     shared.slots.add(slot); // reserved before the await, so concurrent openers share the context
     try {
       await shared.ready;
+      if (this.refillAfter !== undefined) {
+        const code = this.refillAfter;
+        this.refillAfter = undefined;
+        setImmediate(() => this.refill(code));
+      }
     } catch (e) {
       shared.slots.delete(slot);
       const message = (e as Error).message;
@@ -345,7 +348,8 @@ export class IsolatePool {
 
   dispose(): void {
     this.disposed = true;
-    void this.spare?.then((sp) => sp && !sp.isolate.isDisposed && sp.isolate.dispose());
+    if (this.spare && !this.spare.isolate.isDisposed) this.spare.isolate.dispose();
+    this.spare = undefined;
     for (const list of this.byVersion.values()) for (const v of list) v.markDead();
     this.byVersion.clear();
   }
