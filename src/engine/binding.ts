@@ -157,6 +157,7 @@ export class WorkflowInstance {
     const now = this.engine.clock.now();
     if (live && live.mode === "run") {
       await this.engine.store.journal(this.pk, live.epoch, [{ op: "status", status: "waitingForPause" }, { op: "history", type: "workflow_waiting_for_pause", at: now }]);
+      this.engine.notify(this.pk);
       live.requestPause();
       return;
     }
@@ -243,7 +244,7 @@ export class WorkflowInstance {
   async *subscribe(options?: { cursor?: number; filter?: string[] }): AsyncGenerator<{ instanceId: string; eventId: number; timestamp: Date; type: string; data?: unknown }> {
     let cursor = options?.cursor ?? 0;
     const filter = options?.filter ? new Set(options.filter) : undefined;
-    const key = `i:${this.pk}`;
+    const key = `h:${this.pk}`;
     for (;;) {
       let wake!: () => void;
       const changed = new Promise<void>((r) => (wake = r));
@@ -266,7 +267,7 @@ export class WorkflowInstance {
 
   /** Wait until the instance reaches one of `statuses` (default: a finished one). */
   async waitFor(statuses: InstanceStatus[] = ["complete", "errored", "terminated"]): Promise<InstanceStatusView> {
-    const key = `i:${this.pk}`;
+    const key = `s:${this.pk}`;
     for (;;) {
       let wake!: () => void;
       const changed = new Promise<void>((r) => (wake = r));

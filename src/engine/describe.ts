@@ -69,7 +69,11 @@ export async function describeInstance(engine: Engine, r: InstanceRecord): Promi
         error: err(s.error), output: s.state === "complete" ? s.value : undefined,
       };
     }
-    const at = (byKey.get(s.key) ?? []).map((a) => ({ start: iso(a.startedAt)!, end: iso(a.endedAt), success: a.success, error: err(a.error) }));
+    const rows = byKey.get(s.key) ?? [];
+    // a step that succeeded at its first attempt has no attempt row (the engine does not write one)
+    const at = rows.length === 0 && s.state === "complete"
+      ? [{ start: iso(s.startedAt)!, end: iso(s.at ?? null), success: true as boolean | null, error: null as Err }]
+      : rows.map((a) => ({ start: iso(a.startedAt)!, end: iso(a.endedAt), success: a.success, error: err(a.error) }));
     if (s.kind === "rollback") return { type: "rollback", name: s.name, start: iso(s.startedAt)!, end: iso(s.at ?? null), success: s.state === "pending" ? null : s.state === "complete", error: err(s.error) };
     return {
       type: "step", name: s.name, count: s.count, start: iso(s.startedAt)!, end: iso(s.at ?? null), success: s.state === "pending" ? null : s.state === "complete",

@@ -234,8 +234,14 @@ export class Engine implements EngineCore {
     });
   }
 
+  /**
+   * Two channels per instance: `h:` when its history grew (subscribe), `s:` when its status may
+   * have changed (waitFor). Step writes only touch the first, so status watchers are not woken
+   * (and do not re-read the instance) on every step.
+   */
   notify(pk: number): void {
-    this.events.emit(`i:${pk}`);
+    this.events.emit(`h:${pk}`);
+    this.events.emit(`s:${pk}`);
   }
 
   notifySoon(pk: number): void {
@@ -243,7 +249,7 @@ export class Engine implements EngineCore {
     this.notifyPending.add(pk);
     setImmediate(() => {
       this.notifyPending.delete(pk);
-      this.notify(pk);
+      this.events.emit(`h:${pk}`);
     });
   }
 
@@ -306,7 +312,7 @@ export class Engine implements EngineCore {
       run.slot = r.workflowKey;
       this.runs.set(inst.pk, run);
       this.starting.delete(r.pk);
-      this.notifySoon(inst.pk);
+      this.notify(inst.pk);
       await run.start();
     } catch (err) {
       if (run) this.onRunError(run, err);

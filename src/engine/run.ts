@@ -316,7 +316,9 @@ export class InstanceRun {
     if (!error) {
       const rec: StepRecord = { key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, state: "complete", value, at: now, startedAt: p.startedAt, attempts: attempt, config: p.config!.view };
       const out = p.config!.sensitive ? "[REDACTED]" : undefined;
-      void this.write([started, { op: "step", ...rec }, att, { op: "history", type: "step_completed", at: now, data: { key, name: p.name, output: out } }]).then(() => {
+      // a first attempt that succeeds needs no row of its own: describe() derives it from the step
+      const ops: JournalOp[] = attempt === 1 ? [started, { op: "step", ...rec }] : [started, { op: "step", ...rec }, att];
+      void this.write([...ops, { op: "history", type: "step_completed", at: now, data: { key, name: p.name, output: out } }]).then(() => {
         this.e.metrics.stepsCompleted++;
         this.resolve(p, value, undefined, now);
       });

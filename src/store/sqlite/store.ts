@@ -7,7 +7,7 @@
 // (group commit).
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { serialize, deserialize } from "node:v8";
-import { mkdirSync, openSync, closeSync, fdatasync } from "node:fs";
+import { mkdirSync, openSync, closeSync, fdatasync, fdatasyncSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import type { InstanceStatus } from "../../core/status.ts";
@@ -53,15 +53,24 @@ export class SqliteStore implements Store {
     migrate(this.db);
   }
 
-  /** Acknowledge `done` once everything committed so far is on disk. */
-  private afterSync(done: () => void): void {
+  /**
+   * Acknowledge `done` once everything committed so far is on disk. A lone small transaction with
+   * nothing else in flight is synced right here (a thread-pool round trip would only add latency
+   * to a sequential workflow); under load the fsync runs on the thread pool and the event loop
+   * keeps preparing the next group.
+   */
+  private afterSync(done: () => void, items = Infinity): void {
     if (!this.durable) return done();
+    this.walFd ??= openSync(this.walPath, "r");
+    if (items <= 2 && !this.syncing && this.syncWaiters.length === 0) {
+      fdatasyncSync(this.walFd);
+      return done();
+    }
     this.syncWaiters.push(done);
     if (this.syncing) return; // the fsync after the one in flight takes these too
     this.syncing = true;
     const waiters = this.syncWaiters;
     this.syncWaiters = [];
-    this.walFd ??= openSync(this.walPath, "r");
     fdatasync(this.walFd, (err) => {
       this.syncing = false;
       if (err) throw err; // a failed fsync leaves durability unknown: crash rather than acknowledge
@@ -129,7 +138,7 @@ export class SqliteStore implements Store {
       for (const item of batch) item.reject(e);
       return;
     }
-    this.afterSync(() => batch.forEach((item, i) => (results[i]!.ok ? item.resolve(results[i]!.v) : item.reject(results[i]!.v))));
+    this.afterSync(() => batch.forEach((item, i) => (results[i]!.ok ? item.resolve(results[i]!.v) : item.reject(results[i]!.v))), batch.length);
   }
 
   // ---- versions ------------------------------------------------------------------------------
