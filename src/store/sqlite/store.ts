@@ -1,6 +1,6 @@
 // Embedded store on node:sqlite, in WAL mode. A commit is on disk before any promise that depends on
 // it resolves, so it survives kill -9 and power loss: SQLite runs with synchronous=NORMAL (which in
-// WAL mode syncs everything except the WAL after each commit) and the store itself fdatasyncs the WAL
+// WAL mode syncs everything except the WAL after each commit; checkpoints every 10,000 pages) and the store itself fdatasyncs the WAL
 // file on libuv's thread pool before acknowledging — the durability of synchronous=FULL, without
 // blocking the event loop for the fsync. Writes from the same event-loop turn are grouped into one
 // transaction, and every transaction committed while an fsync is in flight shares the next one
@@ -49,7 +49,7 @@ export class SqliteStore implements Store {
     this.walPath = file + "-wal";
     this.durable = opts.synchronous !== "normal";
     this.db = new DatabaseSync(file);
-    this.db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;`);
+    this.db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;`);
     migrate(this.db);
   }
 
