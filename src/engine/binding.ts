@@ -4,7 +4,7 @@
 import { serialize } from "node:v8";
 import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
 import { validateEventType, validateInstanceId } from "../core/ids.ts";
-import { checkAction, isFinished, type InstanceStatus } from "../core/status.ts";
+import { checkAction, type InstanceStatus } from "../core/status.ts";
 import { checkSerializable } from "../core/values.ts";
 import type { InstanceRecord, NewInstance } from "../store/ports.ts";
 import type { Engine } from "./engine.ts";
@@ -285,10 +285,6 @@ export class WorkflowInstance {
   get record(): InstanceRecord {
     return this.rec;
   }
-}
-
-export function finished(s: InstanceStatus): boolean {
-  return isFinished(s);
 }
 
 export type { ErrorInfo };

@@ -447,13 +447,6 @@ export class Engine implements EngineCore {
     return { activeRuns: this.runs.size, queued: this.sched.depth(), ...this.pool.stats() };
   }
 
-  /** Resolves when no run holds a context and nothing is queued (tests and `weft run`). */
-  async idle(): Promise<void> {
-    while (this.runs.size > 0 || this.sched.depth() > 0) {
-      await new Promise((r) => setTimeout(r, 1));
-    }
-  }
-
   newInstanceId(): string {
     return randomUUID();
   }

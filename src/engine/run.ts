@@ -88,7 +88,7 @@ export class InstanceRun {
     this.push({
       t: "init", className: this.version.className, instanceId: this.inst.id, workflowName: this.inst.workflow, payload: this.inst.params,
       timestamp: this.inst.createdAt, now: this.e.clock.now(), seed: this.e.seedFor(this.inst), history, mode: this.mode,
-      stepLimit: this.cfg.limits.steps, stepsSoFar: 0, env: this.cfg.env, envFunctions: [],
+      stepLimit: this.cfg.limits.steps, env: this.cfg.env,
     });
   }
 

@@ -43,9 +43,7 @@ export interface InitJob {
   /** "rollback": replay cached results only, start nothing new, then await a rollback job */
   mode: "run" | "rollback";
   stepLimit: number;
-  stepsSoFar: number;
   env: unknown;
-  envFunctions: string[];
 }
 
 export type Job =

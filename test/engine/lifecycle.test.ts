@@ -2,7 +2,7 @@
 // per-workflow concurrency, console capture and the event subscription.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { HOUR, START, TENANT, deploy, open, recorder, settle, until, wf } from "./helpers.ts";
+import { HOUR, START, TENANT, deploy, open, settle, until, wf } from "./helpers.ts";
 
 /** a hung wait fails the test instead of the run */
 const LIMIT = { timeout: 20_000 };
