@@ -460,7 +460,7 @@ export class Engine implements EngineCore {
     this.hostSideWaiters.clear();
     await new Promise((r) => setImmediate(r));
     await this.store.appendLogs(this.logBuffer.splice(0)).catch(() => undefined);
-    this.pool.dispose();
+    await this.pool.dispose();
     await this.store.close();
   }
 }

@@ -56,6 +56,11 @@ class VersionIsolate {
     return this.isolate.compileScript(this.tenantCode, { filename: "tenant.js" });
   }
 
+  /** settles once every call queued so far has finished */
+  quiet(): Promise<unknown> {
+    return this.tail;
+  }
+
   /** Serialize calls into this isolate: CPU deltas and memory deaths are then attributable. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.tail.then(fn, fn);
@@ -223,6 +228,7 @@ export class IsolatePool {
    */
   private spare?: Spare;
   private making = false;
+  private refilling: Promise<void> = Promise.resolve();
   private refillAfter?: string;
   private disposed = false;
   constructor(opts: IsolateOptions) {
@@ -234,7 +240,7 @@ export class IsolatePool {
     if (this.spare || this.making || this.disposed) return;
     this.making = true;
     const memoryMb = this.opts.memoryMb;
-    void Promise.resolve().then(async () => {
+    this.refilling = Promise.resolve().then(async () => {
       if (this.disposed) return;
       const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
       try {
@@ -346,11 +352,18 @@ export class IsolatePool {
     while (idle.length > this.opts.maxIdleIsolates) idle.shift()!.markDead();
   }
 
-  dispose(): void {
+  /**
+   * Dispose every isolate, after the calls already in them have finished (bounded): tearing an
+   * isolate down under a running task trips an assertion inside isolated-vm at process exit.
+   */
+  async dispose(): Promise<void> {
     this.disposed = true;
+    const all = [...this.byVersion.values()].flat();
+    const settle = Promise.all([this.refilling, ...all.map((v) => v.quiet())]);
+    await Promise.race([settle, new Promise((r) => setTimeout(r, 2000).unref?.())]);
     if (this.spare && !this.spare.isolate.isDisposed) this.spare.isolate.dispose();
     this.spare = undefined;
-    for (const list of this.byVersion.values()) for (const v of list) v.markDead();
+    for (const v of all) v.markDead();
     this.byVersion.clear();
   }
 }
