@@ -33,6 +33,8 @@ export interface EngineOptions {
   /** instance runs sharing one context */
   maxRunsPerContext?: number;
   maxIdleIsolates?: number;
+  /** activations shorter than this run synchronously (see IsolateOptions.syncBudgetMs); 0 = never */
+  syncBudgetMs?: number;
   /** defaults for every deploy's limits */
   limits?: Partial<WorkflowLimits>;
   /** the fetch used for allowed egress (default: the global fetch) */
@@ -51,6 +53,7 @@ export interface EngineConfig {
   maxContextsPerIsolate: number;
   maxRunsPerContext: number;
   maxIdleIsolates: number;
+  syncBudgetMs: number;
   limits: WorkflowLimits;
   fetch: typeof fetch;
   recover: boolean;
@@ -75,6 +78,7 @@ export function compileConfig(o: EngineOptions): EngineConfig {
     maxContextsPerIsolate: o.maxContextsPerIsolate ?? 8,
     maxRunsPerContext: o.maxRunsPerContext ?? 64,
     maxIdleIsolates: o.maxIdleIsolates ?? 64,
+    syncBudgetMs: o.syncBudgetMs ?? 20,
     limits: { ...DEFAULT_LIMITS, ...o.limits },
     fetch: o.fetch ?? globalThis.fetch,
     recover: o.recover ?? true,

@@ -53,6 +53,7 @@ export interface EngineCore {
   onRunSuspended(r: InstanceRun, status: "waiting" | "paused", wakeAt: number | null): void;
   onRunStopped(r: InstanceRun): void;
   onRunCrashed(r: InstanceRun): void;
+  readonly heavy: Set<number>;
   onRunError(r: InstanceRun, err: unknown): void;
 }
 
@@ -91,6 +92,7 @@ export class Engine implements EngineCore {
     this.store = store;
     this.pool = new IsolatePool({
       memoryMb: config.limits.memoryMb, maxContextsPerIsolate: config.maxContextsPerIsolate, maxRunsPerContext: config.maxRunsPerContext, maxIdleIsolates: config.maxIdleIsolates,
+      syncBudgetMs: config.syncBudgetMs,
     });
     this.sched = new Scheduler(config.maxActiveRuns);
     this.events.setMaxListeners(0);
@@ -359,6 +361,9 @@ export class Engine implements EngineCore {
     if (wakeAt !== null && (!this.wakeTimer || wakeAt < this.wakeTimer.at)) this.background(this.armWake());
     this.background(this.deliverTo(r.pk)); // an event may have arrived while the run was suspending
   }
+
+  /** instances whose activations outran the sync budget: their runs use asynchronous activations */
+  readonly heavy = new Set<number>();
 
   onRunCrashed(r: InstanceRun): void {
     this.background(this.store.getInstanceByPk(r.pk).then((inst) => inst && this.enqueue(inst, "wake")));

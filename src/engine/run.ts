@@ -76,7 +76,7 @@ export class InstanceRun {
     const t0 = performance.now();
     this.ctx = await this.e.pool.openContext(
       `${this.version.tenant}/${this.version.workflow}/${this.version.version}`, await this.e.runtimeCode(), this.version.bundle,
-      this.cfg.limits.memoryMb, this.cfg.limits.cpuMsPerStep,
+      this.cfg.limits.memoryMb, this.cfg.limits.cpuMsPerStep, this.e.heavy.has(this.pk),
     );
     this.e.metrics.coldStartMs.push(performance.now() - t0);
     this.ctx.onDeath = () => this.onIsolateDeath();
@@ -110,6 +110,11 @@ export class InstanceRun {
         for (const r of this.running.values()) r.cpuMs += out.cpuMs;
         if (!out.ok) {
           if (out.reason === "disposed") return; // onIsolateDeath handles it
+          if (out.reason === "preempted") {
+            this.e.heavy.add(this.pk);
+            this.stop();
+            return this.e.onRunCrashed(this);
+          }
           await this.onGuestCrash(out.reason, out.message, out.started ?? []);
           return;
         }
