@@ -41,6 +41,8 @@ class VersionIsolate {
   private readonly runtimeCode: string;
   private readonly tenantCode: string;
 
+  /** compiled scripts, released before the isolate is disposed */
+  private readonly loaded: ivm.Script[] = [];
   /** a context the spare isolate came with, the runtime already loaded: the first SharedContext takes it */
   prepared?: ivm.Context;
 
@@ -56,12 +58,17 @@ class VersionIsolate {
     this.scripts ??= Promise.all([
       this.isolate.compileScript(this.runtimeCode, { filename: "weft:runtime" }),
       this.isolate.compileScript(this.tenantCode, { filename: "tenant.js" }),
-    ]);
+    ]).then((ss) => {
+      this.loaded.push(...ss);
+      return ss;
+    });
     return this.scripts;
   }
 
-  tenantScript(): Promise<ivm.Script> {
-    return this.isolate.compileScript(this.tenantCode, { filename: "tenant.js" });
+  async tenantScript(): Promise<ivm.Script> {
+    const s = await this.isolate.compileScript(this.tenantCode, { filename: "tenant.js" });
+    this.loaded.push(s);
+    return s;
   }
 
   /** settles once every call queued so far has finished */
@@ -78,10 +85,18 @@ class VersionIsolate {
 
   markDead(): void {
     if (this.dead) return;
-    this.dead = true;
+    // Handles are released while the isolate still exists; left to the garbage collector they may
+    // be finalized after it is gone, which trips an assertion inside isolated-vm at process exit.
     for (const c of [...this.contexts]) c.kill();
+    this.dead = true;
+    const alive = !this.isolate.isDisposed;
+    if (alive) {
+      for (const x of this.loaded) x.release();
+      this.prepared?.release();
+    }
+    this.prepared = undefined;
     try {
-      if (!this.isolate.isDisposed) this.isolate.dispose();
+      if (alive) this.isolate.dispose();
     } catch {
       /* already gone */
     }
@@ -265,7 +280,9 @@ export class IsolatePool {
       const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
       try {
         const context = await isolate.createContext();
-        await (await isolate.compileScript(runtimeCode, { filename: "weft:runtime" })).run(context, { timeout: 5000 });
+        const script = await isolate.compileScript(runtimeCode, { filename: "weft:runtime" });
+        await script.run(context, { timeout: 5000 });
+        script.release();
         if (this.disposed) throw new Error("pool disposed");
         this.spare = { isolate, context };
       } catch {
@@ -327,10 +344,16 @@ export class IsolatePool {
   /** Evaluate the bundle once in a scratch context and list the exported WorkflowEntrypoint subclasses. */
   async inspect(runtimeCode: string, tenantCode: string, memoryMb: number, timeoutMs: number): Promise<{ classes: string[]; exports: string[] }> {
     const iso = new ivm.Isolate({ memoryLimit: memoryMb });
+    const handles: { release(): void }[] = [];
     try {
       const ctx = await iso.createContext();
-      await (await iso.compileScript(runtimeCode)).run(ctx, { timeout: timeoutMs });
-      await (await iso.compileScript(tenantCode, { filename: "tenant.js" })).run(ctx, { timeout: timeoutMs });
+      handles.push(ctx);
+      const rt = await iso.compileScript(runtimeCode);
+      handles.push(rt);
+      await rt.run(ctx, { timeout: timeoutMs });
+      const tn = await iso.compileScript(tenantCode, { filename: "tenant.js" });
+      handles.push(tn);
+      await tn.run(ctx, { timeout: timeoutMs });
       const json = (await ctx.eval(
         `(() => { const x = globalThis.${TENANT_GLOBAL} || {}; const W = globalThis.__weft_modules.WorkflowEntrypoint;
            const names = Object.keys(x);
@@ -342,7 +365,10 @@ export class IsolatePool {
       const message = (e as Error).message;
       throw new WeftError(ErrorCode.CompileError, `the workflow module failed while loading: ${message}`, { message });
     } finally {
-      if (!iso.isDisposed) iso.dispose();
+      if (!iso.isDisposed) {
+        for (const h of handles) h.release();
+        iso.dispose();
+      }
     }
   }
 
@@ -381,7 +407,10 @@ export class IsolatePool {
     const all = [...this.byVersion.values()].flat();
     const settle = Promise.all([this.refilling, ...all.map((v) => v.quiet())]);
     await Promise.race([settle, new Promise((r) => setTimeout(r, 2000).unref?.())]);
-    if (this.spare && !this.spare.isolate.isDisposed) this.spare.isolate.dispose();
+    if (this.spare && !this.spare.isolate.isDisposed) {
+      this.spare.context.release();
+      this.spare.isolate.dispose();
+    }
     this.spare = undefined;
     for (const v of all) v.markDead();
     this.byVersion.clear();

@@ -28,8 +28,8 @@ CREATE TABLE events (seq INTEGER PRIMARY KEY, instance INTEGER NOT NULL, type TE
 CREATE INDEX events_open ON events (instance, type, seq) WHERE consumed_by IS NULL;
 CREATE TABLE logs (seq INTEGER PRIMARY KEY, instance INTEGER NOT NULL, at INTEGER NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL);
 CREATE INDEX logs_instance ON logs (instance, seq);
-CREATE TABLE history (seq INTEGER PRIMARY KEY, instance INTEGER NOT NULL, type TEXT NOT NULL, at INTEGER NOT NULL, data TEXT);
-CREATE INDEX history_instance ON history (instance, seq);
+CREATE TABLE history (instance INTEGER NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, at INTEGER NOT NULL, data TEXT,
+  PRIMARY KEY (instance, seq)) WITHOUT ROWID;
 `,
   },
 ];

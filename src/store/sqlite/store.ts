@@ -191,7 +191,7 @@ export class SqliteStore implements Store {
       const out: InstanceRecord[] = [];
       const ins = this.q(`INSERT INTO instances (tenant, workflow, id, version, status, params, metadata, trigger, created_at, modified_at, epoch)
                           VALUES (?,?,?,?, 'queued', ?,?,?,?,?, 0) ON CONFLICT DO NOTHING RETURNING pk`);
-      const hist = this.q(`INSERT INTO history (instance, type, at, data) VALUES (?, 'workflow_queued', ?, NULL)`);
+      const hist = this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE instance = ?1), 'workflow_queued', ?2, NULL)`);
       for (const n of rows) {
         const r = ins.get(n.tenant, n.workflow, n.id, n.version, enc(n.params), JSON.stringify(n.metadata), n.trigger, n.createdAt, n.createdAt) as Row | undefined;
         if (!r) {
@@ -261,7 +261,7 @@ export class SqliteStore implements Store {
     return this.write(() => {
       const r = this.q(`UPDATE instances SET epoch = epoch + 1, status = ?, wake_at = NULL, started_at = COALESCE(started_at, ?), modified_at = ? WHERE pk = ? RETURNING epoch`).get(status, at, at, pk) as Row | undefined;
       if (!r) throw new WeftError(ErrorCode.NotFound, `instance ${pk} no longer exists`, { pk });
-      this.q(`INSERT INTO history (instance, type, at, data) VALUES (?, 'workflow_running', ?, NULL)`).run(pk, at);
+      this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE instance = ?1), 'workflow_running', ?2, NULL)`).run(pk, at);
       return r.epoch as number;
     });
   }
@@ -294,7 +294,7 @@ export class SqliteStore implements Store {
           break;
         }
         case "history":
-          this.q(`INSERT INTO history (instance, type, at, data) VALUES (?,?,?,?)`).run(pk, o.type, o.at, json(o.data));
+          this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE instance = ?1), ?2, ?3, ?4)`).run(pk, o.type, o.at, json(o.data));
           break;
       }
     }
@@ -364,7 +364,7 @@ export class SqliteStore implements Store {
         const value = { payload: dec(ev.payload), timestamp: ev.created_at as number, type: w.event_type as string };
         this.q(`UPDATE events SET consumed_by = ? WHERE seq = ?`).run(w.key as string, ev.seq as number);
         this.q(`UPDATE steps SET state = 'complete', value = ?, at = ? WHERE instance = ? AND key = ?`).run(enc(value), at, pk, w.key as string);
-        this.q(`INSERT INTO history (instance, type, at, data) VALUES (?, 'wait_completed', ?, ?)`).run(pk, at, JSON.stringify({ key: w.key, type: w.event_type }));
+        this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE instance = ?1), 'wait_completed', ?2, ?3)`).run(pk, at, JSON.stringify({ key: w.key, type: w.event_type }));
         out.push({ key: w.key as string, value, at });
       }
       return out;
