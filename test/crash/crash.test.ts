@@ -17,9 +17,10 @@ import { Engine } from "../../src/index.ts";
 import { STEP_KEYS, TENANT, WORKFLOW, expectedOutput } from "./child.ts";
 
 const CHILD = fileURLToPath(new URL("./child.ts", import.meta.url));
-const INSTANCES = 200;
-const EARLY_KILLS = 3; // killed 50–400 ms after spawn: during startup, recovery and replay
-const LATE_KILLS = 10; // killed 150–900 ms after the engine is open: mid-work
+// npm test runs the acceptance size; npm run test:soak runs the same loop longer (test/soak/).
+const INSTANCES = Number(process.env.WEFT_CRASH_INSTANCES ?? 200);
+const EARLY_KILLS = Number(process.env.WEFT_CRASH_EARLY_KILLS ?? 3); // killed 50–400 ms after spawn: during startup, recovery and replay
+const LATE_KILLS = Number(process.env.WEFT_CRASH_LATE_KILLS ?? 10); // killed 150–900 ms after the engine is open: mid-work
 
 interface Life {
   child: ChildProcess;
@@ -52,7 +53,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const deadline = <T>(ms: number, v: T) => new Promise<T>((r) => setTimeout(() => r(v), ms).unref());
 const between = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
 
-test("kill -9 at random moments: every instance completes, no committed step runs again", { timeout: 120_000 }, async (t) => {
+test("kill -9 at random moments: every instance completes, no committed step runs again", { timeout: Number(process.env.WEFT_CRASH_TIMEOUT_MS ?? 120_000) }, async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), "weft-crash-"));
   let passed = false;
   t.after(() => {
@@ -92,7 +93,7 @@ test("kill -9 at random moments: every instance completes, no committed step run
   life++;
   const finalLife = life;
   const last = startLife(dataDir, finalLife, "final");
-  const res = await Promise.race([last.exited, deadline(60_000, { code: -1, signal: null })]);
+  const res = await Promise.race([last.exited, deadline(Number(process.env.WEFT_CRASH_FINAL_MS ?? 60_000), { code: -1, signal: null })]);
   if (res.code === -1) last.child.kill("SIGKILL");
   if (process.env.WEFT_KEEP_FAILED) console.error("data dir", dataDir);
   assert.equal(res.code, 0, `the final life did not finish all instances:\n${last.output()}`);
