@@ -121,7 +121,6 @@ export class InstanceRun {
         if (out.result.droppedLogs > 0) {
           this.e.log(this.pk, "warn", `console output limit reached: ${out.result.droppedLogs} line(s) dropped (at most 1000 lines per activation)`);
         }
-        if (process.env.WEFT_TRACE) console.error("activation", this.pk, JSON.stringify(jobs).slice(0, 300), "=>", JSON.stringify(out.result.commands).slice(0, 600));
         for (const c of out.result.commands) this.handle(c);
       }
     } catch (err) {

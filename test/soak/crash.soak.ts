@@ -7,10 +7,14 @@ import { fileURLToPath } from "node:url";
 
 test("crash loop at soak size: 1,000 instances, 60 kills, every result exactly once", { timeout: 30 * 60_000 }, () => {
   const file = fileURLToPath(new URL("../crash/crash.test.ts", import.meta.url));
-  const r = spawnSync(process.execPath, ["--test", "--test-timeout=1800000", file], {
-    env: { ...process.env, WEFT_CRASH_INSTANCES: "1000", WEFT_CRASH_EARLY_KILLS: "15", WEFT_CRASH_LATE_KILLS: "45", WEFT_CRASH_TIMEOUT_MS: "1700000", WEFT_CRASH_FINAL_MS: "600000" },
+  const env: Record<string, string | undefined> = { ...process.env };
+  delete env.NODE_TEST_CONTEXT; // run the inner file as a test run of its own, not as our child
+  const r = spawnSync(process.execPath, ["--test", file], {
+    env: { ...env, WEFT_CRASH_INSTANCES: "1000", WEFT_CRASH_EARLY_KILLS: "15", WEFT_CRASH_LATE_KILLS: "45", WEFT_CRASH_TIMEOUT_MS: "1700000", WEFT_CRASH_FINAL_MS: "600000" },
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
   });
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /ℹ pass 1\b/, r.stdout);
+  assert.match(r.stdout, /ℹ fail 0\b/, r.stdout);
 });
