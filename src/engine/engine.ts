@@ -15,6 +15,7 @@ import { compileConfig, type EngineConfig, type EngineOptions, type WorkflowLimi
 import { InstanceRun } from "./run.ts";
 import { Scheduler, type Ready } from "./scheduler.ts";
 import { checkEgress, type EgressPolicy } from "./egress.ts";
+import { sample } from "../observability/samples.ts";
 import { WorkflowBinding } from "./binding.ts";
 import type { Command } from "../sandbox/protocol.ts";
 
@@ -353,6 +354,7 @@ export class Engine implements EngineCore {
   }
 
   onRunFinished(r: InstanceRun, _status: InstanceStatus): void {
+    this.heavy.delete(r.pk);
     this.notify(r.pk);
   }
 
@@ -415,7 +417,7 @@ export class Engine implements EngineCore {
         if (this.runs.has(pk) || this.starting.has(pk) || this.sched.isQueued(pk)) continue;
         const inst = await this.store.getInstanceByPk(pk);
         if (!inst) continue;
-        if (inst.wakeAt !== null) this.metrics.timerLatenessMs.push(this.clock.now() - inst.wakeAt);
+        if (inst.wakeAt !== null) sample(this.metrics.timerLatenessMs, this.clock.now() - inst.wakeAt);
         await this.enqueue(inst, "wake");
         queued++;
       }

@@ -12,6 +12,7 @@ import type { Command, HistoryEntry, Job } from "../sandbox/protocol.ts";
 import type { GuestContext } from "../sandbox/host/isolates.ts";
 import type { InstanceRecord, JournalOp, StepRecord, VersionRecord } from "../store/ports.ts";
 import type { EngineCore } from "./engine.ts";
+import { sample } from "../observability/samples.ts";
 
 interface Pending {
   key: string;
@@ -78,7 +79,7 @@ export class InstanceRun {
       `${this.version.tenant}/${this.version.workflow}/${this.version.version}`, await this.e.runtimeCode(), this.version.bundle,
       this.cfg.limits.memoryMb, this.cfg.limits.cpuMsPerStep, this.e.heavy.has(this.pk),
     );
-    this.e.metrics.coldStartMs.push(performance.now() - t0);
+    sample(this.e.metrics.coldStartMs, performance.now() - t0);
     this.ctx.onDeath = () => this.onIsolateDeath();
     if (this.done) return this.ctx.release();
     const history: HistoryEntry[] = steps.map((s) => ({
