@@ -259,14 +259,13 @@ export class Engine implements EngineCore {
   // ---- scheduling ----------------------------------------------------------------------------
   private async recover(): Promise<void> {
     for (const r of await this.store.recoverable()) {
-      const inst = await this.store.getInstanceByPk(r.pk);
-      if (!inst) continue;
+      if (r.status === "waiting") continue; // the wake timer and event delivery below take these
       if (r.status === "waitingForPause") {
         await this.store.fence(r.pk, [{ op: "status", status: "paused" }]);
         continue;
       }
-      if (r.status === "waiting") continue; // the wake timer and event delivery below take these
-      await this.enqueue(inst, r.status === "queued" && inst.startedAt === null ? "fresh" : "wake");
+      const inst = await this.store.getInstanceByPk(r.pk);
+      if (inst) await this.enqueue(inst, r.status === "queued" && inst.startedAt === null ? "fresh" : "wake");
     }
     // events sent just before a crash may not have been matched to their waits yet
     for (const pk of await this.store.waitingWithOpenEvents()) await this.deliverTo(pk);
