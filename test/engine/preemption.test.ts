@@ -1,0 +1,48 @@
+// Synchronous activations run within a budget (20 ms by default). A step whose body computes for
+// longer is not failed: its run is cut off once and replayed with asynchronous activations, where
+// it may use its whole CPU limit; the attempt counts once and other instances keep going.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { open, wf, deploy, TENANT, stepsOf } from "./helpers.ts";
+
+const LIMIT = { timeout: 30_000 };
+
+test("a step that computes past the sync budget completes in one attempt after one replay", LIMIT, async (t) => {
+  const h = await open(t, { clock: undefined, syncBudgetMs: 5 });
+  const runs: string[] = [];
+  await deploy(h.engine, "busy", wf(`
+    await step.do("light", async () => 1);
+    const n = await step.do("heavy", async (ctx) => {
+      await this.env.hit("heavy attempt " + ctx.attempt);
+      let x = 0;
+      for (let i = 0; i < 3e7; i++) x = (x + i * 7) % 1000003; // well past 5 ms of CPU
+      return x;
+    });
+    return { n };`), { env: { hit: async (x: string) => void runs.push(x) } });
+  const other = wf(`
+    let s = 0;
+    for (let i = 0; i < 5; i++) s += await step.do("tick", async () => i);
+    return s;`);
+  await deploy(h.engine, "other", other);
+  const inst = await h.engine.workflow(TENANT, "busy").create({ id: "b" });
+  const others = await Promise.all([0, 1, 2].map((i) => h.engine.workflow(TENANT, "other").create({ id: `o${i}` })));
+  const s = await inst.waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s));
+  assert.equal(typeof (s.output as { n: number }).n, "number");
+  const d = await inst.describe();
+  const heavy = stepsOf(d, "heavy")[0]!;
+  assert.equal(heavy.attempts.length, 1, "the cut-off sync activation is not a failed attempt");
+  assert.equal(heavy.attempts[0]!.success, true);
+  // the body ran twice as attempt 1: cut off in a synchronous activation, then replayed asynchronously
+  assert.deepEqual(runs, ["heavy attempt 1", "heavy attempt 1"]);
+  assert.ok(h.engine.heavy.size === 0, "the async mark is dropped when the instance finishes");
+  for (const o of others) assert.deepEqual(await o.waitFor(), { status: "complete", output: 10 });
+});
+
+test("with the sync budget off, every activation runs on the isolate's thread and still completes", LIMIT, async (t) => {
+  const h = await open(t, { clock: undefined, syncBudgetMs: 0 });
+  await deploy(h.engine, "plain", wf(`
+    const a = await step.do("a", async () => 20);
+    return a + await step.do("b", async () => 22);`));
+  assert.deepEqual(await (await h.engine.workflow(TENANT, "plain").create({ id: "p" })).waitFor(), { status: "complete", output: 42 });
+});
