@@ -110,7 +110,11 @@ export class InstanceRun {
         const out = await this.ctx.activate(jobs, this.e.clock.now(), budget);
         for (const r of this.running.values()) r.cpuMs += out.cpuMs;
         if (!out.ok) {
-          if (out.reason === "disposed") return; // onIsolateDeath handles it
+          if (out.reason === "disposed") {
+            // the context went away under this run (another run's cut-off, or the isolate's death)
+            this.stop();
+            return this.e.onRunCrashed(this);
+          }
           if (out.reason === "preempted") {
             this.e.heavy.add(this.pk);
             this.stop();
