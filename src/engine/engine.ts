@@ -34,6 +34,8 @@ export interface EngineMetrics {
   stepsCompleted: number;
   stepsFailed: number;
   timerLatenessMs: number[];
+  /** activations cut off at the sync budget (their runs replayed with asynchronous activations) */
+  preemptions: number;
 }
 
 /** What an InstanceRun may use of the engine. */
@@ -71,7 +73,7 @@ export class Engine implements EngineCore {
   readonly pool: IsolatePool;
   readonly clock: EngineConfig["clock"];
   readonly config: EngineConfig;
-  readonly metrics: EngineMetrics = { coldStartMs: [], stepsCompleted: 0, stepsFailed: 0, timerLatenessMs: [] };
+  readonly metrics: EngineMetrics = { coldStartMs: [], stepsCompleted: 0, stepsFailed: 0, timerLatenessMs: [], preemptions: 0 };
   readonly events = new EventEmitter();
   private readonly runs = new Map<number, InstanceRun>();
   private readonly starting = new Set<number>();

@@ -116,6 +116,7 @@ export class InstanceRun {
             return this.e.onRunCrashed(this);
           }
           if (out.reason === "preempted") {
+            this.e.metrics.preemptions++;
             this.e.heavy.add(this.pk);
             this.stop();
             return this.e.onRunCrashed(this);

@@ -414,5 +414,8 @@ export class IsolatePool {
     this.spare = undefined;
     for (const v of all) v.markDead();
     this.byVersion.clear();
+    // isolated-vm finishes tearing isolates down on its own threads; let it, so a process that
+    // exits right after close() never does so under a disposal in progress
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
