@@ -11,12 +11,6 @@ export function stepKey(kind: EntryKind, name: string, count: number): string {
   return `${kind}:${count}:${name}`;
 }
 
-export function parseStepKey(key: string): { kind: EntryKind; count: number; name: string } {
-  const a = key.indexOf(":");
-  const b = key.indexOf(":", a + 1);
-  return { kind: key.slice(0, a) as EntryKind, count: Number(key.slice(a + 1, b)), name: key.slice(b + 1) };
-}
-
 const LABEL: Record<EntryKind, string> = { do: "step.do", sleep: "step.sleep", wait: "step.waitForEvent", rollback: "rollback" };
 
 export function describeEntry(kind: EntryKind, name: string, count: number): string {

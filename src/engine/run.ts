@@ -190,7 +190,7 @@ export class InstanceRun {
       try {
         p.config = compileStepConfig(c.name, c.config);
       } catch (err) {
-        return this.failStep(p, asInfo(err, true));
+        return this.resolve(p, undefined, asInfo(err, true), this.e.clock.now());
       }
       if (c.started) this.beginAttempt(p, 1, false);
       else this.scheduleAttempt(p, (j?.attempts ?? 0) + 1, j?.dueAt ?? now);
@@ -349,10 +349,6 @@ export class InstanceRun {
     void this.write([started, { op: "step", ...rec }, att, { op: "history", type: "attempt_errored", at: now, data: { key, attempt, retryDelayMs: d.delayMs, error: stripStack(error) } }]).then(() =>
       this.scheduleAttempt(p, attempt + 1, dueAt),
     );
-  }
-
-  private failStep(p: Pending, error: ErrorInfo): void {
-    this.resolve(p, undefined, error, this.e.clock.now());
   }
 
   private onHostCall(c: Extract<Command, { t: "hostCall" } | { t: "fetch" }>): void {
