@@ -23,6 +23,11 @@ export const ErrorCode = {
   Timeout: "timeout",
   EgressDenied: "egress_denied",
   LeaseLost: "lease_lost",
+  StorageLimit: "storage_limit",
+  StorageReadOnly: "storage_read_only",
+  StorageDenied: "storage_denied",
+  SqlError: "sql_error",
+  InvalidPath: "invalid_path",
   Internal: "internal",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

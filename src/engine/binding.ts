@@ -6,7 +6,10 @@ import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
 import { validateEventType, validateInstanceId } from "../core/ids.ts";
 import { checkAction, type InstanceStatus } from "../core/status.ts";
 import { checkSerializable } from "../core/values.ts";
-import type { InstanceRecord, NewInstance } from "../store/ports.ts";
+import type { InstanceRecord, NewInstance, StoredObject } from "../store/ports.ts";
+import type { SqlResult, SqlValue } from "../instance-data/sql/database.ts";
+import type { FsChange, FsCommit } from "../sandbox/protocol.ts";
+import { fsLimits, type FileInput } from "./instance-data.ts";
 import type { Engine } from "./engine.ts";
 import { describeInstance, type InstanceDetail } from "./describe.ts";
 
@@ -15,6 +18,10 @@ export interface CreateOptions<P = unknown> {
   params?: P;
   /** searchable string metadata (beyond Cloudflare) */
   metadata?: Record<string, string>;
+  /** start the instance's filesystem (ctx.fs) with these files: one commit named "seed" */
+  files?: Record<string, FileInput>;
+  /** start the instance's filesystem from another instance of this tenant (its head, or `commit`) */
+  fork?: { instance: string; workflow?: string; commit?: string };
 }
 
 export interface InstanceStatusView {
@@ -34,6 +41,29 @@ export class WorkflowBinding<P = unknown> {
     this.engine = engine;
     this.tenant = tenant;
     this.name = name;
+  }
+
+  /** The filesystem a new instance starts with; nothing is written here (the create writes it). */
+  private async startingFiles(o: CreateOptions<P> | undefined, where: string, limits: unknown): Promise<{ fsHead?: string | null; fsFiles?: number; objects: StoredObject[] }> {
+    if (o?.files !== undefined && o?.fork !== undefined) {
+      throw new WeftError(ErrorCode.InvalidArgument, `${where}: give files or fork, not both`, { field: `${where}.fork` });
+    }
+    if (o?.files !== undefined) {
+      const c = await this.engine.data.seed(this.tenant, o.files, fsLimits(limits as never), this.engine.clock.now());
+      return c ? { fsHead: c.head, fsFiles: c.files, objects: c.objects } : { objects: [] };
+    }
+    if (o?.fork !== undefined) {
+      const f = o.fork as { instance?: unknown; workflow?: unknown; commit?: unknown };
+      if (!f || typeof f !== "object" || typeof f.instance !== "string" || (f.workflow !== undefined && typeof f.workflow !== "string")) {
+        throw new WeftError(ErrorCode.InvalidArgument, `${where}: fork must be { instance: string, workflow?: string, commit?: string }`, { field: `${where}.fork` });
+      }
+      const wf = f.workflow ?? this.name;
+      const source = await this.engine.store.getInstance(this.tenant, wf, validateInstanceId(f.instance));
+      if (!source) throw new WeftError(ErrorCode.NotFound, `${where}: fork source instance "${f.instance}" of workflow ${wf} does not exist in tenant ${this.tenant}`, { field: `${where}.fork.instance` });
+      const at = await this.engine.data.forkPoint(source, f.commit);
+      return { fsHead: at.head, fsFiles: at.files, objects: [] };
+    }
+    return { objects: [] };
   }
 
   private async prepare(o: CreateOptions<P> | undefined, where: string, limit: number): Promise<NewInstance> {
@@ -68,7 +98,10 @@ export class WorkflowBinding<P = unknown> {
     const v = await this.latest();
     const row = await this.prepare(options, "create", v.config.limits.stepResultBytes);
     row.version = v.version;
-    const [inst] = await this.engine.store.createInstances([row]);
+    const fs = await this.startingFiles(options, "create", v.config.limits);
+    row.fsHead = fs.fsHead;
+    row.fsFiles = fs.fsFiles;
+    const [inst] = await this.engine.store.createInstances([row], fs.objects.length ? { tenant: this.tenant, objects: fs.objects } : undefined);
     await this.engine.enqueue(inst!, "fresh");
     return new WorkflowInstance(this.engine, inst!);
   }
@@ -80,15 +113,20 @@ export class WorkflowBinding<P = unknown> {
     }
     const v = await this.latest();
     const rows: NewInstance[] = [];
+    const objects: StoredObject[] = [];
     const seen = new Set<string>();
     for (let i = 0; i < batch.length; i++) {
       const row = await this.prepare(batch[i], `createBatch[${i}]`, v.config.limits.stepResultBytes);
       if (seen.has(row.id)) throw new WeftError(ErrorCode.AlreadyExists, `createBatch[${i}]: instance id "${row.id}" appears twice in the batch`, { index: i, instanceId: row.id });
       seen.add(row.id);
       row.version = v.version;
+      const fs = await this.startingFiles(batch[i], `createBatch[${i}]`, v.config.limits);
+      row.fsHead = fs.fsHead;
+      row.fsFiles = fs.fsFiles;
+      objects.push(...fs.objects);
       rows.push(row);
     }
-    const created = await this.engine.store.createInstances(rows);
+    const created = await this.engine.store.createInstances(rows, objects.length ? { tenant: this.tenant, objects } : undefined);
     for (const inst of created) await this.engine.enqueue(inst, "fresh");
     return created.map((inst) => new WorkflowInstance(this.engine, inst));
   }
@@ -211,6 +249,7 @@ export class WorkflowInstance {
     this.engine.liveRun(this.pk)?.stop();
     this.engine.dequeue(this.pk);
     await this.engine.store.truncate(this.pk, fromSeq);
+    this.engine.data.forgetRecorded(this.pk);
     await this.engine.store.fence(this.pk, [
       { op: "status", status: "queued", endedAt: null, wakeAt: null, error: null, output: null },
       { op: "history", type: "workflow_restarted", at: this.engine.clock.now(), data: options?.from ?? null },
@@ -224,7 +263,34 @@ export class WorkflowInstance {
     this.engine.liveRun(this.pk)?.stop();
     this.engine.dequeue(this.pk);
     await this.engine.store.deleteInstance(this.pk);
+    this.engine.data.removeSql(this.pk);
     this.engine.notify(this.pk);
+  }
+
+  // ---- the instance's data, from outside (committed state only) ---------------------------------
+  /** A file of the instance's filesystem, now or at a commit of its history. */
+  async readFile(path: string, options?: { at?: string }): Promise<Uint8Array> {
+    return this.engine.data.readFile(await this.current(), path, options?.at);
+  }
+
+  /** The entries of a directory ("" = the root), now or at a commit. */
+  async listFiles(path = "", options?: { at?: string }): Promise<{ name: string; type: "file" | "directory"; size: number }[]> {
+    return this.engine.data.readdir(await this.current(), path, options?.at);
+  }
+
+  /** The filesystem's commits, newest first: one per step that changed files. */
+  async commits(options?: { limit?: number }): Promise<FsCommit[]> {
+    return this.engine.data.log(await this.current(), options?.limit);
+  }
+
+  async diff(a: string, b?: string): Promise<FsChange[]> {
+    return this.engine.data.diff(await this.current(), a, b);
+  }
+
+  /** Read-only SQL on the instance's database. */
+  async query(query: string, ...bindings: SqlValue[]): Promise<SqlResult> {
+    if (typeof query !== "string") throw new WeftError(ErrorCode.InvalidArgument, "query must be a string", { field: "query" });
+    return this.engine.data.query(await this.current(), query, bindings);
   }
 
   async sendEvent(event: { type: string; payload?: unknown }): Promise<void> {

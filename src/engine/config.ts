@@ -14,6 +14,12 @@ export interface WorkflowLimits {
   stepResultBytes: number;
   /** instances of this workflow running at once; excess instances are queued */
   concurrency: number;
+  /** size of one instance's SQL database (ctx.storage.sql), bytes */
+  sqlBytes: number;
+  /** size of one file in an instance's filesystem (ctx.fs), bytes */
+  fileBytes: number;
+  /** files in one instance's filesystem */
+  files: number;
 }
 
 export interface EngineOptions {
@@ -41,6 +47,13 @@ export interface EngineOptions {
   fetch?: typeof fetch;
   /** recover unfinished instances on open (default true) */
   recover?: boolean;
+  /** crash points for tests: called at the moments a kill is hardest to recover from */
+  hooks?: EngineHooks;
+}
+
+export interface EngineHooks {
+  /** a step's SQL writes and result are committed in the instance database; its journal write is not made yet */
+  afterSqlCommit?: (instance: string, step: string) => void;
 }
 
 export interface EngineConfig {
@@ -57,6 +70,7 @@ export interface EngineConfig {
   limits: WorkflowLimits;
   fetch: typeof fetch;
   recover: boolean;
+  hooks: EngineHooks;
 }
 
 export const DEFAULT_LIMITS: WorkflowLimits = {
@@ -65,6 +79,9 @@ export const DEFAULT_LIMITS: WorkflowLimits = {
   steps: 10_000,
   stepResultBytes: 1024 * 1024,
   concurrency: 1000,
+  sqlBytes: 1024 * 1024 * 1024,
+  fileBytes: 32 * 1024 * 1024,
+  files: 10_000,
 };
 
 export function compileConfig(o: EngineOptions): EngineConfig {
@@ -82,5 +99,6 @@ export function compileConfig(o: EngineOptions): EngineConfig {
     limits: { ...DEFAULT_LIMITS, ...o.limits },
     fetch: o.fetch ?? globalThis.fetch,
     recover: o.recover ?? true,
+    hooks: o.hooks ?? {},
   };
 }

@@ -13,6 +13,7 @@ import { SqliteStore } from "../store/sqlite/store.ts";
 import type { InstanceRecord, Store, VersionConfig, VersionRecord } from "../store/ports.ts";
 import { compileConfig, type EngineConfig, type EngineOptions, type WorkflowLimits } from "./config.ts";
 import { InstanceRun } from "./run.ts";
+import { InstanceData } from "./instance-data.ts";
 import { Scheduler, type Ready } from "./scheduler.ts";
 import { checkEgress, type EgressPolicy } from "./egress.ts";
 import { sample } from "../observability/samples.ts";
@@ -41,6 +42,7 @@ export interface EngineMetrics {
 /** What an InstanceRun may use of the engine. */
 export interface EngineCore {
   readonly store: Store;
+  readonly data: InstanceData;
   readonly pool: IsolatePool;
   readonly clock: EngineConfig["clock"];
   readonly config: EngineConfig;
@@ -70,6 +72,8 @@ interface HostSide {
 
 export class Engine implements EngineCore {
   readonly store: Store;
+  /** instances' SQL databases and files */
+  readonly data: InstanceData;
   readonly pool: IsolatePool;
   readonly clock: EngineConfig["clock"];
   readonly config: EngineConfig;
@@ -93,6 +97,7 @@ export class Engine implements EngineCore {
     this.config = config;
     this.clock = config.clock;
     this.store = store;
+    this.data = new InstanceData(store, config.dataDir, config.synchronous === "full");
     this.pool = new IsolatePool({
       memoryMb: config.limits.memoryMb, maxContextsPerIsolate: config.maxContextsPerIsolate, maxRunsPerContext: config.maxRunsPerContext, maxIdleIsolates: config.maxIdleIsolates,
       syncBudgetMs: config.syncBudgetMs,
@@ -153,6 +158,7 @@ export class Engine implements EngineCore {
     const out = { ...this.config.limits, ...(l ?? {}) };
     const bounds: Record<keyof WorkflowLimits, [number, number]> = {
       memoryMb: [8, 16384], cpuMsPerStep: [1, 300_000], steps: [1, 25_000], stepResultBytes: [1, 128 * 1024 * 1024], concurrency: [1, 1_000_000],
+      sqlBytes: [64 * 1024, 64 * 1024 ** 3], fileBytes: [1, 1024 ** 3], files: [1, 1_000_000],
     };
     for (const [k, [lo, hi]] of Object.entries(bounds) as [keyof WorkflowLimits, [number, number]][]) {
       const v = out[k];

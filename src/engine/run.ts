@@ -13,6 +13,7 @@ import type { GuestContext } from "../sandbox/host/isolates.ts";
 import type { InstanceRecord, JournalOp, StepRecord, VersionRecord } from "../store/ports.ts";
 import type { EngineCore } from "./engine.ts";
 import { sample } from "../observability/samples.ts";
+import { RunStorage, errorReply } from "./storage.ts";
 
 interface Pending {
   key: string;
@@ -56,6 +57,8 @@ export class InstanceRun {
   private activating = false;
   private inflightWrites = 0;
   private rollbackDone?: () => void;
+  /** the instance's SQL database and files, opened on first use */
+  private storage?: RunStorage;
 
   constructor(e: EngineCore, inst: InstanceRecord, version: VersionRecord, epoch: number, mode: "run" | "rollback") {
     this.e = e;
@@ -72,8 +75,16 @@ export class InstanceRun {
 
   /** Load the journal, open a context and start run() (replaying what is journaled). */
   async start(): Promise<void> {
-    const steps = await this.e.store.steps(this.pk);
-    for (const s of steps) this.journaled.set(s.key, s);
+    for (const s of await this.e.store.steps(this.pk)) this.journaled.set(s.key, s);
+    if (this.e.data.hasSql(this.pk)) {
+      // results recorded with their SQL writes whose journal write the process did not live to make
+      const { ops, steps: adopted } = await this.st().adopt(this.journaled);
+      if (ops.length > 0) {
+        await this.e.store.journal(this.pk, this.epoch, ops);
+        for (const a of adopted) (this.journaled.set(a.key, a), this.st().journaled(a.key));
+      }
+    }
+    const steps = [...this.journaled.values()].sort((a, b) => a.seq - b.seq);
     const t0 = performance.now();
     this.ctx = await this.e.pool.openContext(
       `${this.version.tenant}/${this.version.workflow}/${this.version.version}`, await this.e.runtimeCode(), this.version.bundle,
@@ -81,6 +92,7 @@ export class InstanceRun {
     );
     sample(this.e.metrics.coldStartMs, performance.now() - t0);
     this.ctx.onDeath = () => this.onIsolateDeath();
+    this.ctx.onSync = (req) => this.st().onSync(req);
     if (this.done) return this.ctx.release();
     const history: HistoryEntry[] = steps.map((s) => ({
       key: s.key, kind: s.kind, seq: s.seq, name: s.name, count: s.count, state: s.state, value: s.value, error: s.error,
@@ -156,6 +168,8 @@ export class InstanceRun {
       case "hostCall":
       case "fetch":
         return this.onHostCall(c);
+      case "fs":
+        return this.onFs(c);
       case "setTimer": {
         this.guestTimers.get(c.id)?.cancel();
         const h = this.e.clock.at(this.e.clock.now() + c.ms, () => {
@@ -328,12 +342,16 @@ export class InstanceRun {
       const out = p.config!.sensitive ? "[REDACTED]" : undefined;
       // a first attempt that succeeds needs no row of its own: describe() derives it from the step
       const ops: JournalOp[] = attempt === 1 ? [started, { op: "step", ...rec }] : [started, { op: "step", ...rec }, att];
-      void this.write([...ops, { op: "history", type: "step_completed", at: now, data: { key, name: p.name, output: out } }]).then(() => {
+      const completed: JournalOp = { op: "history", type: "step_completed", at: now, data: { key, name: p.name, output: out } };
+      const done = () => {
         this.e.metrics.stepsCompleted++;
         this.resolve(p, value, undefined, now);
-      });
+      };
+      if (this.storage?.owns(key, attempt)) return this.commitWithStorage(rec as StepRecord & { state: "complete" }, attempt, ops, completed, done);
+      void this.write([...ops, completed]).then(done);
       return;
     }
+    this.storage?.abortAttempt(key, attempt);
     const d = decideAfterFailure(p.config!.retry, attempt, error);
     if (!d.retry) {
       const rec: StepRecord = { key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, state: "failed", error: stripStack(error), at: now, startedAt: p.startedAt, attempts: attempt, config: p.config!.view };
@@ -349,6 +367,42 @@ export class InstanceRun {
     void this.write([started, { op: "step", ...rec }, att, { op: "history", type: "attempt_errored", at: now, data: { key, attempt, retryDelayMs: d.delayMs, error: stripStack(error) } }]).then(() =>
       this.scheduleAttempt(p, attempt + 1, dueAt),
     );
+  }
+
+  /** The attempt changed SQL or files: they commit with its result (see storage.ts). */
+  private commitWithStorage(rec: StepRecord & { state: "complete" }, attempt: number, ops: JournalOp[], completed: JournalOp, done: () => void): void {
+    this.inflightWrites++; // nothing suspends the run while its storage commits
+    this.st().commitAttempt(rec, attempt).then(
+      ({ ops: extra, early }) => {
+        this.inflightWrites--;
+        if (early) this.e.config.hooks.afterSqlCommit?.(this.inst.id, rec.key);
+        const journaled = this.write([...ops, ...extra, completed]).then(() => this.storage?.journaled(rec.key));
+        // early: the result is durable with the SQL writes; a crash now is repaired by adoption
+        if (early) done();
+        else void journaled.then(done);
+      },
+      (err) => {
+        this.inflightWrites--;
+        this.storage?.abortAttempt(rec.key, attempt);
+        if (!this.done) this.e.onRunError(this, err);
+      },
+    );
+  }
+
+  private st(): RunStorage {
+    this.storage ??= new RunStorage(this.e.data, this.inst, this.cfg.limits, () => [...this.running].map(([k, r]) => [k, r.attempt]));
+    return this.storage;
+  }
+
+  private onFs(c: Extract<Command, { t: "fs" }>): void {
+    this.hostCalls.add(c.id);
+    this.st().fs(c.req).then(
+      (value) => ({ value, error: undefined }),
+      (err) => ({ value: undefined, error: errorReply(err) }),
+    ).then(({ value, error }) => {
+      this.hostCalls.delete(c.id);
+      this.push({ t: "hostResult", id: c.id, value, error });
+    });
   }
 
   private onHostCall(c: Extract<Command, { t: "hostCall" } | { t: "fetch" }>): void {
@@ -436,6 +490,7 @@ export class InstanceRun {
     for (const p of this.pending.values()) p.timer?.cancel();
     for (const r of this.running.values()) r.timer.cancel();
     for (const t of this.guestTimers.values()) t.cancel();
+    this.storage?.close();
     this.ctx?.release();
     this.e.onRunStopped(this);
   }
@@ -481,6 +536,7 @@ export class InstanceRun {
     for (const [key, r] of [...this.running]) {
       const p = this.pending.get(key)!;
       const error: ErrorInfo = { name: "WorkflowError", code: what.code, message: `step "${p.name}" attempt ${r.attempt} ${what.text}` };
+      this.storage?.abortAttempt(key, r.attempt);
       r.timer.cancel();
       this.running.delete(key);
       const d = decideAfterFailure(p.config!.retry, r.attempt, error);

@@ -79,6 +79,8 @@ export type Command =
     }
   | { t: "attemptDone"; key: string; attempt: number; value?: unknown; error?: ErrorInfo }
   | { t: "hostCall"; id: number; fn: string; args: unknown[] }
+  /** a ctx.fs operation; answered with a hostResult job */
+  | { t: "fs"; id: number; req: FsRequest }
   | { t: "fetch"; id: number; url: string; method: string; headers: [string, string][]; body: Uint8Array | null }
   | { t: "setTimer"; id: number; ms: number }
   | { t: "clearTimer"; id: number }
@@ -92,4 +94,69 @@ export interface ActivationResult {
   commands: Command[];
   /** log lines dropped because the per-activation console cap was reached */
   droppedLogs: number;
+}
+
+// ---- instance storage --------------------------------------------------------------------------
+/** A value crossing into or out of the instance's SQL database. */
+export type SqlValue = string | number | bigint | null | Uint8Array;
+
+/**
+ * ctx.storage.sql is synchronous (as in Durable Objects), so it is the one call the guest makes
+ * INTO the host during an activation: a synchronous callback, answered at once. The host knows which
+ * run is activating, so the request names no run.
+ */
+export type SyncRequest =
+  /**
+   * `running`: the step attempts running in the guest now. The guest starts a first attempt in the
+   * same activation that makes the call, before the host has seen the call, so for writes made
+   * during an activation the guest's view is the current one (it only decides about the run's own data).
+   */
+  | { t: "sql"; query: string; params: SqlValue[]; running: [string, number][] }
+  /** transactionSync(fn): a savepoint around fn */
+  | { t: "sqlTx"; op: "begin" | "commit" | "rollback"; running: [string, number][] }
+  /** the database's size in bytes (0 when it was never created) */
+  | { t: "sqlSize" };
+
+export type SyncReply = { ok: true; value?: unknown } | { ok: false; error: ErrorInfo };
+
+export interface SqlReply {
+  columns: string[];
+  rows: SqlValue[][];
+  rowsRead: number;
+  rowsWritten: number;
+}
+
+/** ctx.fs operations; `at` reads a past commit instead of the working tree. */
+export type FsRequest =
+  | { op: "readFile"; path: string; at?: string }
+  | { op: "writeFile"; path: string; data: Uint8Array }
+  | { op: "mkdir"; path: string; recursive: boolean }
+  | { op: "readdir"; path: string; at?: string }
+  | { op: "stat"; path: string; at?: string }
+  | { op: "exists"; path: string; at?: string }
+  | { op: "rm"; path: string; recursive: boolean; force: boolean }
+  | { op: "rename"; from: string; to: string }
+  | { op: "log"; limit?: number }
+  | { op: "diff"; a: string; b?: string };
+
+export interface FsStat {
+  type: "file" | "directory";
+  size: number;
+  /** git object id of the file's blob or the directory's tree (null for a directory not committed yet) */
+  oid: string | null;
+}
+
+export interface FsCommit {
+  oid: string;
+  message: string;
+  /** the step that made it */
+  step: { name: string; count: number } | null;
+  /** commit time, ms since the epoch */
+  at: number;
+  parents: string[];
+}
+
+export interface FsChange {
+  path: string;
+  change: "added" | "deleted" | "modified";
 }

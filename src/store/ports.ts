@@ -18,7 +18,7 @@ export interface VersionRecord {
 }
 
 export interface VersionConfig {
-  limits: { memoryMb: number; cpuMsPerStep: number; steps: number; stepResultBytes: number; concurrency: number };
+  limits: { memoryMb: number; cpuMsPerStep: number; steps: number; stepResultBytes: number; concurrency: number; sqlBytes: number; fileBytes: number; files: number };
   egress: { allow: string[]; handler: boolean };
   /** plain env values, host functions as { __weftFn: "path" } markers */
   env: unknown;
@@ -42,6 +42,16 @@ export interface InstanceRecord {
   error: ErrorInfo | null;
   wakeAt: number | null;
   epoch: number;
+  /** the commit ctx.fs is at (null: no files yet) and how many files it holds */
+  fsHead: string | null;
+  fsFiles: number;
+}
+
+/** A git object (content without the "type size\0" header), keyed by its SHA-1. */
+export interface StoredObject {
+  oid: string;
+  type: "blob" | "tree" | "commit";
+  data: Uint8Array;
 }
 
 export interface NewInstance {
@@ -53,6 +63,9 @@ export interface NewInstance {
   metadata: Record<string, string>;
   trigger: string;
   createdAt: number;
+  /** seeded filesystem: its objects must be in the store (putObjects) before, or written with the create */
+  fsHead?: string | null;
+  fsFiles?: number;
 }
 
 export interface StepRecord {
@@ -85,7 +98,11 @@ export type JournalOp =
   | ({ op: "step" } & StepRecord)
   | ({ op: "attempt" } & AttemptRecord)
   | { op: "status"; status: InstanceStatus; wakeAt?: number | null; output?: unknown; error?: ErrorInfo | null; endedAt?: number | null; startedAt?: number }
-  | { op: "history"; type: string; at: number; data?: unknown };
+  | { op: "history"; type: string; at: number; data?: unknown }
+  /** git objects of the instance's tenant (idempotent: content-addressed) */
+  | { op: "objects"; tenant: string; objects: StoredObject[] }
+  /** move the instance's filesystem to a new commit */
+  | { op: "fs"; head: string | null; files: number };
 
 export interface LogLine {
   instance: number;
@@ -128,7 +145,7 @@ export interface Store {
   listVersions(tenant: string, workflow: string): Promise<{ version: string; createdAt: number }[]>;
 
   /** all or nothing; an id that exists already fails the whole call with AlreadyExists naming it */
-  createInstances(rows: NewInstance[]): Promise<InstanceRecord[]>;
+  createInstances(rows: NewInstance[], objects?: { tenant: string; objects: StoredObject[] }): Promise<InstanceRecord[]>;
   getInstance(tenant: string, workflow: string, id: string): Promise<InstanceRecord | undefined>;
   getInstanceByPk(pk: number): Promise<InstanceRecord | undefined>;
   listInstances(f: ListFilter): Promise<InstanceRecord[]>;
@@ -155,6 +172,10 @@ export interface Store {
   addEvent(pk: number, type: string, payload: unknown, at: number): Promise<void>;
   /** match buffered events to pending waits (oldest first), atomically */
   deliverEvents(pk: number, at: number): Promise<DeliveredEvent[]>;
+
+  /** git objects, durable when the promise resolves; writing one that exists is a no-op */
+  putObjects(tenant: string, objects: StoredObject[]): Promise<void>;
+  readObject(tenant: string, oid: string): Promise<StoredObject | undefined>;
 
   appendLogs(lines: LogLine[]): Promise<void>;
   logs(pk: number, after: number, limit: number): Promise<(LogLine & { seq: number })[]>;

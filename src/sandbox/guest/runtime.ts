@@ -9,7 +9,8 @@ import { installWebGlobals, setResponseUrl } from "./web.ts";
 import { GuestClock, GuestRandom, installDeterminism, define } from "./determinism.ts";
 import { WorkflowEntrypoint, NonRetryableError, WorkflowRun, errorInfo, toError } from "./workflow.ts";
 import { checkSerializable } from "../../core/values.ts";
-import type { ActivationResult, Command, Job, InitJob } from "../protocol.ts";
+import { makeFs, makeStorage } from "./storage.ts";
+import type { ActivationResult, Command, Job, InitJob, SyncReply, SyncRequest } from "../protocol.ts";
 
 const g = globalThis as unknown as Record<string, unknown>;
 const MAX_LOGS_PER_ACTIVATION = 1000;
@@ -119,6 +120,20 @@ async function guestFetch(input: unknown, init?: Record<string, unknown>): Promi
 }
 define(g, "fetch", guestFetch);
 
+// The host's synchronous callback (ctx.storage.sql): taken out of the global object before any
+// tenant code runs, so only this runtime can call it.
+let hostSync: ((req: SyncRequest) => SyncReply) | undefined;
+define(g, "__weft_capture_host", () => {
+  hostSync = g.__weft_host_sync as typeof hostSync;
+  delete g.__weft_host_sync;
+  delete g.__weft_capture_host;
+});
+const storage = makeStorage((req) => {
+  if (!hostSync || !current) return { ok: false, error: { name: "Error", message: "ctx.storage is only available while the workflow runs" } };
+  return hostSync({ ...req, running: current.run.runningAttempts() } as SyncRequest);
+}, toError);
+const files = makeFs((req) => hostPromise((id) => ({ t: "fs", id, req })));
+
 function setTimer(fn: unknown, ms: unknown, interval: boolean, args: unknown[]): number {
   if (typeof fn !== "function") throw new TypeError("setTimeout: callback must be a function");
   const id = nextId++;
@@ -163,7 +178,7 @@ function start(runId: number, job: InitJob): void {
   current = { run, clock, rnd, ids: new Set() };
   runs.set(runId, current);
   const env = buildEnv(job.env, "");
-  const ctx = Object.freeze({ instanceId: job.instanceId });
+  const ctx = Object.freeze({ instanceId: job.instanceId, storage, fs: files });
   const Cls = findClass(job.className);
   void run.start(Cls, ctx, env);
 }

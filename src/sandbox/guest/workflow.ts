@@ -93,6 +93,8 @@ export class WorkflowRun {
   private readonly outcomes = new Map<string, { output?: unknown; error?: unknown }>();
   private readonly rollbacks: Rollback[] = [];
   private readonly counts = new Map<string, number>();
+  /** step attempts whose body is running here now (key → attempt) */
+  private readonly live = new Map<string, number>();
   private seq = 0;
   private doCalls = 0;
   private dead = false;
@@ -248,9 +250,18 @@ export class WorkflowRun {
     return p;
   }
 
+  runningAttempts(): [string, number][] {
+    return [...this.live];
+  }
+
+  private ended(key: string, attempt: number): void {
+    if (this.live.get(key) === attempt) this.live.delete(key);
+  }
+
   runAttempt(key: string, attempt: number): void {
     const s = this.steps.get(key);
     if (!s || this.dead) return;
+    this.live.set(key, attempt);
     const ctx = { step: { name: s.name, count: s.count }, attempt, config: s.config.view };
     let r: unknown;
     // The body runs only on the live run, never on replay: it must not move the stream that code
@@ -266,6 +277,7 @@ export class WorkflowRun {
     }
     Promise.resolve(r).then(
       (value) => {
+        this.ended(key, attempt);
         if (s.abandoned.has(attempt)) return;
         let out: unknown;
         try {
@@ -280,6 +292,7 @@ export class WorkflowRun {
         this.emit({ t: "attemptDone", key, attempt, value: out });
       },
       (e) => {
+        this.ended(key, attempt);
         if (!s.abandoned.has(attempt)) this.emit({ t: "attemptDone", key, attempt, error: errorInfo(e) });
       },
     );
@@ -287,6 +300,7 @@ export class WorkflowRun {
 
   abandon(key: string, attempt: number): void {
     this.steps.get(key)?.abandoned.add(attempt);
+    this.ended(key, attempt);
   }
 
   private callSleep(name: string, spec: () => { durationMs?: number; untilMs?: number }): Promise<void> {

@@ -7,7 +7,7 @@
 // that is how CPU budgets are charged, and how the culprit is known when a limit is hit.
 import ivm from "isolated-vm";
 import { ErrorCode, WeftError } from "../../core/errors.ts";
-import type { ActivationResult, Command, Job } from "../protocol.ts";
+import type { ActivationResult, Command, Job, SyncReply, SyncRequest } from "../protocol.ts";
 import { TENANT_GLOBAL } from "./compile.ts";
 
 export interface IsolateOptions {
@@ -111,6 +111,8 @@ class SharedContext {
   ready: Promise<void>;
   fn?: ivm.Reference<(runId: number, jobs: Job[], now: number) => ActivationResult>;
   startedFn?: ivm.Reference<() => Command[]>;
+  /** the slot whose activation is running now: the only run a synchronous host call can act for */
+  active?: GuestContext;
   private context?: ivm.Context;
 
   constructor(owner: VersionIsolate, timeoutMs: number) {
@@ -130,15 +132,32 @@ class SharedContext {
     if (prepared) {
       // a spare isolate: the runtime is loaded already, only the tenant bundle is missing
       this.context = prepared;
+      await this.installHost(this.context);
       await (await this.owner.tenantScript()).run(this.context, { timeout: timeoutMs });
     } else {
       const [runtime, tenant] = await this.owner.compiled();
       this.context = await this.owner.isolate.createContext();
       await runtime.run(this.context, { timeout: timeoutMs });
+      await this.installHost(this.context);
       await tenant.run(this.context, { timeout: timeoutMs });
     }
     this.fn = await this.context.global.get("__weft_activate", { reference: true });
     this.startedFn = await this.context.global.get("__weft_started", { reference: true });
+  }
+
+  /**
+   * The synchronous host callback (ctx.storage.sql). The runtime takes it off the global object
+   * before tenant code runs; the host answers for the slot that is activating, whatever the guest
+   * claims, so one instance can never reach another's storage.
+   */
+  private async installHost(context: ivm.Context): Promise<void> {
+    const cb = new ivm.Callback((req: SyncRequest): SyncReply => {
+      const slot = this.active;
+      if (!slot?.onSync) return { ok: false, error: { name: "Error", message: "ctx.storage is only available while the workflow runs" } };
+      return slot.onSync(req);
+    }, { sync: true });
+    await context.global.set("__weft_host_sync", cb);
+    await context.eval("__weft_capture_host()");
   }
 
   /** The realm is no longer trustworthy (an activation was cut off): every run in it must move. */
@@ -167,6 +186,8 @@ export class GuestContext {
   dead = false;
   released = false;
   onDeath?: () => void;
+  /** answers ctx.storage.sql calls made by this run's code */
+  onSync?: (req: SyncRequest) => SyncReply;
   private readonly shared: SharedContext;
   private readonly syncBudgetMs: number;
   constructor(shared: SharedContext, syncBudgetMs: number) {
@@ -183,10 +204,13 @@ export class GuestContext {
       const limit = Math.max(1, Math.ceil(timeoutMs));
       const sync = this.syncBudgetMs > 0 && jobs.length > 0;
       const opts = { arguments: { copy: true }, result: { copy: true }, timeout: sync ? Math.min(limit, this.syncBudgetMs) : limit } as const;
+      sh.active = this;
       try {
         const result = (sync ? sh.fn.applySync(undefined, [this.id, jobs, now], opts) : await sh.fn.apply(undefined, [this.id, jobs, now], opts)) as ActivationResult;
+        sh.active = undefined;
         return { ok: true, result, cpuMs: cpuMs(o, before) };
       } catch (e) {
+        sh.active = undefined;
         const message = (e as Error).message ?? String(e);
         const spent = cpuMs(o, before);
         if (sync && limit > this.syncBudgetMs && !o.isolate.isDisposed && /timed out/i.test(message)) {

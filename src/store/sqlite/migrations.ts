@@ -32,6 +32,17 @@ CREATE TABLE history (instance INTEGER NOT NULL, seq INTEGER NOT NULL, type TEXT
   PRIMARY KEY (instance, seq)) WITHOUT ROWID;
 `,
   },
+  {
+    id: 2,
+    name: "instance files",
+    // Git objects are content-addressed and shared by a tenant's instances: identical content is
+    // stored once. A rowid table (not WITHOUT ROWID): rows are blobs of any size.
+    sql: `
+CREATE TABLE git_objects (tenant TEXT NOT NULL, oid TEXT NOT NULL, type TEXT NOT NULL, data BLOB NOT NULL, UNIQUE (tenant, oid));
+ALTER TABLE instances ADD COLUMN fs_head TEXT;
+ALTER TABLE instances ADD COLUMN fs_files INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 export function migrate(db: DatabaseSync): void {

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import type { InstanceStatus } from "../../core/status.ts";
 import type {
-  AttemptRecord, DeliveredEvent, HistoryEvent, InstanceRecord, JournalOp, ListFilter, LogLine, NewInstance, StepRecord, Store, VersionRecord,
+  AttemptRecord, DeliveredEvent, StoredObject, HistoryEvent, InstanceRecord, JournalOp, ListFilter, LogLine, NewInstance, StepRecord, Store, VersionRecord,
 } from "../ports.ts";
 import { migrate } from "./migrations.ts";
 
@@ -182,18 +182,19 @@ export class SqliteStore implements Store {
       status: r.status as InstanceStatus, params: dec(r.params), metadata: unjson(r.metadata) ?? {}, trigger: r.trigger as string,
       createdAt: r.created_at as number, startedAt: (r.started_at as number) ?? null, endedAt: (r.ended_at as number) ?? null,
       modifiedAt: r.modified_at as number, output: dec(r.output), error: unjson<ErrorInfo>(r.error) ?? null,
-      wakeAt: (r.wake_at as number) ?? null, epoch: r.epoch as number,
+      wakeAt: (r.wake_at as number) ?? null, epoch: r.epoch as number, fsHead: (r.fs_head as string) ?? null, fsFiles: (r.fs_files as number) ?? 0,
     };
   }
 
-  async createInstances(rows: NewInstance[]): Promise<InstanceRecord[]> {
+  async createInstances(rows: NewInstance[], objects?: { tenant: string; objects: StoredObject[] }): Promise<InstanceRecord[]> {
     return this.write(() => {
       const out: InstanceRecord[] = [];
-      const ins = this.q(`INSERT INTO instances (tenant, workflow, id, version, status, params, metadata, trigger, created_at, modified_at, epoch)
-                          VALUES (?,?,?,?, 'queued', ?,?,?,?,?, 0) ON CONFLICT DO NOTHING RETURNING pk`);
+      if (objects) this.insertObjects(objects.tenant, objects.objects);
+      const ins = this.q(`INSERT INTO instances (tenant, workflow, id, version, status, params, metadata, trigger, created_at, modified_at, epoch, fs_head, fs_files)
+                          VALUES (?,?,?,?, 'queued', ?,?,?,?,?, 0, ?, ?) ON CONFLICT DO NOTHING RETURNING pk`);
       const hist = this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE instance = ?1), 'workflow_queued', ?2, NULL)`);
       for (const n of rows) {
-        const r = ins.get(n.tenant, n.workflow, n.id, n.version, enc(n.params), JSON.stringify(n.metadata), n.trigger, n.createdAt, n.createdAt) as Row | undefined;
+        const r = ins.get(n.tenant, n.workflow, n.id, n.version, enc(n.params), JSON.stringify(n.metadata), n.trigger, n.createdAt, n.createdAt, n.fsHead ?? null, n.fsFiles ?? 0) as Row | undefined;
         if (!r) {
           throw new WeftError(ErrorCode.AlreadyExists, `instance "${n.id}" already exists in workflow ${n.workflow}; instance ids are unique and never reused`, {
             instanceId: n.id, workflow: n.workflow,
@@ -202,10 +203,11 @@ export class SqliteStore implements Store {
         hist.run(r.pk as number, n.createdAt);
         out.push({
           pk: r.pk as number, ...n, status: "queued", startedAt: null, endedAt: null, modifiedAt: n.createdAt, output: undefined, error: null, wakeAt: null, epoch: 0,
+          fsHead: n.fsHead ?? null, fsFiles: n.fsFiles ?? 0,
         });
       }
       return out;
-    }, rows.length > 1);
+    }, rows.length > 1 || objects !== undefined);
   }
 
   async getInstance(tenant: string, workflow: string, id: string): Promise<InstanceRecord | undefined> {
@@ -293,6 +295,12 @@ export class SqliteStore implements Store {
           this.db.prepare(`UPDATE instances SET ${sets.join(", ")} WHERE pk = ?`).run(...(args as (string | number | null | Uint8Array)[]), pk);
           break;
         }
+        case "objects":
+          this.insertObjects(o.tenant, o.objects);
+          break;
+        case "fs":
+          this.q(`UPDATE instances SET fs_head = ?, fs_files = ? WHERE pk = ?`).run(o.head, o.files, pk);
+          break;
         case "history":
           this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE instance = ?1), ?2, ?3, ?4)`).run(pk, o.type, o.at, json(o.data));
           break;
@@ -369,6 +377,21 @@ export class SqliteStore implements Store {
       }
       return out;
     });
+  }
+
+  // ---- git objects ---------------------------------------------------------------------------
+  private insertObjects(tenant: string, objects: StoredObject[]): void {
+    const s = this.q(`INSERT INTO git_objects (tenant, oid, type, data) VALUES (?,?,?,?) ON CONFLICT DO NOTHING`);
+    for (const o of objects) s.run(tenant, o.oid, o.type, o.data);
+  }
+
+  async putObjects(tenant: string, objects: StoredObject[]): Promise<void> {
+    if (objects.length > 0) await this.write(() => this.insertObjects(tenant, objects));
+  }
+
+  async readObject(tenant: string, oid: string): Promise<StoredObject | undefined> {
+    const r = this.q(`SELECT type, data FROM git_objects WHERE tenant = ? AND oid = ?`).get(tenant, oid) as Row | undefined;
+    return r ? { oid, type: r.type as StoredObject["type"], data: r.data as Uint8Array } : undefined;
   }
 
   // ---- logs and history ----------------------------------------------------------------------

@@ -1,0 +1,163 @@
+// The engine's side of instance data: where each instance's SQL database lives, the git objects
+// (shared per tenant, in the store) its filesystem is made of, and the host API that reads both
+// from outside a run — files at any commit, the commit list, read-only SQL, and the repository for
+// git's HTTP protocol. Seeding (create with files) and forking (create from another instance's
+// commit) build or point at commits here.
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { ErrorCode, WeftError } from "../core/errors.ts";
+import { parsePath } from "../core/paths.ts";
+import { InstanceDatabase, type SqlResult, type SqlValue } from "../instance-data/sql/database.ts";
+import { Worktree, type FsLimits, type ObjectSource } from "../instance-data/fs/worktree.ts";
+import type { RepoReader } from "../instance-data/fs/git-http.ts";
+import type { InstanceRecord, StoredObject, Store } from "../store/ports.ts";
+import type { FsChange, FsCommit, FsStat } from "../sandbox/protocol.ts";
+import { DEFAULT_LIMITS } from "./config.ts";
+
+export type FileInput = string | Uint8Array;
+
+export class InstanceData {
+  private readonly store: Store;
+  private readonly dir: string;
+  readonly durable: boolean;
+  constructor(store: Store, dataDir: string, durable: boolean) {
+    this.store = store;
+    this.dir = join(dataDir, "sql");
+    this.durable = durable;
+  }
+
+  // ---- SQL files ------------------------------------------------------------------------------
+  /** One file per instance, made on its first write: an instance that never writes has none. */
+  sqlPath(pk: number): string {
+    return join(this.dir, `${pk}.sqlite`);
+  }
+
+  hasSql(pk: number): boolean {
+    return InstanceDatabase.exists(this.sqlPath(pk));
+  }
+
+  openSql(pk: number, maxBytes: number): InstanceDatabase {
+    mkdirSync(this.dir, { recursive: true });
+    return new InstanceDatabase({ path: this.sqlPath(pk), maxBytes, durable: this.durable });
+  }
+
+  /** an empty database answering the reads of an instance that never wrote (no file is made) */
+  scratchSql(): InstanceDatabase {
+    return new InstanceDatabase({ path: ":memory:", maxBytes: 64 * 1024, durable: false });
+  }
+
+  putObjects(tenant: string, objects: StoredObject[]): Promise<void> {
+    return this.store.putObjects(tenant, objects);
+  }
+
+  removeSql(pk: number): void {
+    const p = this.sqlPath(pk);
+    for (const f of [p, p + "-wal", p + "-shm"]) rmSync(f, { force: true });
+  }
+
+  /** Restart: results recorded with SQL writes belong to the history that was cut. */
+  forgetRecorded(pk: number): void {
+    if (!this.hasSql(pk)) return;
+    const db = this.openSql(pk, DEFAULT_LIMITS.sqlBytes);
+    try {
+      db.forget("all");
+    } finally {
+      db.close();
+    }
+  }
+
+  // ---- git objects ----------------------------------------------------------------------------
+  reader(tenant: string): ObjectSource {
+    return { read: (oid) => this.store.readObject(tenant, oid) };
+  }
+
+  private async worktree(inst: InstanceRecord): Promise<Worktree> {
+    return Worktree.open(this.reader(inst.tenant), inst.fsHead, inst.fsFiles, fsLimits(undefined));
+  }
+
+  /** The first commit of an instance created with { files }. Checked before anything is written. */
+  async seed(tenant: string, files: unknown, limits: FsLimits, at: number): Promise<{ head: string; files: number; objects: StoredObject[] } | null> {
+    if (files === undefined) return null;
+    if (!files || typeof files !== "object" || Array.isArray(files)) {
+      throw new WeftError(ErrorCode.InvalidArgument, "create: files must be an object { [path]: string | Uint8Array }", { field: "files" });
+    }
+    const entries = Object.entries(files as Record<string, unknown>);
+    if (entries.length > limits.files) {
+      throw new WeftError(ErrorCode.StorageLimit, `create: ${entries.length} files given; the limit is ${limits.files} files per instance (limits.files)`, { files: entries.length, limit: limits.files });
+    }
+    const wt = await Worktree.open(this.reader(tenant), null, 0, limits);
+    for (const [path, content] of entries) {
+      const names = parsePath(path, "create files");
+      if (typeof content !== "string" && !(content instanceof Uint8Array)) {
+        throw new WeftError(ErrorCode.InvalidArgument, `create: files[${JSON.stringify(path)}] must be a string or Uint8Array, got ${content === null ? "null" : typeof content}`, { field: `files.${path}` });
+      }
+      await wt.writeFile(names, path, typeof content === "string" ? new TextEncoder().encode(content) : content);
+    }
+    return wt.commit({ name: "seed", count: 1 }, at);
+  }
+
+  /** The commit a forked instance starts from: the source's head, or a commit of its history. */
+  async forkPoint(source: InstanceRecord, commit: unknown): Promise<{ head: string | null; files: number }> {
+    if (commit === undefined) return { head: source.fsHead, files: source.fsFiles };
+    if (typeof commit !== "string") throw new WeftError(ErrorCode.InvalidArgument, "create: fork.commit must be a commit id (string)", { field: "fork.commit" });
+    const wt = await this.worktree(source);
+    const log = await wt.log(Number.MAX_SAFE_INTEGER);
+    if (!log.some((c) => c.oid === commit)) {
+      throw new WeftError(ErrorCode.NotFound, `create: commit ${JSON.stringify(commit)} is not in the history of instance "${source.id}"`, { field: "fork.commit", commit });
+    }
+    const at = await Worktree.open(this.reader(source.tenant), commit, 0, fsLimits(undefined));
+    return { head: commit, files: await at.countAll() };
+  }
+
+  // ---- host API: read an instance's data from outside -----------------------------------------
+  async readFile(inst: InstanceRecord, path: string, at?: string): Promise<Uint8Array> {
+    return (await this.worktree(inst)).readFile(parsePath(path, "readFile"), path, at);
+  }
+
+  async readdir(inst: InstanceRecord, path = "", at?: string): Promise<{ name: string; type: FsStat["type"]; size: number }[]> {
+    const wt = await this.worktree(inst);
+    const names = parsePath(path, "readdir", true);
+    const out = [];
+    for (const name of await wt.readdir(names, path, at)) {
+      const s = (await wt.stat([...names, name], `${path}/${name}`, at))!;
+      out.push({ name, type: s.type, size: s.size });
+    }
+    return out;
+  }
+
+  async log(inst: InstanceRecord, limit?: number): Promise<FsCommit[]> {
+    return (await this.worktree(inst)).log(limit);
+  }
+
+  async diff(inst: InstanceRecord, a: string, b?: string): Promise<FsChange[]> {
+    return (await this.worktree(inst)).diff(a, b);
+  }
+
+  /** Read-only SQL on the instance's database (committed state; never blocks its run). */
+  query(inst: InstanceRecord, query: string, params: SqlValue[] = []): SqlResult {
+    const path = this.hasSql(inst.pk) ? this.sqlPath(inst.pk) : ":memory:";
+    const db = new InstanceDatabase({ path, maxBytes: DEFAULT_LIMITS.sqlBytes, durable: false });
+    try {
+      return db.exec(query, params, false, "this is a read-only query from outside the instance");
+    } finally {
+      db.close();
+    }
+  }
+
+  /** The instance's repository for git's HTTP protocol (its only branch: main). */
+  repo(inst: InstanceRecord): RepoReader {
+    const read = this.reader(inst.tenant);
+    return {
+      head: async () => (await this.store.getInstanceByPk(inst.pk))?.fsHead ?? null,
+      read: async (oid) => {
+        const o = await read.read(oid);
+        return o ? { type: o.type, data: o.data } : undefined;
+      },
+    };
+  }
+}
+
+/** Filesystem limits of a version (versions deployed before they existed get the defaults). */
+export function fsLimits(l: Partial<FsLimits> | undefined): FsLimits {
+  return { fileBytes: l?.fileBytes ?? DEFAULT_LIMITS.fileBytes, files: l?.files ?? DEFAULT_LIMITS.files };
+}

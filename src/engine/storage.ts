@@ -1,0 +1,328 @@
+// One run's view of its instance's storage: the SQL database and the filesystem's working tree, and
+// which step attempt owns the changes in flight. A write belongs to the one attempt that is running
+// when it is made; writes with no attempt running (code outside steps: they would repeat on every
+// replay) or with several running (no way to tell whose they are) are refused before they change
+// anything. An attempt's changes become durable exactly when its result does:
+// - files only: the new git objects, the head move and the step result are one journal transaction;
+// - SQL: the result is recorded inside the instance database's own transaction with the writes
+//   (the commit point), the journal follows, and a run that starts after a crash adopts results the
+//   journal has not seen yet (adopt()). Git objects named there are stored before that commit.
+// A failed, timed-out or abandoned attempt rolls back both.
+import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
+import { parsePath } from "../core/paths.ts";
+import type { FsRequest, SqlValue, SyncReply, SyncRequest } from "../sandbox/protocol.ts";
+import type { InstanceDatabase } from "../instance-data/sql/database.ts";
+import { Worktree, type FsCommitResult } from "../instance-data/fs/worktree.ts";
+import type { InstanceRecord, JournalOp, StepRecord } from "../store/ports.ts";
+import type { InstanceData } from "./instance-data.ts";
+import { fsLimits } from "./instance-data.ts";
+import { DEFAULT_LIMITS } from "./config.ts";
+
+const WRITES = new Set<FsRequest["op"]>(["writeFile", "mkdir", "rm", "rename"]);
+/** errors that a retry cannot fix */
+const FINAL = new Set<string>([ErrorCode.StorageLimit, ErrorCode.StorageDenied, ErrorCode.InvalidPath]);
+
+export interface StorageLimits {
+  sqlBytes?: number;
+  fileBytes?: number;
+  files?: number;
+}
+
+export function errorReply(err: unknown): ErrorInfo {
+  const e = err as { name?: string; message?: string; code?: string };
+  const info: ErrorInfo = { name: e?.name === "WeftError" ? "Error" : (e?.name ?? "Error"), message: e?.message ?? String(err) };
+  if (e?.code) info.code = e.code;
+  if (e?.code && FINAL.has(e.code)) info.nonRetryable = true;
+  return info;
+}
+
+export class RunStorage {
+  private db?: InstanceDatabase;
+  private scratch?: InstanceDatabase;
+  private wt?: Promise<Worktree>;
+  private fsChain: Promise<unknown> = Promise.resolve();
+  /** the attempt (`key#attempt`) whose SQL transaction / working-tree changes are open */
+  private sqlOwner?: string;
+  /** set from the end of an attempt that wrote SQL until its commit is on disk */
+  private sqlCommitting = false;
+  /** attempts with changes in the working tree not yet committed or rolled back */
+  private readonly fsWriters = new Set<string>();
+  /** attempts whose changes were thrown away: their queued writes are dropped */
+  private readonly fsAborted = new Set<string>();
+  private txDepth = 0;
+  /** keys whose recorded SQL results the journal now has: pruned at the next SQL commit */
+  private confirmed: string[] = [];
+  private readonly data: InstanceData;
+  private readonly inst: InstanceRecord;
+  private readonly limits: StorageLimits;
+  private readonly running: () => [string, number][];
+
+  constructor(data: InstanceData, inst: InstanceRecord, limits: StorageLimits, running: () => [string, number][]) {
+    this.data = data;
+    this.inst = inst;
+    this.limits = limits;
+    this.running = running;
+  }
+
+  /** The attempt a write made now belongs to, or why it is refused. */
+  private writer(what: string, guestView?: [string, number][]): string {
+    const r = guestView ?? this.running();
+    if (r.length === 1) return `${r[0]![0]}#${r[0]![1]}`;
+    if (r.length === 0) {
+      throw new WeftError(ErrorCode.StorageReadOnly, `${what}: writes outside step.do are refused — code outside steps runs again on every replay, so its writes would repeat. Move the write into a step.do callback (reads outside steps are fine).`, { reason: "outside_step" });
+    }
+    throw new WeftError(ErrorCode.StorageReadOnly, `${what}: ${r.length} steps are running at once (${r.map(([k]) => k.split(":").slice(2).join(":")).join(", ")}), so this write cannot be tied to one of them. Run steps that write storage one at a time, not in Promise.all.`, { reason: "concurrent_steps" });
+  }
+
+  private sqlWriter(running: [string, number][]): string {
+    const w = this.writer("sql.exec", running);
+    if (this.sqlCommitting) {
+      throw new WeftError(ErrorCode.StorageReadOnly, `sql.exec: the previous step's database writes are still being committed; this write cannot join them. Retry it (the step's retry does) or await the other step first.`, { reason: "committing" });
+    }
+    return w;
+  }
+
+  private sqlLimit(): number {
+    return this.limits.sqlBytes ?? DEFAULT_LIMITS.sqlBytes;
+  }
+
+  private database(create: boolean): InstanceDatabase | undefined {
+    if (!this.db && (create || this.data.hasSql(this.inst.pk))) this.db = this.data.openSql(this.inst.pk, this.sqlLimit());
+    return this.db;
+  }
+
+  /** Answer a synchronous ctx.storage call from the run's code. */
+  onSync(req: SyncRequest): SyncReply {
+    try {
+      return { ok: true, value: this.sync(req) };
+    } catch (err) {
+      return { ok: false, error: errorReply(err) };
+    }
+  }
+
+  private sync(req: SyncRequest): unknown {
+    if (req.t === "sqlSize") return this.database(false)?.sizeBytes() ?? 0;
+    if (req.t === "sqlTx") return this.tx(req.op, req.running);
+    let w: string | undefined;
+    let refusal: string | undefined;
+    try {
+      w = this.sqlWriter(req.running);
+    } catch (e) {
+      refusal = (e as Error).message;
+    }
+    if (w === undefined) {
+      // reads only; an instance that never wrote has no file, and its reads see an empty database
+      const db = this.database(false) ?? (this.scratch ??= this.data.scratchSql());
+      return db.exec(req.query, req.params as SqlValue[], false, refusal);
+    }
+    const db = this.database(true)!;
+    if (!db.inTransaction) db.begin();
+    this.sqlOwner = w;
+    return db.exec(req.query, req.params as SqlValue[], true);
+  }
+
+  private tx(op: "begin" | "commit" | "rollback", running: [string, number][]): null {
+    if (op === "begin") {
+      let w: string | undefined;
+      try {
+        w = this.sqlWriter(running);
+      } catch {
+        /* a read-only transaction */
+      }
+      const db = this.database(w !== undefined);
+      if (db) {
+        if (w !== undefined && !db.inTransaction) {
+          db.begin();
+          this.sqlOwner = w;
+        }
+        db.savepoint();
+      }
+      this.txDepth++;
+      return null;
+    }
+    if (this.txDepth === 0) throw new WeftError(ErrorCode.InvalidState, `transactionSync: no transaction is open`);
+    this.txDepth--;
+    if (!this.db) return null;
+    if (op === "rollback") this.db.rollbackTo(); // rolls back and releases
+    else this.db.release();
+    return null;
+  }
+
+  // ---- filesystem -------------------------------------------------------------------------------
+  private worktree(): Promise<Worktree> {
+    this.wt ??= Worktree.open(this.data.reader(this.inst.tenant), this.inst.fsHead, this.inst.fsFiles, fsLimits(this.limits));
+    return this.wt;
+  }
+
+  /** One ctx.fs call. Ops run in the order the code made them; a write is tied to its attempt now. */
+  fs(req: FsRequest): Promise<unknown> {
+    let w: string | undefined;
+    try {
+      if (WRITES.has(req.op)) w = this.writer(`fs.${req.op}`);
+      if (req.op === "rename") (parsePath(req.from, "rename"), parsePath(req.to, "rename"));
+      else if ("path" in req) parsePath(req.path, req.op, req.op === "readdir" || req.op === "stat" || req.op === "exists");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (w) this.fsWriters.add(w);
+    const op = this.fsChain.then(async () => {
+      const wt = await this.worktree();
+      if (w && this.fsAborted.has(w)) throw new WeftError(ErrorCode.InvalidState, `fs.${req.op}: its step attempt ended before the write was applied; the write is dropped`);
+      return this.apply(wt, req);
+    });
+    this.fsChain = op.catch(() => undefined);
+    return op;
+  }
+
+  private async apply(wt: Worktree, req: FsRequest): Promise<unknown> {
+    switch (req.op) {
+      case "readFile":
+        return wt.readFile(parsePath(req.path, "readFile"), req.path, req.at);
+      case "readdir":
+        return wt.readdir(parsePath(req.path, "readdir", true), req.path, req.at);
+      case "stat": {
+        const s = await wt.stat(parsePath(req.path, "stat", true), req.path, req.at);
+        if (!s) {
+          const e = new Error(`ENOENT: no such file or directory, stat '${req.path}'`) as Error & { code: string };
+          e.code = "ENOENT";
+          throw e;
+        }
+        return s;
+      }
+      case "exists":
+        return (await wt.stat(parsePath(req.path, "exists", true), req.path, req.at)) !== undefined;
+      case "writeFile":
+        return wt.writeFile(parsePath(req.path, "writeFile"), req.path, req.data);
+      case "mkdir":
+        return wt.mkdir(parsePath(req.path, "mkdir"), req.path, req.recursive);
+      case "rm":
+        return wt.rm(parsePath(req.path, "rm"), req.path, req.recursive, req.force);
+      case "rename":
+        return wt.rename(parsePath(req.from, "rename"), req.from, parsePath(req.to, "rename"), req.to);
+      case "log":
+        return wt.log(req.limit);
+      case "diff":
+        return wt.diff(req.a, req.b);
+    }
+  }
+
+  // ---- attempts ---------------------------------------------------------------------------------
+  /** Did this attempt change storage (so its commit must go through commitAttempt)? */
+  owns(key: string, attempt: number): boolean {
+    const w = `${key}#${attempt}`;
+    return this.sqlOwner === w || this.fsWriters.has(w);
+  }
+
+  /**
+   * Seal the attempt's changes with its result. Returns the journal ops to add to the step's
+   * commit, and `early`: the result is already durable (recorded with the SQL writes), so the
+   * caller may resolve the step before its journal write lands. Everything that decides what
+   * belongs to this attempt happens before the first await.
+   */
+  async commitAttempt(rec: StepRecord & { state: "complete" }, attempt: number): Promise<{ ops: JournalOp[]; early: boolean }> {
+    const w = `${rec.key}#${attempt}`;
+    const db = this.db;
+    const sql = this.sqlOwner === w && db !== undefined && db.inTransaction;
+    if (this.sqlOwner === w) this.sqlOwner = undefined;
+    if (sql) this.sqlCommitting = true;
+    try {
+      const ops: JournalOp[] = [];
+      let fs: FsCommitResult | null = null;
+      if (this.fsWriters.delete(w)) {
+        // in the queue: after this attempt's own operations, before any later attempt's
+        const sealed = this.fsChain.then(async () => (await this.worktree()).commit({ name: rec.name, count: rec.count }, rec.at!));
+        this.fsChain = sealed.catch(() => undefined);
+        fs = await sealed;
+        if (fs) ops.push({ op: "objects", tenant: this.inst.tenant, objects: fs.objects }, { op: "fs", head: fs.head, files: fs.files });
+      }
+      if (fs) {
+        const objects = fs.objects;
+        this.afterJournal.set(rec.key, () => void this.worktree().then((wt) => wt.persisted(objects)));
+      }
+      if (!sql) return { ops, early: false };
+      this.txDepth = 0;
+      if (!db.dirty) {
+        db.rollback(); // only read: nothing to make durable
+        return { ops, early: false };
+      }
+      if (fs) await this.data.putObjects(this.inst.tenant, fs.objects);
+      this.committing = db.commitAttempt({ key: rec.key, attempt, value: rec, at: rec.at!, fsHead: fs?.head ?? null }, this.confirmed.splice(0));
+      await this.committing;
+      return { ops: ops.filter((o) => o.op !== "objects"), early: true };
+    } finally {
+      if (sql) this.sqlCommitting = false;
+    }
+  }
+
+  /** called by the run once the journal holds the step (its recorded row may go) */
+  journaled(key: string): void {
+    this.confirmed.push(key);
+    this.afterJournal.get(key)?.();
+    this.afterJournal.delete(key);
+  }
+  private readonly afterJournal = new Map<string, () => void>();
+  private committing: Promise<void> = Promise.resolve();
+
+  /** Throw away the attempt's changes (it failed, timed out, or the run is stopping). */
+  abortAttempt(key: string, attempt: number): void {
+    const w = `${key}#${attempt}`;
+    if (this.sqlOwner === w) {
+      this.sqlOwner = undefined;
+      this.txDepth = 0;
+      this.db?.rollback();
+    }
+    if (this.fsWriters.delete(w)) {
+      this.fsAborted.add(w);
+      this.fsChain = this.fsChain.then(async () => (await this.worktree()).rollback()).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Results the instance database recorded but the journal does not have (the process died between
+   * the two commits): journal ops that adopt them, in step order.
+   */
+  async adopt(journaled: Map<string, StepRecord>): Promise<{ ops: JournalOp[]; steps: StepRecord[] }> {
+    const db = this.database(false);
+    if (!db) return { ops: [], steps: [] };
+    const rows = db.recordedSteps();
+    const ops: JournalOp[] = [];
+    const steps: StepRecord[] = [];
+    let head: string | null = null;
+    for (const r of rows.sort((a, b) => (a.value as StepRecord).seq - (b.value as StepRecord).seq)) {
+      const j = journaled.get(r.key);
+      if (j && j.state !== "pending") {
+        this.confirmed.push(r.key);
+        continue;
+      }
+      const rec = r.value as StepRecord;
+      steps.push(rec);
+      ops.push({ op: "step", ...rec }, { op: "history", type: "step_completed", at: rec.at ?? r.at, data: { key: rec.key, name: rec.name, recovered: true } });
+      if (r.fsHead) head = r.fsHead;
+    }
+    if (head) {
+      const wt = await Worktree.open(this.data.reader(this.inst.tenant), head, 0, fsLimits(this.limits));
+      ops.push({ op: "fs", head, files: await wt.countAll() });
+      this.inst.fsHead = head;
+      this.inst.fsFiles = await wt.countAll();
+    }
+    return { ops, steps };
+  }
+
+  /** The run is over: roll back whatever is open and let go of the database (after a commit in flight). */
+  close(): void {
+    this.sqlOwner = undefined;
+    this.fsWriters.clear();
+    const db = this.db;
+    this.db = undefined;
+    this.scratch?.close();
+    this.scratch = undefined;
+    if (!db) return;
+    void this.committing.catch(() => undefined).then(() => {
+      try {
+        db.rollback();
+      } finally {
+        db.close();
+      }
+    });
+  }
+}

@@ -1,0 +1,188 @@
+// ctx.storage.sql from workflow code, through the engine: the Durable Objects cursor API, writes
+// atomic with their step (a failed attempt leaves nothing, its retry sees the old state), writes
+// outside steps refused, reads outside steps allowed, limits, and no file for instances that never
+// write. The crash side (kill -9 between the two commits) is in test/crash/storage-crash.test.ts.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { deploy, open, until, wf, SECOND } from "./helpers.ts";
+
+const LIMIT = { timeout: 20_000 };
+
+test("cursor API: toArray, iteration, one(), raw(), columnNames, rowsRead/rowsWritten, blobs, transactionSync", LIMIT, async (t) => {
+  const h = await open(t);
+  await deploy(h.engine, "cur", wf(`
+    return await step.do("all", async () => {
+      const sql = this.ctx.storage.sql;
+      sql.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, data BLOB)");
+      const ins = sql.exec("INSERT INTO t (name, data) VALUES (?, ?), (?, ?)", "a", new Uint8Array([1, 2, 3]), "b", null);
+      const c = sql.exec("SELECT id, name FROM t ORDER BY id");
+      const iterated = [];
+      for (const row of c) iterated.push(row);
+      const again = sql.exec("SELECT name FROM t ORDER BY id");
+      const first = again.next().value;
+      const rest = again.toArray();
+      let none = "", many = "";
+      try { sql.exec("SELECT * FROM t WHERE id = 99").one(); } catch (e) { none = e.message; }
+      try { sql.exec("SELECT * FROM t").one(); } catch (e) { many = e.message; }
+      const raw = [...sql.exec("SELECT id, name FROM t ORDER BY id").raw()];
+      const blob = sql.exec("SELECT data FROM t WHERE name = 'a'").one().data;
+      let rolledBack = "";
+      try {
+        this.ctx.storage.transactionSync(() => { sql.exec("INSERT INTO t (name) VALUES ('c')"); throw new Error("undo"); });
+      } catch (e) { rolledBack = e.message; }
+      const kept = this.ctx.storage.transactionSync(() => { sql.exec("INSERT INTO t (name) VALUES ('d')"); return "ok"; });
+      return {
+        insWritten: ins.rowsWritten, cols: c.columnNames, iterated, rowsRead: c.rowsRead, first, rest, none, many, raw,
+        blobIsArrayBuffer: blob instanceof ArrayBuffer, blob: [...new Uint8Array(blob)], rolledBack, kept,
+        names: sql.exec("SELECT name FROM t ORDER BY id").toArray().map((r) => r.name),
+        one: sql.exec("SELECT COUNT(*) AS n FROM t").one().n,
+        size: sql.databaseSize > 0,
+      };
+    });`));
+  const s = await (await h.engine.workflow("acme", "cur").create()).waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  assert.deepEqual(s.output, {
+    insWritten: 2, cols: ["id", "name"], iterated: [{ id: 1, name: "a" }, { id: 2, name: "b" }], rowsRead: 2,
+    first: { name: "a" }, rest: [{ name: "b" }],
+    none: "Expected exactly one result from SQL query, but got no results.",
+    many: "Expected exactly one result from SQL query, but got multiple results.",
+    raw: [[1, "a"], [2, "b"]], blobIsArrayBuffer: true, blob: [1, 2, 3], rolledBack: "undo", kept: "ok",
+    names: ["a", "b", "d"], one: 3, size: true,
+  });
+});
+
+test("a failed attempt's writes are rolled back; its retry sees the state before it; the success commits", LIMIT, async (t) => {
+  const h = await open(t);
+  await deploy(h.engine, "retry", wf(`
+    await step.do("schema", async () => { this.ctx.storage.sql.exec("CREATE TABLE log (what TEXT)"); });
+    const seen = await step.do("flaky", { retries: { limit: 2, delay: "1 second", backoff: "constant" } }, async (ctx) => {
+      const before = this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM log").one().n;
+      this.ctx.storage.sql.exec("INSERT INTO log VALUES (?)", "attempt " + ctx.attempt);
+      if (ctx.attempt < 3) throw new Error("boom " + ctx.attempt);
+      return before;
+    });
+    return { seen, rows: this.ctx.storage.sql.exec("SELECT what FROM log").toArray().map((r) => r.what) };`));
+  const inst = await h.engine.workflow("acme", "retry").create();
+  await until(async () => (await inst.describe()).steps.some((x) => x.type === "step" && x.name === "flaky" && x.attempts.length >= 1), "first failure");
+  h.clock.advance(SECOND);
+  await until(async () => (await inst.describe()).steps.some((x) => x.type === "step" && x.name === "flaky" && x.attempts.length >= 2), "second failure");
+  h.clock.advance(SECOND);
+  const s = await inst.waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  assert.deepEqual(s.output, { seen: 0, rows: ["attempt 3"] }, "each retry started from the state before the first attempt");
+  const q = await inst.query("SELECT what FROM log");
+  assert.deepEqual(q.rows, [["attempt 3"]], "the host sees the committed state");
+});
+
+test("writes outside steps are refused with a message that says to use a step; reads outside steps work", LIMIT, async (t) => {
+  const h = await open(t);
+  await deploy(h.engine, "outside", wf(`
+    await step.do("make", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (x)"); this.ctx.storage.sql.exec("INSERT INTO t VALUES (1)"); });
+    const n = this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM t").one().n;
+    let refused = null;
+    try { this.ctx.storage.sql.exec("INSERT INTO t VALUES (2)"); } catch (e) { refused = { code: e.code, message: e.message }; }
+    let ddl = null;
+    try { this.ctx.storage.sql.exec("DROP TABLE t"); } catch (e) { ddl = e.code; }
+    return { n, refused, ddl, after: this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM t").one().n };`));
+  const s = await (await h.engine.workflow("acme", "outside").create()).waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  const o = s.output as { n: number; refused: { code: string; message: string }; ddl: string; after: number };
+  assert.equal(o.n, 1);
+  assert.equal(o.refused.code, "storage_read_only");
+  assert.match(o.refused.message, /outside step\.do/);
+  assert.match(o.refused.message, /step\.do callback/);
+  assert.equal(o.ddl, "storage_read_only");
+  assert.equal(o.after, 1, "nothing was written");
+});
+
+test("steps running at once cannot write (their writes could not be told apart); one at a time they can", LIMIT, async (t) => {
+  const h = await open(t);
+  // both steps try their write while the other one is still running, then meet at a barrier
+  let arrived = 0;
+  let open2!: () => void;
+  const both = new Promise<void>((r) => (open2 = r));
+  const barrier = async () => {
+    if (++arrived === 2) open2();
+    await both;
+  };
+  await deploy(h.engine, "par", wf(`
+    await step.do("schema", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (x)"); });
+    const r = await Promise.all(["a", "b"].map((n) => step.do(n, { retries: { limit: 0, delay: 1 } }, async () => {
+      await this.env.tick();
+      let out;
+      try { this.ctx.storage.sql.exec("INSERT INTO t VALUES (?)", n); out = "wrote"; } catch (e) { out = e.code + ": " + e.message; }
+      await this.env.barrier();
+      return out;
+    })));
+    const alone = await step.do("alone", async () => this.ctx.storage.sql.exec("INSERT INTO t VALUES ('c')").rowsWritten);
+    return { r, alone, n: this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM t").one().n };`), { env: { barrier, tick: async () => undefined } });
+  const s = await (await h.engine.workflow("acme", "par").create()).waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  const o = s.output as { r: string[]; alone: number; n: number };
+  for (const x of o.r) assert.match(x, /^storage_read_only: .*2 steps are running at once \(a, b\)/);
+  assert.equal(o.alone, 1);
+  assert.equal(o.n, 1, "only the write of the step that ran alone");
+});
+
+test("an instance that never touches storage has no database file; reads of one that never wrote see an empty database", LIMIT, async (t) => {
+  const h = await open(t);
+  await deploy(h.engine, "none", wf(`
+    await step.do("a", async () => 1);
+    let err = "";
+    try { this.ctx.storage.sql.exec("SELECT * FROM missing"); } catch (e) { err = e.code; }
+    return { tables: this.ctx.storage.sql.exec("SELECT name FROM sqlite_master").toArray().length, err, size: this.ctx.storage.sql.databaseSize };`));
+  const wfb = h.engine.workflow("acme", "none");
+  const insts = await wfb.createBatch(Array.from({ length: 20 }, () => ({})));
+  for (const i of insts) {
+    const s = await i.waitFor();
+    assert.deepEqual(s.output, { tables: 0, err: "sql_error", size: 0 });
+  }
+  const sqlDir = join(h.dataDir, "sql");
+  assert.equal(existsSync(sqlDir) ? readdirSync(sqlDir).length : 0, 0, "no file was made");
+});
+
+test("the database size limit: a clear error, the step fails without retrying, the data before it stays", LIMIT, async (t) => {
+  const h = await open(t);
+  await deploy(h.engine, "big", wf(`
+    await step.do("fill", async () => {
+      this.ctx.storage.sql.exec("CREATE TABLE t (b BLOB)");
+      this.ctx.storage.sql.exec("INSERT INTO t VALUES (zeroblob(1000))");
+    });
+    try {
+      await step.do("overflow", async () => { for (let i = 0; i < 1000; i++) this.ctx.storage.sql.exec("INSERT INTO t VALUES (zeroblob(4000))"); });
+    } catch (e) {
+      return { code: e.code, message: e.message, rows: this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM t").one().n };
+    }
+    return "no error";`), { limits: { sqlBytes: 128 * 1024 } });
+  const inst = await h.engine.workflow("acme", "big").create();
+  const s = await inst.waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  const o = s.output as { code: string; message: string; rows: number };
+  assert.equal(o.code, "storage_limit");
+  assert.match(o.message, /131072 bytes/);
+  assert.match(o.message, /limits\.sqlBytes/);
+  assert.equal(o.rows, 1, "none of the failed step's rows remain");
+  const d = await inst.describe();
+  const over = d.steps.find((x) => x.type === "step" && x.name === "overflow");
+  assert.equal(over && "attempts" in over ? over.attempts.length : -1, 1, "a full database is not retried");
+});
+
+test("tenant SQL cannot reach files or the engine's bookkeeping: ATTACH, VACUUM INTO, pragmas, hidden tables", LIMIT, async (t) => {
+  const h = await open(t);
+  await deploy(h.engine, "deny", wf(`
+    await step.do("make", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (x)"); });
+    return await step.do("try", async () => {
+      const sql = this.ctx.storage.sql;
+      const out = {};
+      for (const q of ["ATTACH DATABASE '/tmp/weft-evil.db' AS evil", "VACUUM INTO '/tmp/weft-evil2.db'", "PRAGMA journal_mode=DELETE", "PRAGMA writable_schema=1", "SELECT * FROM _weft_steps"]) {
+        try { sql.exec(q); out[q] = "ran"; } catch (e) { out[q] = e.code; }
+      }
+      return out;
+    });`));
+  const s = await (await h.engine.workflow("acme", "deny").create()).waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  for (const [q, code] of Object.entries(s.output as Record<string, string>)) assert.equal(code, "storage_denied", q);
+  assert.equal(existsSync("/tmp/weft-evil.db") || existsSync("/tmp/weft-evil2.db"), false);
+});
