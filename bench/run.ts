@@ -1,7 +1,7 @@
 // Weft benchmark: `node bench/run.ts [--json] [--quick] [--sleepers=N] [--only=name,name]`.
 // Prints one table (metric | measured | target | ratio | note); ratio ≥ 1.00 means the target is met.
 // With --json the same figures follow as one JSON object on the last line.
-// Scenario names for --only: fsync, creations, completions, steps, throughput, cold, timers, sleepers.
+// Scenario names for --only: fsync, creations, completions, steps, storage, throughput, cold, timers, sleepers.
 // The sleeping-instances scenario (100,000 instances in a child process) is most of the run time:
 // ~4.5 min of ~5 on a quiet 2-core box. --quick runs 20,000 instead (JSON sleeping100kRssMiB is then null).
 import * as S from "./scenarios.ts";
@@ -29,6 +29,7 @@ interface Row {
 const rows: Row[] = [];
 const figures: Record<string, number | null> = {
   creationsPerSec: null, completionsPerSec: null, stepOverheadP50Us: null, stepOverheadP99Us: null, stepsPerSec: null,
+  sqlStepOverheadP50Us: null, sqlStepRatio: null, fileStepP50Ms: null, noStorageFiles: null,
   coldStartP50Ms: null, coldStartP99Ms: null, timerLatenessP50Ms: null, timerLatenessP99Ms: null, sleeping100kRssMiB: null, fsyncCommitUs: null,
 };
 const tStart = performance.now();
@@ -81,6 +82,30 @@ if (run("steps")) {
   rows.push({
     metric: "step overhead p99", value: s.p99Us, unit: "µs", kind: "none",
     note: `same run. Engine cost without fsync (synchronous=normal): p50 ${fmt(normal.p50Us)} µs, p99 ${fmt(normal.p99Us)} µs`,
+  });
+}
+
+if (run("storage")) {
+  progress("storage: SQL step, file step, instances without storage");
+  const plain = await S.stepOverhead(1_000);
+  const sql = await S.stepOverhead(1_000, "full", "sqlSteps");
+  const file = await S.stepOverhead(1_000, "full", "fileSteps");
+  const none = await S.noStorageFiles();
+  figures.sqlStepOverheadP50Us = sql.p50Us;
+  figures.sqlStepRatio = sql.p50Us / plain.p50Us;
+  figures.fileStepP50Ms = file.p50Us / 1000;
+  figures.noStorageFiles = none.files + none.objects;
+  rows.push({
+    metric: "SQL step / plain step (p50)", value: sql.p50Us / plain.p50Us, unit: "×", kind: "max", target: 1.5,
+    note: `1 instance, 1,000 sequential step.do each inserting one row (its own SQLite file, committed with the step: recorded result + fdatasync, journal after): p50 ${fmt(sql.p50Us)} µs, p99 ${fmt(sql.p99Us)} µs; plain step in the same run: p50 ${fmt(plain.p50Us)} µs, p99 ${fmt(plain.p99Us)} µs`,
+  });
+  rows.push({
+    metric: "10 KiB file step p50", value: file.p50Us / 1000, unit: "ms", kind: "max", target: 2,
+    note: `1 instance, 1,000 sequential step.do each writing a new 10 KiB file into a 50-file directory: one git commit (blob, 2 trees, commit) in the step's journal transaction; p99 ${fmt(file.p99Us / 1000, 2)} ms`,
+  });
+  rows.push({
+    metric: "files + objects of 10k plain instances", value: none.files + none.objects, unit: "", kind: "max", target: 0,
+    note: `${fmt(none.instances)} one-step instances that never touch ctx.storage or ctx.fs, run to the end: ${none.files} file(s) besides the store's own (${none.listing.join(", ")}), ${none.objects} git object row(s)`,
   });
 }
 
@@ -150,10 +175,10 @@ if (Number.isFinite(fsyncUs)) {
 // ---- output ------------------------------------------------------------------------------------
 const table = rows.map((r) => {
   const ok = Number.isFinite(r.value);
-  const digits = r.unit === "ms" && r.value < 100 ? 2 : 0;
+  const digits = (r.unit === "ms" && r.value < 100) || r.unit === "×" ? 2 : 0;
   const measured = ok ? `${fmt(r.value, digits)} ${r.unit}` : "n/a";
-  const target = r.kind === "min" ? `≥ ${fmt(r.target!)} ${r.unit}` : r.kind === "max" ? `≤ ${fmt(r.target!)} ${r.unit}` : "—";
-  const ratio = !ok || r.kind === "none" ? "—" : (r.kind === "min" ? r.value / r.target! : r.target! / r.value).toFixed(2);
+  const target = r.kind === "min" ? `≥ ${fmt(r.target!, digits)} ${r.unit}` : r.kind === "max" ? `≤ ${fmt(r.target!, digits)} ${r.unit}` : "—";
+  const ratio = !ok || r.kind === "none" ? "—" : r.target === 0 ? (r.value <= 0 ? "1.00" : "0.00") : (r.kind === "min" ? r.value / r.target! : r.target! / r.value).toFixed(2);
   return [r.metric, measured, target, ratio, r.note];
 });
 const head = ["metric", "measured", "target", "ratio", "note"];

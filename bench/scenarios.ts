@@ -130,20 +130,22 @@ export interface StepOverheadResult {
   steps: number;
 }
 
-export async function stepOverhead(steps = 2_000, synchronous: "full" | "normal" = "full"): Promise<StepOverheadResult> {
+export async function stepOverhead(steps = 2_000, synchronous: "full" | "normal" = "full", body: keyof typeof BODIES = "nSteps"): Promise<StepOverheadResult> {
   const tmp = tempDir("steps1");
   const store = new TimedStore({ dataDir: tmp.dir, synchronous });
-  const e = await Engine.open({ dataDir: tmp.dir, store });
+  // a SQL step is durable when its instance database commits (the journal write follows unsynced)
+  const sqlCommits: number[] = [];
+  const e = await Engine.open({ dataDir: tmp.dir, store, synchronous, hooks: { afterSqlCommit: () => void sqlCommits.push(performance.now()) } });
   try {
     return await keepAlive(async () => {
-      await deploy(e, "seq", BODIES.nSteps);
+      await deploy(e, "seq", BODIES[body]);
       const wf = e.workflow(TENANT, "seq");
       const t0 = performance.now();
       const inst = await wf.create({ params: { steps } });
       const s = await inst.waitFor();
       const wall = performance.now() - t0;
       if (s.status !== "complete" || s.output !== steps) throw new Error(`step overhead run ended ${JSON.stringify(s)}`);
-      const c = store.stepCommits;
+      const c = body === "sqlSteps" ? sqlCommits.slice(1) : store.stepCommits; // not the schema step
       const gaps: number[] = [];
       for (let i = 1; i < c.length; i++) gaps.push((c[i]! - c[i - 1]!) * 1000);
       return {
@@ -270,3 +272,31 @@ export async function sleepers(n = 100_000, timeoutMs = Math.max(300_000, n * 10
 }
 
 export { sleep };
+
+/**
+ * Instances that never use storage cost no file and no row: 10,000 one-step instances run to the
+ * end; then the data directory holds only the store's own files and the store no git objects.
+ */
+export async function noStorageFiles(n = 10_000): Promise<{ instances: number; files: number; objects: number; listing: string[] }> {
+  const tmp = tempDir("nostorage");
+  const e = await Engine.open({ dataDir: tmp.dir });
+  try {
+    await keepAlive(async () => {
+      await deploy(e, "plain", BODIES.oneStep);
+      const wf = e.workflow(TENANT, "plain");
+      const insts: WorkflowInstance[] = [];
+      for (let b = 0; b < n / 100; b++) insts.push(...(await wf.createBatch(Array.from({ length: 100 }, () => ({})))));
+      for (const i of insts) if ((await i.waitFor()).status !== "complete") throw new Error("an instance did not complete");
+    });
+    const { readdirSync } = await import("node:fs");
+    const listing = readdirSync(tmp.dir, { recursive: true }).map(String).sort();
+    const own = new Set(["weft.db", "weft.db-wal", "weft.db-shm"]);
+    const db = new DatabaseSync(join(tmp.dir, "weft.db"), { readOnly: true });
+    const objects = (db.prepare("SELECT COUNT(*) AS n FROM git_objects").get() as { n: number }).n;
+    db.close();
+    return { instances: n, files: listing.filter((f) => !own.has(f)).length, objects, listing };
+  } finally {
+    await e.close();
+    tmp.remove();
+  }
+}

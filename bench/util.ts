@@ -56,6 +56,18 @@ export const BODIES = {
     for (let i = 0; i < event.payload.steps; i++) acc += await step.do("s" + i, async () => 1);
     return acc;`,
   sleepMs: `    await step.sleep("nap", event.payload.ms);\n    return 1;`,
+  /** each step inserts one row into the instance's SQL database */
+  sqlSteps: `    await step.do("schema", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (i INTEGER, at INTEGER)"); });
+    let acc = 0;
+    for (let i = 0; i < event.payload.steps; i++) acc += await step.do("s" + i, async () => { this.ctx.storage.sql.exec("INSERT INTO t VALUES (?, ?)", i, Date.now()); return 1; });
+    return acc;`,
+  /** each step writes one 10 KiB file (new content each time) into a directory of 50 files */
+  fileSteps: `    let acc = 0;
+    for (let i = 0; i < event.payload.steps; i++) acc += await step.do("s" + i, async () => {
+      await this.ctx.fs.writeFile("out/report-" + (i % 50) + ".bin", new Uint8Array(10240).fill(i % 251).map((x, j) => (x + j * (i + 1)) & 255));
+      return 1;
+    });
+    return acc;`,
 };
 
 export async function deploy(engine: Engine, workflow: string, body: string, limits: Partial<WorkflowLimits> = {}): Promise<void> {

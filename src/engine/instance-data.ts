@@ -20,6 +20,8 @@ export class InstanceData {
   private readonly store: Store;
   private readonly dir: string;
   readonly durable: boolean;
+  /** fdatasyncs in flight across all instance databases (see InstanceDatabaseOptions.syncs) */
+  private readonly syncs = { inflight: 0 };
   constructor(store: Store, dataDir: string, durable: boolean) {
     this.store = store;
     this.dir = join(dataDir, "sql");
@@ -38,7 +40,7 @@ export class InstanceData {
 
   openSql(pk: number, maxBytes: number): InstanceDatabase {
     mkdirSync(this.dir, { recursive: true });
-    return new InstanceDatabase({ path: this.sqlPath(pk), maxBytes, durable: this.durable });
+    return new InstanceDatabase({ path: this.sqlPath(pk), maxBytes, durable: this.durable, syncs: this.syncs });
   }
 
   /** an empty database answering the reads of an instance that never wrote (no file is made) */

@@ -376,7 +376,8 @@ export class InstanceRun {
       ({ ops: extra, early }) => {
         this.inflightWrites--;
         if (early) this.e.config.hooks.afterSqlCommit?.(this.inst.id, rec.key);
-        const journaled = this.write([...ops, ...extra, completed]).then(() => this.storage?.journaled(rec.key));
+        // early: the instance database holds the result durably, so this write needs no fsync of its own
+        const journaled = this.write([...ops, ...extra, completed], !early).then(() => this.storage?.journaled(rec.key));
         // early: the result is durable with the SQL writes; a crash now is repaired by adoption
         if (early) done();
         else void journaled.then(done);
@@ -428,9 +429,9 @@ export class InstanceRun {
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------
-  private write(ops: JournalOp[]): Promise<void> {
+  private write(ops: JournalOp[], sync = true): Promise<void> {
     this.inflightWrites++;
-    const p = this.e.store.journal(this.pk, this.epoch, ops).finally(() => {
+    const p = this.e.store.journal(this.pk, this.epoch, ops, sync ? undefined : { sync: false }).finally(() => {
       this.inflightWrites--;
     });
     this.e.notifySoon(this.pk);

@@ -160,8 +160,12 @@ export interface Store {
 
   /** take ownership of an instance for one run: bumps and returns the epoch, records workflow_running */
   claim(pk: number, status: InstanceStatus, at: number): Promise<number>;
-  /** fenced, atomic, durable when the promise resolves */
-  journal(pk: number, epoch: number, ops: JournalOp[]): Promise<void>;
+  /**
+   * Fenced, atomic, durable when the promise resolves — unless `sync: false`: the caller has made
+   * these facts durable elsewhere (a step's result recorded in the instance database), so the write
+   * resolves once committed and becomes durable with the next synced one.
+   */
+  journal(pk: number, epoch: number, ops: JournalOp[], options?: { sync?: boolean }): Promise<void>;
   /** move the epoch without a run (terminate, restart, pause of a sleeping instance): fences out old runs */
   fence(pk: number, ops: JournalOp[]): Promise<number>;
   steps(pk: number): Promise<StepRecord[]>;

@@ -19,7 +19,7 @@
 //   headroom, as the hard cap for one runaway statement.
 import { DatabaseSync, constants as C, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { serialize as v8serialize, deserialize as v8deserialize } from "node:v8";
-import { closeSync, existsSync, fdatasync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { ErrorCode, WeftError } from "../../core/errors.ts";
 
@@ -34,6 +34,12 @@ export interface InstanceDatabaseOptions {
   durable: boolean;
   /** cap on the bytes of one result set returned by exec (default 16 MiB) */
   maxResultBytes?: number;
+  /**
+   * fdatasyncs in flight across the engine's instance databases (shared by them). A commit with no
+   * other one in flight syncs right away on the calling thread — a thread-pool round trip only adds
+   * latency to a sequential workflow; under load the syncs go to the thread pool.
+   */
+  syncs?: { inflight: number };
 }
 export interface StepCommit { key: string; attempt: number; value: unknown; at: number; fsHead?: string | null }
 
@@ -112,6 +118,7 @@ export class InstanceDatabase {
   private cap = 0; // max_page_count as set
   private walFd: number | undefined;
   private syncs = 0;
+  private readonly sharedSyncs?: { inflight: number };
   private closed = false;
   // for the authorizer: running our own statement; the statement's kind; what it found
   private internal = false;
@@ -129,6 +136,7 @@ export class InstanceDatabase {
   constructor(opts: InstanceDatabaseOptions) {
     if (!Number.isSafeInteger(opts.maxBytes) || opts.maxBytes <= 0) throw new WeftError(ErrorCode.InvalidArgument, `maxBytes must be a positive integer, got ${opts.maxBytes}`, { maxBytes: opts.maxBytes });
     ({ path: this.path, durable: this.durable, maxBytes: this.maxBytes, maxResultBytes: this.maxResultBytes = 16 * 1024 * 1024 } = opts);
+    this.sharedSyncs = opts.syncs;
     if (this.path !== ":memory:") mkdirSync(dirname(this.path), { recursive: true });
     this.db = new DatabaseSync(this.path, { enableForeignKeyConstraints: true, allowExtension: false });
     try {
@@ -214,11 +222,18 @@ export class InstanceDatabase {
     this.begin();
     this.sys("SAVEPOINT weft_commit");
     let recorded = false;
+    let raised = false;
     try {
       this.guard(`recording step "${c.key}"`, () => {
-        this.sys("CREATE TABLE IF NOT EXISTS _weft_steps (key TEXT PRIMARY KEY, attempt INTEGER, value BLOB, at INTEGER, fs_head TEXT)");
+        if (!this.stepsTable) {
+          // WITHOUT ROWID: one b-tree to touch per commit (a rowid table adds its key index)
+          this.sys("CREATE TABLE IF NOT EXISTS _weft_steps (key TEXT PRIMARY KEY, attempt INTEGER, value BLOB, at INTEGER, fs_head TEXT) WITHOUT ROWID");
+          this.stepsTable = true;
+        }
         // the engine's bookkeeping is not the tenant's quota: make room for it under the hard cap
-        this.setCap(this.stats().pages + 2 * Math.ceil(value.byteLength / this.pageSize) + 16);
+        // (only near the cap: a pragma per commit costs more than the check)
+        const need = this.stats().pages + 2 * Math.ceil(value.byteLength / this.pageSize) + 16;
+        if (need > this.cap) (this.setCap(need), (raised = true));
         if (confirmed.length > 0) this.sys("DELETE FROM _weft_steps WHERE key IN (SELECT value FROM json_each(?))", JSON.stringify(confirmed));
         this.sys("INSERT OR REPLACE INTO _weft_steps (key, attempt, value, at, fs_head) VALUES (?, ?, ?, ?, ?)", c.key, c.attempt, value, c.at, c.fsHead ?? null);
         this.sys("RELEASE weft_commit");
@@ -229,7 +244,7 @@ export class InstanceDatabase {
       if (!recorded && this.db.isTransaction) this.undo("weft_commit");
       throw e;
     } finally {
-      this.fitCap();
+      if (raised) this.fitCap();
     }
     this.tx = false;
     this.sps = [];
@@ -467,8 +482,10 @@ export class InstanceDatabase {
     return { changes: r.c as number, pages: r.p as number, schema: r.s as number };
   }
 
+  private stepsTable = false;
   private hasSteps(): boolean {
-    return this.sys("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_weft_steps'").length > 0;
+    this.stepsTable ||= this.sys("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_weft_steps'").length > 0;
+    return this.stepsTable;
   }
 
   /** max_page_count: the limit (or the current size, if larger) plus headroom */
@@ -494,9 +511,20 @@ export class InstanceDatabase {
   /** the -wal file is opened once and kept: SQLite reuses it from the start after a checkpoint, never replaces it */
   private sync(): Promise<void> {
     const fd = (this.walFd ??= openSync(`${this.path}-wal`, "r"));
+    const shared = this.sharedSyncs;
+    if (shared && shared.inflight === 0 && this.syncs === 0) {
+      try {
+        fdatasyncSync(fd);
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(new WeftError(ErrorCode.Internal, `fdatasync of ${this.path}-wal failed (${(err as Error).message}): whether the step's writes are on disk is unknown`, { path: this.path }));
+      }
+    }
+    if (shared) shared.inflight++;
     this.syncs++;
     return new Promise((resolve, reject) =>
       fdatasync(fd, (err) => {
+        if (shared) shared.inflight--;
         if (--this.syncs === 0 && this.closed) closeSync(fd);
         if (!err) return resolve();
         reject(new WeftError(ErrorCode.Internal, `fdatasync of ${this.path}-wal failed (${err.message}): whether the step's writes are on disk is unknown`, { path: this.path }));

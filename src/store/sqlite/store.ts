@@ -33,7 +33,7 @@ export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   private readonly db: DatabaseSync;
   private readonly stmts = new Map<string, StatementSync>();
-  private queue: { fn: () => unknown; atomic: boolean; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private queue: { fn: () => unknown; atomic: boolean; sync: boolean; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
   private closed = false;
 
@@ -94,10 +94,10 @@ export class SqliteStore implements Store {
    * WeftError before it changes anything (fencing and existence checks come first), or, when it may
    * fail half-way (`atomic`), runs in a savepoint of its own. Any other error rolls the batch back.
    */
-  private write<T>(fn: () => T, atomic = false): Promise<T> {
+  private write<T>(fn: () => T, atomic = false, sync = true): Promise<T> {
     if (this.closed) return Promise.reject(new WeftError(ErrorCode.InvalidState, "the store is closed"));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, atomic, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ fn, atomic, sync, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -138,7 +138,10 @@ export class SqliteStore implements Store {
       for (const item of batch) item.reject(e);
       return;
     }
-    this.afterSync(() => batch.forEach((item, i) => (results[i]!.ok ? item.resolve(results[i]!.v) : item.reject(results[i]!.v))), batch.length);
+    const settle = () => batch.forEach((item, i) => (results[i]!.ok ? item.resolve(results[i]!.v) : item.reject(results[i]!.v)));
+    // a batch of writes that are durable elsewhere already needs no fsync of its own: the next one covers it
+    if (batch.every((item) => !item.sync)) return settle();
+    this.afterSync(settle, batch.length);
   }
 
   // ---- versions ------------------------------------------------------------------------------
@@ -308,14 +311,14 @@ export class SqliteStore implements Store {
     }
   }
 
-  async journal(pk: number, epoch: number, ops: JournalOp[]): Promise<void> {
+  async journal(pk: number, epoch: number, ops: JournalOp[], options?: { sync?: boolean }): Promise<void> {
     await this.write(() => {
       const r = this.q(`SELECT epoch FROM instances WHERE pk = ?`).get(pk) as Row | undefined;
       if (!r || r.epoch !== epoch) {
         throw new WeftError(ErrorCode.LeaseLost, `instance ${pk}: this run (epoch ${epoch}) no longer owns the instance (now ${r ? String(r.epoch) : "deleted"}); its write was refused`, { pk, epoch });
       }
       this.applyOps(pk, ops);
-    });
+    }, false, options?.sync !== false);
   }
 
   async fence(pk: number, ops: JournalOp[]): Promise<number> {
