@@ -43,8 +43,62 @@ declare module "cloudflare:workers" {
     waitForEvent<T>(name: string, options: { type: string; timeout?: WorkflowTimeoutDuration | number }): Promise<WorkflowStepEvent<T>>;
   }
 
+  /** Durable Objects' SqlStorageCursor */
+  export interface SqlStorageCursor<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>> extends IterableIterator<T> {
+    readonly columnNames: string[];
+    readonly rowsRead: number;
+    readonly rowsWritten: number;
+    toArray(): T[];
+    one(): T;
+    raw(): IterableIterator<SqlStorageValue[]>;
+  }
+  export type SqlStorageValue = ArrayBuffer | string | number | null;
+
+  /** The instance's own SQLite database; writes only inside step.do, committed with the step. */
+  export interface SqlStorage {
+    exec<T extends Record<string, SqlStorageValue> = Record<string, SqlStorageValue>>(query: string, ...bindings: unknown[]): SqlStorageCursor<T>;
+    readonly databaseSize: number;
+  }
+
+  export interface WorkflowFileStat {
+    type: "file" | "directory";
+    size: number;
+    oid: string | null;
+    isFile(): boolean;
+    isDirectory(): boolean;
+  }
+  export interface WorkflowFileCommit {
+    oid: string;
+    message: string;
+    step: { name: string; count: number } | null;
+    at: number;
+    date: Date;
+    parents: string[];
+  }
+
+  /** The instance's own git-native filesystem; each step that changes files is one commit. */
+  export interface WorkflowFiles {
+    readFile(path: string, options?: { at?: string }): Promise<Uint8Array>;
+    readFile(path: string, options: "utf8" | { encoding: "utf8"; at?: string }): Promise<string>;
+    writeFile(path: string, data: string | ArrayBuffer | ArrayBufferView): Promise<void>;
+    mkdir(path: string, options?: { recursive?: boolean }): Promise<void>;
+    readdir(path?: string, options?: { at?: string }): Promise<string[]>;
+    stat(path: string, options?: { at?: string }): Promise<WorkflowFileStat>;
+    exists(path: string, options?: { at?: string }): Promise<boolean>;
+    rm(path: string, options?: { recursive?: boolean; force?: boolean }): Promise<void>;
+    rename(from: string, to: string): Promise<void>;
+    log(options?: { limit?: number }): Promise<WorkflowFileCommit[]>;
+    diff(a: string, b?: string): Promise<{ path: string; change: "added" | "deleted" | "modified" }[]>;
+  }
+
+  export interface WorkflowContext {
+    readonly instanceId: string;
+    readonly storage: { readonly sql: SqlStorage; transactionSync<T>(fn: () => T): T };
+    readonly fs: WorkflowFiles;
+  }
+
   export abstract class WorkflowEntrypoint<Env = unknown, T = unknown> {
-    protected ctx: unknown;
+    protected ctx: WorkflowContext;
     protected env: Env;
     constructor(ctx: unknown, env: Env);
     abstract run(event: Readonly<WorkflowEvent<T>>, step: WorkflowStep): Promise<unknown>;

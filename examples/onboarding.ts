@@ -1,5 +1,7 @@
 // Example: user onboarding. A flaky lookup that succeeds on its third attempt (retry config),
-// a one-day grace period (step.sleep) and a human approval (step.waitForEvent with a timeout).
+// a one-day grace period (step.sleep) and a human approval (step.waitForEvent with a timeout). The
+// instance keeps an audit table in its own SQL database and writes a report into its own files;
+// both writes happen inside steps, so they commit exactly once, with the step.
 //   weft run examples/onboarding.ts --skip-time --params '{"id":42}' --event approved='{"approved":true}'
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
 
@@ -22,6 +24,9 @@ export class Onboarding extends WorkflowEntrypoint<unknown, Params> {
 
     const account = await step.do("create account", async () => {
       console.log(`creating a trial account for ${user.name}`);
+      const sql = this.ctx.storage.sql;
+      sql.exec("CREATE TABLE IF NOT EXISTS audit (at INTEGER, what TEXT)");
+      sql.exec("INSERT INTO audit (at, what) VALUES (?, ?)", Date.now(), "account created");
       return { accountId: `acct_${user.id}`, plan: "trial" };
     });
 
@@ -35,10 +40,15 @@ export class Onboarding extends WorkflowEntrypoint<unknown, Params> {
       approval = { approved: false, by: "timeout" };
     }
 
-    const message = await step.do("send welcome", async () =>
-      approval.approved ? `Welcome aboard, ${user.name}!` : `Sorry ${user.name}, your account was not approved.`,
-    );
+    const message = await step.do("send welcome", async () => {
+      const text = approval.approved ? `Welcome aboard, ${user.name}!` : `Sorry ${user.name}, your account was not approved.`;
+      this.ctx.storage.sql.exec("INSERT INTO audit (at, what) VALUES (?, ?)", Date.now(), approval.approved ? "approved" : "declined");
+      await this.ctx.fs.writeFile("report.md", `# ${user.name}\n\n${text}\n`);
+      return text;
+    });
 
-    return { user: user.name, accountId: account.accountId, plan: account.plan, approved: approval.approved, loadedOnAttempt: user.loadedOnAttempt, message };
+    // reads outside steps are fine (writes there would repeat on every replay, so they are refused)
+    const audit = this.ctx.storage.sql.exec("SELECT what FROM audit ORDER BY rowid").toArray().map((r) => r.what as string);
+    return { user: user.name, accountId: account.accountId, plan: account.plan, approved: approval.approved, loadedOnAttempt: user.loadedOnAttempt, message, audit };
   }
 }

@@ -57,6 +57,26 @@ export class InstanceData {
     for (const f of [p, p + "-wal", p + "-shm"]) rmSync(f, { force: true });
   }
 
+  /**
+   * The instance's database as one file image (null: it has none), for moving the instance to another
+   * node through the shared store; `importSql` puts it in place there. The instance must not be
+   * running on either side.
+   */
+  exportSql(pk: number): Uint8Array | null {
+    if (!this.hasSql(pk)) return null;
+    const db = this.openSql(pk, DEFAULT_LIMITS.sqlBytes);
+    try {
+      return db.serialize();
+    } finally {
+      db.close();
+    }
+  }
+
+  importSql(pk: number, image: Uint8Array): void {
+    mkdirSync(this.dir, { recursive: true });
+    InstanceDatabase.restore(this.sqlPath(pk), image);
+  }
+
   /** Restart: results recorded with SQL writes belong to the history that was cut. */
   forgetRecorded(pk: number): void {
     if (!this.hasSql(pk)) return;

@@ -68,6 +68,7 @@ describe("weft run: examples", { concurrency: 4 }, () => {
     assert.equal(d.status, "complete");
     assert.deepEqual(d.output, {
       user: "user-42", accountId: "acct_42", plan: "trial", approved: true, loadedOnAttempt: 3, message: "Welcome aboard, user-42!",
+      audit: ["account created", "approved"],
     });
     assert.deepEqual(d.steps.map((s) => [s.type, s.name]), [
       ["step", "load user"], ["step", "create account"], ["sleep", "grace period"], ["waitForEvent", "approval"], ["step", "send welcome"],

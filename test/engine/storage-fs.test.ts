@@ -169,6 +169,10 @@ test("create with files seeds the filesystem (one 'seed' commit); fork starts fr
   await assert.rejects(w.create({ id: "bad3", fork: { instance: "a", commit: "f".repeat(40) } }), (e: { code: string }) => e.code === "not_found");
   await assert.rejects(w.create({ id: "bad4", files: { a: "1" }, fork: { instance: "a" } }), (e: { code: string }) => e.code === "invalid_argument");
   for (const id of ["bad1", "bad2", "bad3", "bad4"]) await assert.rejects(w.get(id), /does not exist/);
+
+  // another tenant cannot fork (or even find) this tenant's instance
+  await deploy(h.engine, "seed", wf(`return 1;`), { tenant: "other" } as never);
+  await assert.rejects(h.engine.workflow("other", "seed").create({ id: "x", fork: { instance: "a" } }), (e: { code: string; message: string }) => e.code === "not_found" && /tenant other/.test(e.message));
 });
 
 test("identical content is stored once per tenant (content-addressed objects)", LIMIT, async (t) => {

@@ -186,3 +186,28 @@ test("tenant SQL cannot reach files or the engine's bookkeeping: ATTACH, VACUUM 
   for (const [q, code] of Object.entries(s.output as Record<string, string>)) assert.equal(code, "storage_denied", q);
   assert.equal(existsSync("/tmp/weft-evil.db") || existsSync("/tmp/weft-evil2.db"), false);
 });
+
+test("deleting an instance removes its database file", LIMIT, async (t) => {
+  const h = await open(t);
+  await deploy(h.engine, "del", wf(`await step.do("w", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (x)"); });`));
+  const inst = await h.engine.workflow("acme", "del").create();
+  await inst.waitFor();
+  const file = h.engine.data.sqlPath(inst.record.pk);
+  assert.equal(existsSync(file), true);
+  await inst.delete();
+  assert.equal(existsSync(file), false);
+  assert.equal(existsSync(file + "-wal"), false);
+});
+
+test("an instance's database moves as one file image (for moving an instance between nodes)", LIMIT, async (t) => {
+  const a = await open(t);
+  const b = await open(t);
+  await deploy(a.engine, "move", wf(`await step.do("w", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (x)"); this.ctx.storage.sql.exec("INSERT INTO t VALUES (1), (2)"); });`));
+  const inst = await a.engine.workflow("acme", "move").create();
+  await inst.waitFor();
+  const image = a.engine.data.exportSql(inst.record.pk);
+  assert.ok(image && image.byteLength > 0);
+  assert.equal(a.engine.data.exportSql(inst.record.pk + 1000), null, "no database, no image");
+  b.engine.data.importSql(77, image);
+  assert.deepEqual(b.engine.data.query({ ...inst.record, pk: 77 }, "SELECT x FROM t ORDER BY x").rows, [[1], [2]]);
+});

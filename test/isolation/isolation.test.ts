@@ -98,6 +98,15 @@ describe("tenant code cannot reach the host", () => {
     });
   });
 
+  test("the host's storage callback is not on the global object: code cannot act for another instance's storage", async () => {
+    const out = await probe(`
+      return {
+        sync: typeof globalThis.__weft_host_sync, capture: typeof globalThis.__weft_capture_host,
+        names: Object.getOwnPropertyNames(globalThis).filter((n) => /host|capture/i.test(n)),
+      };`);
+    assert.deepEqual(out, { sync: "undefined", capture: "undefined", names: [] });
+  });
+
   test("globalThis.process and globalThis.require are undefined; the global object is the isolate's", async () => {
     const out = await probe(`
       return {
