@@ -211,3 +211,43 @@ test("an instance's database moves as one file image (for moving an instance bet
   b.engine.data.importSql(77, image);
   assert.deepEqual(b.engine.data.query({ ...inst.record, pk: 77 }, "SELECT x FROM t ORDER BY x").rows, [[1], [2]]);
 });
+
+test("an attempt that times out or is cut off at its CPU limit leaves none of its writes (SQL and files)", LIMIT, async (t) => {
+  const h = await open(t);
+  await deploy(h.engine, "cut", wf(`
+    await step.do("schema", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (what TEXT)"); });
+    const timedOut = await step.do("slow", { timeout: "1 second", retries: { limit: 1, delay: "1 second", backoff: "constant" } }, async (ctx) => {
+      const before = this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM t").one().n;
+      const files = await this.ctx.fs.readdir("");
+      this.ctx.storage.sql.exec("INSERT INTO t VALUES (?)", "slow " + ctx.attempt);
+      await this.ctx.fs.writeFile("slow-" + ctx.attempt, "x");
+      if (ctx.attempt === 1) await this.env.never();
+      return { before, files };
+    });
+    const spun = await step.do("spin", { retries: { limit: 1, delay: 1, backoff: "constant" } }, async (ctx) => {
+      const before = this.ctx.storage.sql.exec("SELECT what FROM t ORDER BY rowid").toArray().map((r) => r.what);
+      this.ctx.storage.sql.exec("INSERT INTO t VALUES (?)", "spin " + ctx.attempt);
+      if (ctx.attempt === 1) for (;;) {}
+      return before;
+    });
+    return { timedOut, spun, rows: this.ctx.storage.sql.exec("SELECT what FROM t ORDER BY rowid").toArray().map((r) => r.what), files: await this.ctx.fs.readdir("") };`),
+  { env: { never: () => new Promise(() => {}) }, limits: { cpuMsPerStep: 200 } });
+  const inst = await h.engine.workflow("acme", "cut").create();
+  await until(async () => (await inst.describe()).steps.some((x) => x.type === "step" && x.name === "slow"), "the slow step to start");
+  h.clock.advance(SECOND); // attempt 1 times out
+  await until(async () => (await h.engine.store.history(inst.record.pk, 0)).some((e) => e.type === "attempt_errored"), "the timeout");
+  h.clock.advance(SECOND); // the retry
+  await until(async () => (await h.engine.store.history(inst.record.pk, 0)).filter((e) => e.type === "attempt_errored").length >= 2, "the CPU limit", 15_000);
+  h.clock.advance(SECOND); // the retry
+  const s = await inst.waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  assert.deepEqual(s.output, {
+    timedOut: { before: 0, files: [] },
+    spun: ["slow 2"],
+    rows: ["slow 2", "spin 2"],
+    files: ["slow-2"],
+  });
+  const d = await inst.describe();
+  const spin = d.steps.find((x) => x.type === "step" && x.name === "spin");
+  assert.match(JSON.stringify(spin), /cpu/i, "the first spin attempt failed at the CPU limit");
+});
