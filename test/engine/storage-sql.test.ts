@@ -251,3 +251,18 @@ test("an attempt that times out or is cut off at its CPU limit leaves none of it
   const spin = d.steps.find((x) => x.type === "step" && x.name === "spin");
   assert.match(JSON.stringify(spin), /cpu/i, "the first spin attempt failed at the CPU limit");
 });
+
+test("SQL works in runs whose activations run asynchronously (after a preemption), with the same atomicity", LIMIT, async (t) => {
+  const h = await open(t);
+  await deploy(h.engine, "heavy", wf(`
+    await step.do("schema", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (x)"); });
+    // longer than the 20 ms budget of a synchronous activation (the guest clock is frozen: count instead)
+    const spin = () => { let x = 0; for (let i = 0; i < 3e7; i++) x += i; return x; };
+    for (let i = 0; i < 3; i++) await step.do("s" + i, async () => { spin(); this.ctx.storage.sql.exec("INSERT INTO t VALUES (?)", i); return i; });
+    return [...this.ctx.storage.sql.exec("SELECT x FROM t ORDER BY x").raw()];`));
+  const before = h.engine.metrics.preemptions;
+  const s = await (await h.engine.workflow("acme", "heavy").create()).waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  assert.deepEqual(s.output, [[0], [1], [2]]);
+  assert.ok(h.engine.metrics.preemptions > before, "the run was preempted and continued with asynchronous activations");
+});
