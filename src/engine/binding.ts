@@ -102,6 +102,7 @@ export class WorkflowBinding<P = unknown> {
     row.fsHead = fs.fsHead;
     row.fsFiles = fs.fsFiles;
     const [inst] = await this.engine.store.createInstances([row], fs.objects.length ? { tenant: this.tenant, objects: fs.objects } : undefined);
+    this.engine.metrics.creations++;
     await this.engine.enqueue(inst!, "fresh");
     return new WorkflowInstance(this.engine, inst!);
   }
@@ -127,6 +128,7 @@ export class WorkflowBinding<P = unknown> {
       rows.push(row);
     }
     const created = await this.engine.store.createInstances(rows, objects.length ? { tenant: this.tenant, objects } : undefined);
+    this.engine.metrics.creations += created.length;
     for (const inst of created) await this.engine.enqueue(inst, "fresh");
     return created.map((inst) => new WorkflowInstance(this.engine, inst));
   }

@@ -37,10 +37,22 @@ export interface EngineMetrics {
   timerLatenessMs: number[];
   /** activations cut off at the sync budget (their runs replayed with asynchronous activations) */
   preemptions: number;
+  /** step attempts started, instances created (counters since open) */
+  attemptsStarted: number;
+  creations: number;
+}
+
+/** Emitted as engine.events "attempt" when a step attempt ends (for metrics). */
+export interface AttemptEnded {
+  tenant: string;
+  workflow: string;
+  durationMs: number;
+  ok: boolean;
 }
 
 /** What an InstanceRun may use of the engine. */
 export interface EngineCore {
+  readonly events: EventEmitter;
   readonly store: Store;
   readonly data: InstanceData;
   readonly pool: IsolatePool;
@@ -77,7 +89,7 @@ export class Engine implements EngineCore {
   readonly pool: IsolatePool;
   readonly clock: EngineConfig["clock"];
   readonly config: EngineConfig;
-  readonly metrics: EngineMetrics = { coldStartMs: [], stepsCompleted: 0, stepsFailed: 0, timerLatenessMs: [], preemptions: 0 };
+  readonly metrics: EngineMetrics = { coldStartMs: [], stepsCompleted: 0, stepsFailed: 0, timerLatenessMs: [], preemptions: 0, attemptsStarted: 0, creations: 0 };
   readonly events = new EventEmitter();
   private readonly runs = new Map<number, InstanceRun>();
   private readonly starting = new Set<number>();

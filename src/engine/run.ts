@@ -305,6 +305,7 @@ export class InstanceRun {
       });
     });
     this.running.set(p.key, { attempt, startedAt: now, cpuMs: 0, timer });
+    this.e.metrics.attemptsStarted++;
     if (tellGuest) this.push({ t: "runAttempt", key: p.key, attempt });
   }
 
@@ -326,6 +327,7 @@ export class InstanceRun {
     r.timer.cancel();
     this.running.delete(key);
     const now = this.e.clock.now();
+    this.e.events.emit("attempt", { tenant: this.inst.tenant, workflow: this.inst.workflow, durationMs: now - r.startedAt, ok: !error });
     if (!error) {
       const bytes = serialize(value).byteLength;
       if (bytes > this.cfg.limits.stepResultBytes) {
