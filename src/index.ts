@@ -8,3 +8,5 @@ export type { InstanceStatus } from "./core/status.ts";
 export { SystemClock, type Clock } from "./core/clock.ts";
 export { FakeClock } from "./testing/fake-clock.ts";
 export type { EgressPolicy } from "./engine/egress.ts";
+export { secret, hostFunction } from "./engine/secrets.ts";
+export { gitRoute } from "./api/git-route.ts";

@@ -28,6 +28,10 @@ export const ErrorCode = {
   StorageDenied: "storage_denied",
   SqlError: "sql_error",
   InvalidPath: "invalid_path",
+  QuotaExceeded: "quota_exceeded",
+  Unauthorized: "unauthorized",
+  Forbidden: "forbidden",
+  PayloadTooLarge: "payload_too_large",
   Internal: "internal",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -49,6 +49,14 @@ export interface EngineOptions {
   recover?: boolean;
   /** crash points for tests: called at the moments a kill is hardest to recover from */
   hooks?: EngineHooks;
+  /**
+   * Host functions the embedding application offers to deploys by name: an env entry
+   * hostFunction("notify") (HTTP: { "hostFunction": "notify" }) binds to hostFunctions.notify,
+   * also after a restart without a re-deploy.
+   */
+  hostFunctions?: Record<string, (...args: unknown[]) => unknown>;
+  /** key that seals deployed secrets (32 bytes, base64 or hex); default: WEFT_SECRET_KEY, else <dataDir>/secret.key */
+  secretKey?: string;
 }
 
 export interface EngineHooks {
@@ -71,6 +79,8 @@ export interface EngineConfig {
   fetch: typeof fetch;
   recover: boolean;
   hooks: EngineHooks;
+  hostFunctions: Record<string, (...args: unknown[]) => unknown>;
+  secretKey: string | undefined;
 }
 
 export const DEFAULT_LIMITS: WorkflowLimits = {
@@ -100,5 +110,7 @@ export function compileConfig(o: EngineOptions): EngineConfig {
     fetch: o.fetch ?? globalThis.fetch,
     recover: o.recover ?? true,
     hooks: o.hooks ?? {},
+    hostFunctions: o.hostFunctions ?? {},
+    secretKey: o.secretKey ?? process.env.WEFT_SECRET_KEY,
   };
 }

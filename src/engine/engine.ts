@@ -14,6 +14,7 @@ import type { InstanceRecord, Store, VersionConfig, VersionRecord } from "../sto
 import { compileConfig, type EngineConfig, type EngineOptions, type WorkflowLimits } from "./config.ts";
 import { InstanceRun } from "./run.ts";
 import { InstanceData } from "./instance-data.ts";
+import { HostFunctionRef, SecretBox, SecretValue, openSecrets } from "./secrets.ts";
 import { Scheduler, type Ready } from "./scheduler.ts";
 import { checkEgress, type EgressPolicy } from "./egress.ts";
 import { sample } from "../observability/samples.ts";
@@ -44,6 +45,9 @@ export interface EngineMetrics {
 
 /** Emitted as engine.events "attempt" when a step attempt ends (for metrics). */
 export interface AttemptEnded {
+  pk: number;
+  key: string;
+  attempt: number;
   tenant: string;
   workflow: string;
   durationMs: number;
@@ -61,6 +65,7 @@ export interface EngineCore {
   readonly metrics: EngineMetrics;
   runtimeCode(): Promise<string>;
   seedFor(inst: InstanceRecord): number;
+  runEnv(v: VersionRecord): unknown;
   log(pk: number, level: string, message: string): void;
   notify(pk: number): void;
   notifySoon(pk: number): void;
@@ -104,6 +109,12 @@ export class Engine implements EngineCore {
   private closed = false;
   private dispatching = false;
   private readonly notifyPending = new Set<number>();
+  private draining = false;
+  private secretBox?: SecretBox;
+  /** run envs with their secrets opened, by version key */
+  private readonly openedEnvs = new Map<string, unknown>();
+  /** per-tenant quota of running instances (set by the control plane); beyond it instances queue */
+  private readonly tenantLimits = new Map<string, number>();
 
   private constructor(config: EngineConfig, store: Store) {
     this.config = config;
@@ -114,7 +125,7 @@ export class Engine implements EngineCore {
       memoryMb: config.limits.memoryMb, maxContextsPerIsolate: config.maxContextsPerIsolate, maxRunsPerContext: config.maxRunsPerContext, maxIdleIsolates: config.maxIdleIsolates,
       syncBudgetMs: config.syncBudgetMs,
     });
-    this.sched = new Scheduler(config.maxActiveRuns);
+    this.sched = new Scheduler(config.maxActiveRuns, (t) => this.tenantLimits.get(t) ?? Infinity);
     this.events.setMaxListeners(0);
   }
 
@@ -144,13 +155,27 @@ export class Engine implements EngineCore {
     const limits = this.compileLimits(d.limits);
     const egress: EgressPolicy = d.egress ?? { allow: [] };
     const functions = new Map<string, (...args: unknown[]) => unknown>();
-    const env = encodeEnv(d.env ?? {}, "", functions);
+    const hostNames: Record<string, string> = {};
+    const env = encodeEnv(d.env ?? {}, "", {
+      fns: functions,
+      seal: (x) => this.secrets().seal(x),
+      host: (name, path) => {
+        const f = this.config.hostFunctions[name];
+        if (!f) {
+          throw new WeftError(ErrorCode.InvalidArgument, `env.${path}: no host function named "${name}" is registered with this engine (registered: ${Object.keys(this.config.hostFunctions).join(", ") || "none"})`, {
+            field: `env.${path}`, hostFunction: name,
+          });
+        }
+        hostNames[path] = name;
+        return f;
+      },
+    });
     const bundle = await compileTenant(d.code);
     const runtime = await this.runtimeCode();
     const found = await this.pool.inspect(runtime, bundle, limits.memoryMb, limits.cpuMsPerStep);
     const className = pickClass(found, d.className, d.code.mainModule);
     const config: VersionConfig = {
-      limits, env,
+      limits, env, ...(Object.keys(hostNames).length ? { hostNames } : {}),
       egress: { allow: "allow" in egress && Array.isArray(egress.allow) ? [...egress.allow] : [], handler: "handler" in egress },
     };
     const version = createHash("sha256")
@@ -197,6 +222,24 @@ export class Engine implements EngineCore {
     return new WorkflowBinding(this, validateTenantName(tenant), validateWorkflowName(name));
   }
 
+  /** The key that seals deployed secrets: made (or read) on first use only. */
+  private secrets(): SecretBox {
+    this.secretBox ??= SecretBox.load(this.config.dataDir, this.config.secretKey);
+    return this.secretBox;
+  }
+
+  /** The env a run of this version receives: secrets opened (in memory only). */
+  runEnv(v: VersionRecord): unknown {
+    const key = `${v.tenant}/${v.workflow}/${v.version}`;
+    let env = this.openedEnvs.get(key);
+    if (env === undefined) {
+      env = openSecrets(v.config.env, () => this.secrets());
+      if (this.openedEnvs.size > 1000) this.openedEnvs.clear();
+      this.openedEnvs.set(key, env);
+    }
+    return env;
+  }
+
   // ---- host side of the sandbox ----------------------------------------------------------------
   seedFor(inst: InstanceRecord): number {
     return createHash("sha256").update(`${inst.tenant}/${inst.workflow}/${inst.id}/${inst.createdAt}`).digest().readUInt32LE(0);
@@ -207,8 +250,9 @@ export class Engine implements EngineCore {
   }
 
   async callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<unknown> {
-    const side = this.hostSide(v) ?? (await this.awaitHostSide(v));
-    const f = side?.functions.get(fn);
+    // a function registered by name with the engine is there after a restart without a re-deploy
+    const named = v.config.hostNames?.[fn];
+    const f = named ? this.config.hostFunctions[named] : (this.hostSide(v) ?? (await this.awaitHostSide(v)))?.functions.get(fn);
     if (!f) {
       throw new WeftError(ErrorCode.NotFound, `env.${fn} is not available in this process: host functions live in memory, so deploy this version again (same code, same env) after Engine.open`, { fn });
     }
@@ -305,7 +349,7 @@ export class Engine implements EngineCore {
   }
 
   private dispatch(): void {
-    if (this.dispatching || this.closed) return;
+    if (this.dispatching || this.closed || this.draining) return;
     this.dispatching = true;
     try {
       for (const r of this.sched.take()) this.background(this.startRun(r));
@@ -469,12 +513,61 @@ export class Engine implements EngineCore {
   }
 
   /** Instances the engine is running right now, and the queue behind them. */
+  /** Remove a workflow: its versions, and every instance of it (runs stopped first). */
+  async deleteWorkflow(tenant: string, workflow: string): Promise<void> {
+    const pks = await this.store.deleteWorkflow(tenant, workflow);
+    for (const pk of pks) {
+      this.runs.get(pk)?.stop();
+      this.dequeue(pk);
+      await this.store.deleteInstance(pk);
+      this.data.removeSql(pk);
+      this.notify(pk);
+    }
+    for (const k of [...this.versions.keys()]) if (k.startsWith(`${tenant}/${workflow}/`)) this.versions.delete(k);
+  }
+
+  /** A tenant's quota of instances running at once (undefined: no quota); raising it starts queued ones. */
+  setTenantConcurrency(tenant: string, limit: number | undefined): void {
+    if (limit === undefined) this.tenantLimits.delete(tenant);
+    else this.tenantLimits.set(tenant, limit);
+    this.dispatch();
+  }
+
+  runningOf(tenant: string): number {
+    return this.sched.runningOf(tenant);
+  }
+
   stats(): { activeRuns: number; queued: number; isolates: number; contexts: number; runs: number } {
     return { activeRuns: this.runs.size, queued: this.sched.depth(), ...this.pool.stats() };
   }
 
   newInstanceId(): string {
     return randomUUID();
+  }
+
+  /**
+   * Before close(): start no more runs, and let the step attempts running now finish (their results
+   * commit) for up to `deadlineMs` of real time — a process-lifecycle deadline, not workflow time.
+   * Attempts still running then are cut by close() and run again after the restart.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    this.draining = true;
+    const open = new Set<string>();
+    for (const r of this.runs.values()) for (const [key, a] of r.running) open.add(`${r.pk}:${key}:${a.attempt}`);
+    if (open.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.events.off("attempt", onAttempt);
+        resolve();
+      };
+      const onAttempt = (a: AttemptEnded) => {
+        open.delete(`${a.pk}:${a.key}:${a.attempt}`);
+        if (open.size === 0) setImmediate(done); // after the result's commit was queued
+      };
+      const timer = setTimeout(done, deadlineMs);
+      this.events.on("attempt", onAttempt);
+    });
   }
 
   async close(): Promise<void> {
@@ -492,19 +585,34 @@ export class Engine implements EngineCore {
 }
 
 /** Split env into plain values (stored) and host functions (kept in memory, called by path). */
-function encodeEnv(v: unknown, path: string, fns: Map<string, (...args: unknown[]) => unknown>): unknown {
+interface EnvEncoding {
+  fns: Map<string, (...args: unknown[]) => unknown>;
+  seal(plaintext: string): string;
+  host(name: string, path: string): (...args: unknown[]) => unknown;
+}
+
+function encodeEnv(v: unknown, path: string, enc: EnvEncoding): unknown {
+  const fns = enc.fns;
   if (typeof v === "function") {
     fns.set(path, v as (...args: unknown[]) => unknown);
     return { __weftFn: path };
   }
-  if (Array.isArray(v)) return v.map((x, i) => encodeEnv(x, `${path}[${i}]`, fns));
+  if (v instanceof HostFunctionRef) {
+    fns.set(path, enc.host(v.name, path));
+    return { __weftFn: path };
+  }
+  if (v instanceof SecretValue) {
+    if (typeof v.value !== "string") throw new WeftError(ErrorCode.InvalidArgument, `env.${path}: a secret must be a string`, { field: `env.${path}` });
+    return { __weftSecret: enc.seal(v.value) };
+  }
+  if (Array.isArray(v)) return v.map((x, i) => encodeEnv(x, `${path}[${i}]`, enc));
   if (v && typeof v === "object") {
     const proto = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) {
       throw new WeftError(ErrorCode.NotSerializable, `env${path ? "." + path : ""} is a ${proto?.constructor?.name ?? "class instance"}: env carries plain values, arrays, objects and functions only`, { field: `env.${path}` });
     }
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = encodeEnv(x, path ? `${path}.${k}` : k, fns);
+    for (const [k, x] of Object.entries(v)) out[k] = encodeEnv(x, path ? `${path}.${k}` : k, enc);
     return out;
   }
   if (typeof v === "symbol" || typeof v === "bigint") {

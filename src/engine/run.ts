@@ -101,7 +101,7 @@ export class InstanceRun {
     this.push({
       t: "init", className: this.version.className, instanceId: this.inst.id, workflowName: this.inst.workflow, payload: this.inst.params,
       timestamp: this.inst.createdAt, now: this.e.clock.now(), seed: this.e.seedFor(this.inst), history, mode: this.mode,
-      stepLimit: this.cfg.limits.steps, env: this.cfg.env,
+      stepLimit: this.cfg.limits.steps, env: this.e.runEnv(this.version),
     });
   }
 
@@ -327,7 +327,7 @@ export class InstanceRun {
     r.timer.cancel();
     this.running.delete(key);
     const now = this.e.clock.now();
-    this.e.events.emit("attempt", { tenant: this.inst.tenant, workflow: this.inst.workflow, durationMs: now - r.startedAt, ok: !error });
+    this.e.events.emit("attempt", { pk: this.pk, key, attempt, tenant: this.inst.tenant, workflow: this.inst.workflow, durationMs: now - r.startedAt, ok: !error });
     if (!error) {
       const bytes = serialize(value).byteLength;
       if (bytes > this.cfg.limits.stepResultBytes) {

@@ -1,6 +1,7 @@
 // Which instance gets a context next. Tenants are served round-robin; within a tenant, instances
 // waking from a sleep, event or retry go before new ones (as in Cloudflare); a workflow never runs
-// more instances at once than its concurrency limit, and the engine never more than maxActiveRuns.
+// more instances at once than its concurrency limit, a tenant never more than its quota of running
+// instances, and the engine never more than maxActiveRuns.
 
 export interface Ready {
   pk: number;
@@ -42,11 +43,14 @@ export class Scheduler {
   private rr = 0;
   private readonly queued = new Set<number>();
   private readonly active = new Map<string, number>();
+  private readonly activeByTenant = new Map<string, number>();
   activeTotal = 0;
   private readonly maxActive: number;
+  private readonly tenantLimit: (tenant: string) => number;
 
-  constructor(maxActive: number) {
+  constructor(maxActive: number, tenantLimit: (tenant: string) => number = () => Infinity) {
     this.maxActive = maxActive;
+    this.tenantLimit = tenantLimit;
   }
 
   enqueue(r: Ready, kind: "wake" | "fresh"): void {
@@ -83,7 +87,8 @@ export class Scheduler {
       this.rr %= this.order.length;
       const tenant = this.order[this.rr]!;
       const q = this.tenants.get(tenant)!;
-      const r = this.pick(q, "wake") ?? this.pick(q, "fresh");
+      const room = (this.activeByTenant.get(tenant) ?? 0) < this.tenantLimit(tenant);
+      const r = room ? (this.pick(q, "wake") ?? this.pick(q, "fresh")) : undefined;
       if (r) {
         idle = 0;
         this.queued.delete(r.pk);
@@ -120,6 +125,8 @@ export class Scheduler {
 
   started(workflowKey: string): void {
     this.active.set(workflowKey, (this.active.get(workflowKey) ?? 0) + 1);
+    const t = tenantOf(workflowKey);
+    this.activeByTenant.set(t, (this.activeByTenant.get(t) ?? 0) + 1);
     this.activeTotal++;
   }
 
@@ -127,10 +134,23 @@ export class Scheduler {
     const n = (this.active.get(workflowKey) ?? 1) - 1;
     if (n <= 0) this.active.delete(workflowKey);
     else this.active.set(workflowKey, n);
+    const t = tenantOf(workflowKey);
+    const m = (this.activeByTenant.get(t) ?? 1) - 1;
+    if (m <= 0) this.activeByTenant.delete(t);
+    else this.activeByTenant.set(t, m);
     this.activeTotal--;
+  }
+
+  runningOf(tenant: string): number {
+    return this.activeByTenant.get(tenant) ?? 0;
   }
 
   depth(): number {
     return this.queued.size;
   }
+}
+
+/** workflow keys are "tenant/workflow"; tenant names never contain "/" */
+function tenantOf(workflowKey: string): string {
+  return workflowKey.slice(0, workflowKey.indexOf("/"));
 }

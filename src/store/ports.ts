@@ -20,8 +20,10 @@ export interface VersionRecord {
 export interface VersionConfig {
   limits: { memoryMb: number; cpuMsPerStep: number; steps: number; stepResultBytes: number; concurrency: number; sqlBytes: number; fileBytes: number; files: number };
   egress: { allow: string[]; handler: boolean };
-  /** plain env values, host functions as { __weftFn: "path" } markers */
+  /** plain env values, host functions as { __weftFn: "path" } markers, secrets sealed as { __weftSecret } */
   env: unknown;
+  /** env paths bound to host functions registered with the engine by name (EngineOptions.hostFunctions) */
+  hostNames?: Record<string, string>;
 }
 
 export interface InstanceRecord {
@@ -104,6 +106,23 @@ export type JournalOp =
   /** move the instance's filesystem to a new commit */
   | { op: "fs"; head: string | null; files: number };
 
+export interface TenantRecord {
+  name: string;
+  quotas: Record<string, number>;
+  createdAt: number;
+}
+
+export interface TokenRecord {
+  id: string;
+  /** null: an admin token */
+  tenant: string | null;
+  name: string;
+  /** hex SHA-256 of the token */
+  hash: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
 export interface LogLine {
   instance: number;
   at: number;
@@ -181,9 +200,23 @@ export interface Store {
   putObjects(tenant: string, objects: StoredObject[]): Promise<void>;
   readObject(tenant: string, oid: string): Promise<StoredObject | undefined>;
 
+  /** AlreadyExists if the name is taken */
+  createTenant(t: TenantRecord): Promise<void>;
+  getTenant(name: string): Promise<TenantRecord | undefined>;
+  listTenants(): Promise<TenantRecord[]>;
+  setTenantQuotas(name: string, quotas: Record<string, number>): Promise<TenantRecord | undefined>;
+  putToken(t: TokenRecord): Promise<void>;
+  tokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  listTokens(tenant: string | null): Promise<TokenRecord[]>;
+  /** false if there is no such live token */
+  revokeToken(tenant: string | null, id: string, at: number): Promise<boolean>;
+  listWorkflows(tenant: string): Promise<{ workflow: string; latestVersion: string; updatedAt: number }[]>;
+  /** remove a workflow and its versions; returns the pks of its instances (the caller deletes them) */
+  deleteWorkflow(tenant: string, workflow: string): Promise<number[]>;
+
   appendLogs(lines: LogLine[]): Promise<void>;
   logs(pk: number, after: number, limit: number): Promise<(LogLine & { seq: number })[]>;
   history(pk: number, after: number): Promise<HistoryEvent[]>;
-  countByStatus(tenant?: string): Promise<Record<string, number>>;
+  countByStatus(tenant?: string, workflow?: string): Promise<Record<string, number>>;
   close(): Promise<void>;
 }

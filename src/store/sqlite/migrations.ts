@@ -43,6 +43,16 @@ ALTER TABLE instances ADD COLUMN fs_head TEXT;
 ALTER TABLE instances ADD COLUMN fs_files INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    id: 3,
+    name: "tenants and tokens",
+    // tokens are stored as SHA-256 hashes only; tenant NULL is an admin token
+    sql: `
+CREATE TABLE tenants (name TEXT PRIMARY KEY, quotas TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE tokens (id TEXT PRIMARY KEY, tenant TEXT, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, revoked_at INTEGER);
+CREATE INDEX tokens_tenant ON tokens (tenant);
+`,
+  },
 ];
 
 export function migrate(db: DatabaseSync): void {

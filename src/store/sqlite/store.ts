@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import type { InstanceStatus } from "../../core/status.ts";
 import type {
-  AttemptRecord, DeliveredEvent, StoredObject, HistoryEvent, InstanceRecord, JournalOp, ListFilter, LogLine, NewInstance, StepRecord, Store, VersionRecord,
+  AttemptRecord, DeliveredEvent, StoredObject, TenantRecord, TokenRecord, HistoryEvent, InstanceRecord, JournalOp, ListFilter, LogLine, NewInstance, StepRecord, Store, VersionRecord,
 } from "../ports.ts";
 import { migrate } from "./migrations.ts";
 
@@ -397,6 +397,74 @@ export class SqliteStore implements Store {
     return r ? { oid, type: r.type as StoredObject["type"], data: r.data as Uint8Array } : undefined;
   }
 
+  // ---- tenants and tokens --------------------------------------------------------------------
+  private tenant(r: Row | undefined): TenantRecord | undefined {
+    return r ? { name: r.name as string, quotas: JSON.parse(r.quotas as string), createdAt: r.created_at as number } : undefined;
+  }
+
+  async createTenant(t: TenantRecord): Promise<void> {
+    await this.write(() => {
+      const r = this.q(`INSERT INTO tenants (name, quotas, created_at) VALUES (?,?,?) ON CONFLICT DO NOTHING RETURNING name`).get(t.name, JSON.stringify(t.quotas), t.createdAt);
+      if (!r) throw new WeftError(ErrorCode.AlreadyExists, `tenant "${t.name}" already exists`, { tenant: t.name });
+    });
+  }
+
+  async getTenant(name: string): Promise<TenantRecord | undefined> {
+    return this.tenant(this.q(`SELECT * FROM tenants WHERE name = ?`).get(name) as Row | undefined);
+  }
+
+  async listTenants(): Promise<TenantRecord[]> {
+    return (this.q(`SELECT * FROM tenants ORDER BY name`).all() as Row[]).map((r) => this.tenant(r)!);
+  }
+
+  async setTenantQuotas(name: string, quotas: Record<string, number>): Promise<TenantRecord | undefined> {
+    return this.write(() => this.tenant(this.q(`UPDATE tenants SET quotas = ? WHERE name = ? RETURNING *`).get(JSON.stringify(quotas), name) as Row | undefined));
+  }
+
+  private token(r: Row | undefined): TokenRecord | undefined {
+    return r ? {
+      id: r.id as string, tenant: (r.tenant as string) ?? null, name: r.name as string, hash: r.hash as string,
+      createdAt: r.created_at as number, revokedAt: (r.revoked_at as number) ?? null,
+    } : undefined;
+  }
+
+  async putToken(t: TokenRecord): Promise<void> {
+    await this.write(() => {
+      this.q(`INSERT INTO tokens (id, tenant, name, hash, created_at, revoked_at) VALUES (?,?,?,?,?,?)`).run(t.id, t.tenant, t.name, t.hash, t.createdAt, t.revokedAt);
+    });
+  }
+
+  async tokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    return this.token(this.q(`SELECT * FROM tokens WHERE hash = ?`).get(hash) as Row | undefined);
+  }
+
+  async listTokens(tenant: string | null): Promise<TokenRecord[]> {
+    const rows = tenant === null ? this.q(`SELECT * FROM tokens WHERE tenant IS NULL ORDER BY created_at`).all() : this.q(`SELECT * FROM tokens WHERE tenant = ? ORDER BY created_at`).all(tenant);
+    return (rows as Row[]).map((r) => this.token(r)!);
+  }
+
+  async revokeToken(tenant: string | null, id: string, at: number): Promise<boolean> {
+    return this.write(() => {
+      const r = this.q(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND tenant IS ? AND revoked_at IS NULL RETURNING id`).get(at, id, tenant);
+      return r !== undefined;
+    });
+  }
+
+  async listWorkflows(tenant: string): Promise<{ workflow: string; latestVersion: string; updatedAt: number }[]> {
+    return (this.q(`SELECT workflow, latest_version, updated_at FROM workflows WHERE tenant = ? ORDER BY workflow`).all(tenant) as Row[]).map((r) => ({
+      workflow: r.workflow as string, latestVersion: r.latest_version as string, updatedAt: r.updated_at as number,
+    }));
+  }
+
+  async deleteWorkflow(tenant: string, workflow: string): Promise<number[]> {
+    return this.write(() => {
+      const pks = (this.q(`SELECT pk FROM instances WHERE tenant = ? AND workflow = ?`).all(tenant, workflow) as Row[]).map((r) => r.pk as number);
+      this.q(`DELETE FROM versions WHERE tenant = ? AND workflow = ?`).run(tenant, workflow);
+      this.q(`DELETE FROM workflows WHERE tenant = ? AND workflow = ?`).run(tenant, workflow);
+      return pks;
+    });
+  }
+
   // ---- logs and history ----------------------------------------------------------------------
   async appendLogs(lines: LogLine[]): Promise<void> {
     if (lines.length === 0) return;
@@ -418,10 +486,12 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async countByStatus(tenant?: string): Promise<Record<string, number>> {
-    const rows = (tenant
-      ? this.q(`SELECT status, COUNT(*) AS n FROM instances WHERE tenant = ? GROUP BY status`).all(tenant)
-      : this.q(`SELECT status, COUNT(*) AS n FROM instances GROUP BY status`).all()) as Row[];
+  async countByStatus(tenant?: string, workflow?: string): Promise<Record<string, number>> {
+    const rows = (workflow !== undefined && tenant !== undefined
+      ? this.q(`SELECT status, COUNT(*) AS n FROM instances WHERE tenant = ? AND workflow = ? GROUP BY status`).all(tenant, workflow)
+      : tenant
+        ? this.q(`SELECT status, COUNT(*) AS n FROM instances WHERE tenant = ? GROUP BY status`).all(tenant)
+        : this.q(`SELECT status, COUNT(*) AS n FROM instances GROUP BY status`).all()) as Row[];
     return Object.fromEntries(rows.map((r) => [r.status as string, r.n as number]));
   }
 

@@ -1,0 +1,76 @@
+// `weft serve` (= `npm start`): the HTTP API on the embedded engine. Prints the URL, and on the data
+// directory's first start the admin token (once: only its hash is kept). SIGTERM/SIGINT: stop
+// accepting, let running step attempts finish (up to --drain seconds), close, exit 0. A second signal
+// stops at once — also without loss: every committed result was on disk before it was acknowledged.
+import { parseArgs } from "node:util";
+import { startServer } from "../api/server.ts";
+
+export const SERVE_HELP = `Usage: weft serve [options]
+
+Serves the HTTP API (docs/http-api.md) on the embedded engine.
+
+Options:
+  --host HOST      address to listen on (default 127.0.0.1, env WEFT_HOST)
+  --port PORT      port (default 8787, env WEFT_PORT; 0 = any free port)
+  --data DIR       data directory (default ./weft-data, env WEFT_DATA)
+  --drain SECONDS  on SIGTERM/SIGINT, how long running step attempts may finish (default 10)
+  -h, --help       show this help
+
+The first start on a data directory prints the admin token once; keep it (WEFT_TOKEN for the CLI).
+Secrets in deploys are sealed with WEFT_SECRET_KEY (32 bytes, hex or base64) or <data>/secret.key.`;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { host: { type: "string" }, port: { type: "string" }, data: { type: "string" }, drain: { type: "string" }, help: { type: "boolean", short: "h" } },
+      strict: true, allowPositionals: false,
+    }));
+  } catch (e) {
+    process.stderr.write(`weft serve: ${(e as Error).message}\nTry weft serve --help.\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(SERVE_HELP + "\n");
+    return 0;
+  }
+  const port = Number(values.port ?? process.env.WEFT_PORT ?? 8787);
+  const drain = Number(values.drain ?? 10);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`weft serve: --port must be an integer from 0 to 65535, got ${JSON.stringify(values.port ?? process.env.WEFT_PORT)}\n`);
+    return 2;
+  }
+  if (!Number.isFinite(drain) || drain < 0) {
+    process.stderr.write(`weft serve: --drain must be a number of seconds ≥ 0, got ${JSON.stringify(values.drain)}\n`);
+    return 2;
+  }
+  const dataDir = values.data ?? process.env.WEFT_DATA ?? "./weft-data";
+  const server = await startServer({ host: values.host ?? process.env.WEFT_HOST ?? "127.0.0.1", port, dataDir, drainMs: drain * 1000 });
+  process.stdout.write(`weft is serving ${server.url} (data: ${dataDir})\n`);
+  if (server.adminToken) {
+    process.stdout.write(
+      `\nAdmin token (shown once; only its hash is stored):\n\n  ${server.adminToken}\n\n` +
+        `Use it with the CLI:  export WEFT_URL=${server.url} WEFT_TOKEN=${server.adminToken}\n\n`,
+    );
+  }
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const stop = (sig: string) => {
+      signals++;
+      if (signals === 1) {
+        process.stdout.write(`\n${sig}: stopping (running steps may finish for up to ${drain} s; send it again to stop now)\n`);
+        server.close().then(() => resolve(0), (e) => {
+          process.stderr.write(`weft serve: stopping failed: ${(e as Error).message}\n`);
+          resolve(1);
+        });
+      } else {
+        // nothing committed can be lost: stop now (the engine closes its store on exit of close())
+        process.stdout.write(`${sig} again: stopping now\n`);
+        void server.engine.close().finally(() => process.exit(0));
+      }
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+}

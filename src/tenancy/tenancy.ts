@@ -1,0 +1,164 @@
+// Tenants, tokens and quotas: who may call the control plane and how much they may ask of it.
+// Tokens carry 256 random bits ("weft_" + base64url), are shown once and stored only as SHA-256
+// hashes; a presented token is hashed and looked up, and the stored hash is compared in constant
+// time. The admin token (tenant null) is made on the first start. Quotas are per tenant: running
+// instances (enforced by the engine's scheduler: the excess queues), creation rate (a token bucket
+// here: over it, 429 with the time to wait), code size and payload size (checked by the API).
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { ErrorCode, WeftError } from "../core/errors.ts";
+import { validateTenantName } from "../core/ids.ts";
+import type { Clock } from "../core/clock.ts";
+import type { Store, TenantRecord, TokenRecord } from "../store/ports.ts";
+
+export type Quotas = {
+  /** instances of the tenant running at once; more are queued */
+  maxRunningInstances: number;
+  /** sustained instance creations per second */
+  createsPerSecond: number;
+  /** creations allowed in a burst above the rate */
+  createBurst: number;
+  /** bytes of a deploy's modules */
+  maxCodeBytes: number;
+  /** bytes of one request body carrying params or an event payload */
+  maxPayloadBytes: number;
+};
+
+export type Tenant = { name: string; quotas: Quotas; createdAt: number };
+
+export const DEFAULT_QUOTAS: Quotas = {
+  maxRunningInstances: 1000,
+  createsPerSecond: 1000,
+  createBurst: 2000,
+  maxCodeBytes: 5 * 1024 * 1024,
+  maxPayloadBytes: 1024 * 1024,
+};
+
+/** Who is calling: the platform (admin) or one tenant. */
+export type Principal = { kind: "admin"; tokenId: string } | { kind: "tenant"; tenant: string; tokenId: string };
+
+const hash = (token: string): string => createHash("sha256").update(token).digest("hex");
+
+export function newToken(): string {
+  return "weft_" + randomBytes(32).toString("base64url");
+}
+
+export class Tenancy {
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly tenants = new Map<string, Tenant>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  /** applies a tenant's running-instance quota (the engine's scheduler enforces it) */
+  private readonly onQuotas: (tenant: string, q: Quotas) => void;
+
+  constructor(store: Store, clock: Clock, onQuotas: (tenant: string, q: Quotas) => void) {
+    this.store = store;
+    this.clock = clock;
+    this.onQuotas = onQuotas;
+  }
+
+  /** Load tenants; make the admin token if there is none yet (returned once, never again). */
+  async open(): Promise<{ adminToken: string | null }> {
+    for (const t of await this.store.listTenants()) this.remember(t);
+    const admins = (await this.store.listTokens(null)).filter((t) => t.revokedAt === null);
+    if (admins.length > 0) return { adminToken: null };
+    const token = newToken();
+    await this.store.putToken({ id: tokenId(), tenant: null, name: "admin", hash: hash(token), createdAt: this.clock.now(), revokedAt: null });
+    return { adminToken: token };
+  }
+
+  private remember(t: TenantRecord): Tenant {
+    const full: Tenant = { ...t, quotas: { ...DEFAULT_QUOTAS, ...t.quotas } as Quotas };
+    this.tenants.set(t.name, full);
+    this.onQuotas(t.name, full.quotas);
+    return full;
+  }
+
+  /** The principal a bearer token stands for, or null (unknown, revoked, malformed). */
+  async authenticate(token: string | null): Promise<Principal | null> {
+    if (!token || token.length > 200) return null;
+    const h = hash(token);
+    const rec = await this.store.tokenByHash(h);
+    if (!rec || rec.revokedAt !== null) return null;
+    if (!timingSafeEqual(Buffer.from(rec.hash, "hex"), Buffer.from(h, "hex"))) return null;
+    if (rec.tenant === null) return { kind: "admin", tokenId: rec.id };
+    if (!this.tenants.has(rec.tenant)) return null;
+    return { kind: "tenant", tenant: rec.tenant, tokenId: rec.id };
+  }
+
+  /** May this principal see this tenant? (a tenant token only its own; an unknown tenant: nobody) */
+  canSee(p: Principal, tenant: string): boolean {
+    if (!this.tenants.has(tenant)) return false;
+    return p.kind === "admin" || p.tenant === tenant;
+  }
+
+  get(name: string): Tenant | undefined {
+    return this.tenants.get(name);
+  }
+
+  list(): Tenant[] {
+    return [...this.tenants.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  async create(name: string, quotas: Partial<Quotas> = {}): Promise<Tenant> {
+    validateTenantName(name);
+    const rec: TenantRecord = { name, quotas: { ...DEFAULT_QUOTAS, ...quotas }, createdAt: this.clock.now() };
+    await this.store.createTenant(rec);
+    return this.remember(rec);
+  }
+
+  async setQuotas(name: string, quotas: Partial<Quotas>): Promise<Tenant> {
+    const cur = this.tenants.get(name);
+    if (!cur) throw new WeftError(ErrorCode.NotFound, `tenant "${name}" does not exist`, { tenant: name });
+    const rec = await this.store.setTenantQuotas(name, { ...cur.quotas, ...quotas });
+    this.buckets.delete(name);
+    return this.remember(rec!);
+  }
+
+  async issueToken(tenant: string, name: string): Promise<{ id: string; name: string; token: string; createdAt: number }> {
+    if (!this.tenants.has(tenant)) throw new WeftError(ErrorCode.NotFound, `tenant "${tenant}" does not exist`, { tenant });
+    const token = newToken();
+    const rec: TokenRecord = { id: tokenId(), tenant, name, hash: hash(token), createdAt: this.clock.now(), revokedAt: null };
+    await this.store.putToken(rec);
+    return { id: rec.id, name, token, createdAt: rec.createdAt };
+  }
+
+  async tokens(tenant: string): Promise<TokenRecord[]> {
+    return this.store.listTokens(tenant);
+  }
+
+  async revoke(tenant: string, id: string): Promise<void> {
+    if (!(await this.store.revokeToken(tenant, id, this.clock.now()))) {
+      throw new WeftError(ErrorCode.NotFound, `tenant "${tenant}" has no live token with id "${id}"`, { tenant, tokenId: id });
+    }
+  }
+
+  /**
+   * Take `n` creations from the tenant's bucket, or throw QuotaExceeded with how long to wait. All or
+   * nothing: a refused batch takes nothing.
+   */
+  takeCreations(tenant: string, n: number): void {
+    const q = this.tenants.get(tenant)!.quotas;
+    const now = this.clock.now();
+    const b = this.buckets.get(tenant) ?? { tokens: q.createBurst, at: now };
+    b.tokens = Math.min(q.createBurst, b.tokens + ((now - b.at) / 1000) * q.createsPerSecond);
+    b.at = now;
+    this.buckets.set(tenant, b);
+    if (b.tokens >= n) {
+      b.tokens -= n;
+      return;
+    }
+    if (n > q.createBurst) {
+      throw new WeftError(ErrorCode.QuotaExceeded, `${n} creations at once exceed tenant "${tenant}"'s burst of ${q.createBurst} (quotas.createBurst); send smaller batches`, {
+        tenant, quota: "createBurst", limit: q.createBurst, retryAfterSeconds: Math.ceil(n / q.createsPerSecond),
+      });
+    }
+    const waitS = Math.max(1, Math.ceil((n - b.tokens) / q.createsPerSecond));
+    throw new WeftError(ErrorCode.QuotaExceeded, `tenant "${tenant}" is creating instances faster than its quota of ${q.createsPerSecond}/s (burst ${q.createBurst}); retry in ${waitS} s`, {
+      tenant, quota: "createsPerSecond", limit: q.createsPerSecond, retryAfterSeconds: waitS,
+    });
+  }
+}
+
+function tokenId(): string {
+  return "tok_" + randomBytes(9).toString("base64url");
+}
