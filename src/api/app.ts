@@ -177,8 +177,9 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
     }
     let cursor: number | undefined;
     if (query.cursor !== undefined) {
-      cursor = Number(Buffer.from(query.cursor, "base64url").toString());
-      if (!Number.isSafeInteger(cursor) || cursor < 0) throw new WeftError(ErrorCode.InvalidArgument, "query.cursor is not a cursor this API gave out", { field: "cursor" });
+      const decoded = /^[A-Za-z0-9_-]+$/.test(query.cursor) ? Buffer.from(query.cursor, "base64url").toString() : "";
+      cursor = /^\d{1,15}$/.test(decoded) ? Number(decoded) : NaN;
+      if (!Number.isSafeInteger(cursor)) throw new WeftError(ErrorCode.InvalidArgument, "query.cursor is not a cursor this API gave out", { field: "cursor" });
     }
     const rows = await engine.store.listInstances({
       tenant: tenant!, workflow, status: query.status, createdAfter: parseTime(query.createdAfter), createdBefore: parseTime(query.createdBefore),
