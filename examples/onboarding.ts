@@ -5,12 +5,12 @@
 //   weft run examples/onboarding.ts --skip-time --params '{"id":42}' --event approved='{"approved":true}'
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
 
-type Params = { id: number; name?: string };
+type Params = { id: number; name?: string; grace?: string };
 type Approval = { approved: boolean; by?: string };
 
 export class Onboarding extends WorkflowEntrypoint<unknown, Params> {
   async run(event: WorkflowEvent<Params>, step: WorkflowStep) {
-    const { id = 1, name } = event.payload ?? {}; // weft run without --params passes none
+    const { id = 1, name, grace = "1 day" } = event.payload ?? {}; // weft run without --params passes none
 
     // The user service is flaky: attempts 1 and 2 fail, attempt 3 succeeds. Two retries, 2 s then 4 s apart.
     const user = await step.do(
@@ -30,7 +30,7 @@ export class Onboarding extends WorkflowEntrypoint<unknown, Params> {
       return { accountId: `acct_${user.id}`, plan: "trial" };
     });
 
-    await step.sleep("grace period", "1 day");
+    await step.sleep("grace period", grace as `${number} ${"second" | "seconds" | "minute" | "minutes" | "hour" | "hours" | "day" | "days"}`);
 
     // Wait up to an hour for a reviewer; without one, decline instead of failing the instance.
     let approval: Approval;

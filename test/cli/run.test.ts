@@ -193,16 +193,19 @@ describe("weft run: deploy errors and usage errors", { concurrency: 4 }, () => {
     assert.match(cmd.stderr, /unknown command "frobnicate"/);
   });
 
-  test("--help prints usage; serve says the HTTP API is not there yet", async () => {
+  test("--help prints usage; serve --help describes the server; bad serve flags exit 2", async () => {
     const help = await weft(["run", "--help"]);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--skip-time/);
     const top = await weft(["--help"]);
     assert.equal(top.code, 0);
     assert.match(top.stdout, /weft <command>/);
-    const serve = await weft(["serve"]);
-    assert.equal(serve.code, 1);
-    assert.match(serve.stderr, /control-plane/);
+    const serve = await weft(["serve", "--help"]);
+    assert.equal(serve.code, 0);
+    assert.match(serve.stdout, /admin token/);
+    const bad = await weft(["serve", "--port", "99999"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--port must be an integer from 0 to 65535/);
   });
 });
 
