@@ -72,6 +72,9 @@ test("a fresh clone: npm install && npm start, then the CLI deploys onboarding, 
   assert.equal(d.output.message, "Welcome aboard, user-42!");
   assert.deepEqual(d.output.audit, ["account created", "approved"]);
 
-  process.kill(-server.pid!, "SIGTERM");
+  // the server itself (npm's child: its pid is in the JSON log) drains and exits 0; npm then exits 0 too
+  const pid = Number(/"pid":(\d+)[^\n]*"msg":"weft serving"/.exec(out)?.[1]);
+  process.kill(pid, "SIGTERM");
   assert.equal(await exited, 0, out);
+  assert.match(out, /"msg":"weft stopped"/, out);
 });
