@@ -372,11 +372,11 @@ export function readEnvFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new UsageError(`cannot read --env-file ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    throw new UsageError(`cannot read --bindings ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
   }
-  const env = parseJsonFlag(`--env-file ${path}`, text);
+  const env = parseJsonFlag(`--bindings ${path}`, text);
   if (env === null || typeof env !== "object" || Array.isArray(env)) {
-    throw new UsageError(`--env-file ${path} must hold a JSON object of bindings, e.g. {"API_URL":"https://…","API_KEY":{"secret":"…"}}`);
+    throw new UsageError(`--bindings ${path} must hold a JSON object of bindings, e.g. {"API_URL":"https://…","API_KEY":{"secret":"…"}}`);
   }
   return env as Record<string, unknown>;
 }
@@ -419,13 +419,13 @@ export const deployCommand: Command = {
   options: {
     workflow: { type: "string", arg: "NAME", desc: "the workflow's name (default: the file's name)" },
     class: { type: "string", arg: "NAME", desc: "the exported WorkflowEntrypoint class, when the file exports several" },
-    "env-file": { type: "string", arg: "FILE", desc: 'a JSON object of env bindings: plain values, {"secret":"…"}, {"hostFunction":"…"}' },
+    "bindings": { type: "string", arg: "FILE", desc: 'a JSON object of env bindings: plain values, {"secret":"…"}, {"hostFunction":"…"}' },
   },
   examples: ["weft deploy examples/onboarding.ts --tenant acme --workflow onboarding"],
   async run(c) {
     const file = c.args.FILE!;
     const workflow = c.str("workflow") ?? workflowNameFor(file);
-    const env = c.str("env-file") === undefined ? undefined : readEnvFile(c.str("env-file")!);
+    const env = c.str("bindings") === undefined ? undefined : readEnvFile(c.str("bindings")!);
     const b = bundle(file);
     let r: DeployResult;
     try {

@@ -96,7 +96,7 @@ export const devCommand: Command = {
     tenant: { type: "string", arg: "TENANT", desc: "the tenant to deploy into, created if needed (default dev)" },
     workflow: { type: "string", arg: "NAME", desc: "the workflow's name (default: the file's name)" },
     class: { type: "string", arg: "NAME", desc: "the exported WorkflowEntrypoint class, when the file exports several" },
-    "env-file": { type: "string", arg: "FILE", desc: "a JSON object of env bindings (watched too)" },
+    "bindings": { type: "string", arg: "FILE", desc: "a JSON object of env bindings (watched too)" },
     port: { type: "string", arg: "PORT", desc: "the port to listen on (default 8787; 0 picks a free one)" },
     host: { type: "string", arg: "HOST", desc: "the address to listen on (default 127.0.0.1)" },
     data: { type: "string", arg: "DIR", desc: "the data directory (default .weft-dev)" },
@@ -113,7 +113,7 @@ async function runDev(c: Ctx): Promise<number> {
   const port = c.int("port", 0, 65535) ?? 8787;
   const host = c.str("host") ?? "127.0.0.1";
   const dataDir = resolve(c.str("data") ?? ".weft-dev");
-  const envFile = c.str("env-file");
+  const envFile = c.str("bindings");
   const className = c.str("class");
   let b: Bundle = bundle(file);
   const readEnv = () => (envFile === undefined ? undefined : readEnvFile(envFile));

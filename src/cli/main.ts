@@ -17,7 +17,7 @@ Drive a running weft serve (--url / WEFT_URL, --token / WEFT_TOKEN, --json):
   tenants create NAME [--max-running N] [--creates-per-second N]
   tenants list | tenants token NAME [--name LABEL] | tenants tokens NAME
   tenants revoke NAME TOKEN_ID
-  deploy FILE.ts --tenant T [--workflow W] [--class C] [--env-file JSON_FILE]
+  deploy FILE.ts --tenant T [--workflow W] [--class C] [--bindings JSON_FILE]
   workflows list --tenant T | workflows describe W --tenant T | workflows delete W --tenant T
   instances list W --tenant T [--status S] [--limit N] [--cursor C] [--reverse]
   instances describe W ID --tenant T          (ID may be "latest")

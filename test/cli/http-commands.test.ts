@@ -167,9 +167,9 @@ describe("weft against a running server", { concurrency: false, timeout: 180_000
     assert.equal(w.workflow, "waiter");
     assert.equal(w.className, "Waiter");
     assert.match(w.version, /\S/);
-    // --env-file: the bindings go with the version (secrets stored sealed, shown as { secret: true })
+    // --bindings: the bindings go with the version (secrets stored sealed, shown as { secret: true })
     const envFile = write("env/ok.json", JSON.stringify({ GREETING: "hi", KEY: { secret: "s3cret" } }));
-    const withEnv = json<{ version: string }>(await weft(["deploy", join(dir, "waiter/waiter.ts"), "--tenant", "acme", "--workflow", "withenv", "--env-file", envFile, "--json"]));
+    const withEnv = json<{ version: string }>(await weft(["deploy", join(dir, "waiter/waiter.ts"), "--tenant", "acme", "--workflow", "withenv", "--bindings", envFile, "--json"]));
     const res = await fetch(`${server.url}/v1/tenants/acme/workflows/withenv/versions/${withEnv.version}`, { headers: { authorization: `Bearer ${admin}` } });
     assert.deepEqual(((await res.json()) as { env: unknown }).env, { GREETING: "hi", KEY: { secret: true } });
     ok(await weft(["workflows", "delete", "withenv", "--tenant", "acme"]));
@@ -364,8 +364,8 @@ describe("weft against a running server", { concurrency: false, timeout: 180_000
       [["instances"], /Usage: weft instances <command>/],
       [["tenants", "revoke", "acme"], /missing TOKEN_ID/],
       [["deploy", "nope.ts", "--tenant", "acme"], /cannot read workflow file nope\.ts: no such file/],
-      [["deploy", join(dir, "waiter/waiter.ts"), "--tenant", "acme", "--env-file", write("env/bad.json", "{nope")], /--env-file .*bad\.json is not valid JSON/],
-      [["deploy", join(dir, "waiter/waiter.ts"), "--tenant", "acme", "--env-file", write("env/list.json", "[1]")], /must hold a JSON object of bindings/],
+      [["deploy", join(dir, "waiter/waiter.ts"), "--tenant", "acme", "--bindings", write("env/bad.json", "{nope")], /--bindings .*bad\.json is not valid JSON/],
+      [["deploy", join(dir, "waiter/waiter.ts"), "--tenant", "acme", "--bindings", write("env/list.json", "[1]")], /must hold a JSON object of bindings/],
       [["workflows", "list", "--tenant", "acme", "--url", "not a url"], /is not a URL/],
       [["frobnicate"], /unknown command "frobnicate"/],
     ];
