@@ -1,7 +1,7 @@
 // Weft benchmark: `node bench/run.ts [--json] [--quick] [--sleepers=N] [--only=name,name]`.
 // Prints one table (metric | measured | target | ratio | note); ratio ≥ 1.00 means the target is met.
 // With --json the same figures follow as one JSON object on the last line.
-// Scenario names for --only: fsync, creations, completions, steps, storage, throughput, cold, timers, sleepers.
+// Scenario names for --only: fsync, creations, http, completions, steps, storage, throughput, cold, timers, sleepers.
 // The sleeping-instances scenario (100,000 instances in a child process) is most of the run time:
 // ~4.5 min of ~5 on a quiet 2-core box. --quick runs 20,000 instead (JSON sleeping100kRssMiB is then null).
 import * as S from "./scenarios.ts";
@@ -31,6 +31,7 @@ const figures: Record<string, number | null> = {
   creationsPerSec: null, completionsPerSec: null, stepOverheadP50Us: null, stepOverheadP99Us: null, stepsPerSec: null,
   sqlStepOverheadP50Us: null, sqlStepRatio: null, fileStepP50Ms: null, noStorageFiles: null,
   coldStartP50Ms: null, coldStartP99Ms: null, timerLatenessP50Ms: null, timerLatenessP99Ms: null, sleeping100kRssMiB: null, fsyncCommitUs: null,
+  httpCreatePerSec: null, httpBatchCreatePerSec: null, httpCreateP99Ms: null,
 };
 const tStart = performance.now();
 const loadStart = loadavg()[0]!;
@@ -53,6 +54,23 @@ if (run("creations")) {
   rows.push({
     metric: "creations/s", value: c.perSec, unit: "/s", kind: "min", target: 5_000,
     note: `10,000 create() resolved (durable) in ${secs(c.ms)}, ${c.inFlight} in flight; concurrency 1 + run() sleeps 1 day, so the burst queues: admission + durable commit, not execution. all 10k at once: ${fmt(c.allAtOncePerSec)}/s; createBatch(100) ×100 at once: ${fmt(c.batchPerSec)}/s`,
+  });
+}
+
+if (run("http")) {
+  progress("creations over HTTP");
+  const { httpCreations } = await import("./http.ts"); // loads the HTTP server only for this scenario
+  const h = await httpCreations();
+  figures.httpCreatePerSec = h.oneByOnePerSec;
+  figures.httpBatchCreatePerSec = h.batchPerSec;
+  figures.httpCreateP99Ms = h.oneByOneP99Ms;
+  rows.push({
+    metric: "HTTP creations/s", value: h.oneByOnePerSec, unit: "/s", kind: "min", target: 2_000,
+    note: `10,000 POST …/instances (tenant token), ${h.clients} keep-alive clients in a worker thread, server (startServer) on the main thread; tenant maxRunningInstances 1 + run() sleeps 1 day, so the burst queues: HTTP + auth + validation + admission + durable commit. latency p50 ${fmt(h.oneByOneP50Ms, 1)} ms, p99 ${fmt(h.oneByOneP99Ms, 1)} ms; server thread CPU ${fmt(h.oneByOneServerCpuUs)} µs per creation`,
+  });
+  rows.push({
+    metric: "HTTP creations/s (batch of 100)", value: h.batchPerSec, unit: "/s", kind: "min", target: 10_000,
+    note: `20,000 instances as 200 POST …/instances/batch of 100 from the same ${h.clients} clients; latency per batch p50 ${fmt(h.batchP50Ms, 1)} ms; server thread CPU ${fmt(h.batchServerCpuUs)} µs per instance`,
   });
 }
 

@@ -59,6 +59,14 @@ function bindings(env: Record<string, unknown> | undefined): Record<string, unkn
   return out;
 }
 
+/** ctx.fs errors (Node codes) as API errors: missing → 404; a file where a directory was meant (or the reverse) → 400 */
+function fsHttpError(e: unknown, path: string): never {
+  const code = (e as { code?: string }).code;
+  if (code === "ENOENT") throw new WeftError(ErrorCode.NotFound, (e as Error).message, { path });
+  if (code === "ENOTDIR" || code === "EISDIR") throw new WeftError(ErrorCode.InvalidArgument, (e as Error).message, { path });
+  throw e;
+}
+
 export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
   const { engine, tenancy } = o;
   const app = new Hono();
@@ -246,18 +254,12 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
   });
   routes.add({ method: "get", path: `${I}/:id/tree`, summary: "a directory of the filesystem", auth: "tenant", query: S.PathQuery, responses: { 200: "{ entries }" } }, async (c, { tenant, query }) => {
     const inst = await instanceOf(c, tenant!);
-    return c.json({ entries: await inst.listFiles(query.path ?? "", { at: query.at }) });
+    return c.json({ entries: await inst.listFiles(query.path ?? "", { at: query.at }).catch((e) => fsHttpError(e, query.path ?? "")) });
   });
   routes.add({ method: "get", path: `${I}/:id/file`, summary: "a file's bytes", auth: "tenant", query: S.PathQuery, responses: { 200: "application/octet-stream" } }, async (c, { tenant, query }) => {
     const inst = await instanceOf(c, tenant!);
     if (!query.path) throw new WeftError(ErrorCode.InvalidArgument, "query.path is required", { field: "path" });
-    let data: Uint8Array;
-    try {
-      data = await inst.readFile(query.path, { at: query.at });
-    } catch (e) {
-      if ((e as { code?: string }).code === "ENOENT" || (e as { code?: string }).code === "EISDIR") throw new WeftError(ErrorCode.NotFound, (e as Error).message, { path: query.path });
-      throw e;
-    }
+    const data = await inst.readFile(query.path, { at: query.at }).catch((e) => fsHttpError(e, query.path!));
     return c.body(data as Uint8Array<ArrayBuffer>, 200, { "content-type": "application/octet-stream" });
   });
   routes.add({ method: "post", path: `${I}/:id/sql`, summary: "read-only SQL on the instance's database", auth: "tenant", body: S.SqlQuery, responses: { 200: "{ columns, rows, rowsRead, rowsWritten }" } }, async (c, { tenant, body }) => {
@@ -270,7 +272,8 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
   // git: authorized per tenant like every route (Basic auth with the token as password, or Bearer)
   const git = gitRoute(engine, async (token, t) => {
     const p = await tenancy.authenticate(token);
-    return p !== null && tenancy.canSee(p, t);
+    if (p === null) return "unauthenticated";
+    return tenancy.canSee(p, t);
   });
   for (const m of ["GET", "POST"]) app.on(m, `${I}/:id/repo.git/*`, (c) => git(c.req.raw).catch((e) => errorResponse(c, e, (x) => o.log("git failed", x))));
 

@@ -11,7 +11,7 @@ import type { Engine } from "../engine/engine.ts";
 const ROUTE = /^\/v1\/tenants\/([^/]+)\/workflows\/([^/]+)\/instances\/([^/]+)\/repo\.git\/(.+)$/;
 
 /** Decides whether a token may read a tenant's data (issue #4 brings tenants and tokens). */
-export type Authorize = (token: string | null, tenant: string) => boolean | Promise<boolean>;
+export type Authorize = (token: string | null, tenant: string) => boolean | "unauthenticated" | Promise<boolean | "unauthenticated">;
 
 export function bearerOrBasic(req: Request): string | null {
   const h = req.headers.get("authorization");
@@ -43,7 +43,10 @@ export function gitRoute(engine: Engine, authorize: Authorize): (req: Request) =
     }
     const token = bearerOrBasic(req);
     if (token === null) return plain(401, "authentication required: use the token as the password", { "www-authenticate": 'Basic realm="weft"' });
-    if (!(await authorize(token, tenant))) return plain(404, `repository not found`);
+    const verdict = await authorize(token, tenant);
+    // an unknown or revoked token: 401, so git asks for credentials again
+    if (verdict === "unauthenticated") return plain(401, "the token is not valid (unknown or revoked)", { "www-authenticate": 'Basic realm="weft"' });
+    if (!verdict) return plain(404, `repository not found`);
     let inst;
     try {
       inst = await engine.workflow(tenant, workflow).get(id);

@@ -51,10 +51,29 @@ export function errorResponse(c: Context, err: unknown, log?: (e: unknown) => vo
     const headers: Record<string, string> = {};
     if (status === 429) headers["retry-after"] = String(err.details.retryAfterSeconds ?? 1);
     if (status === 401) headers["www-authenticate"] = 'Bearer realm="weft"';
-    return c.json({ error: { code: err.code, message: err.message, details: err.details } }, status as 400, headers);
+    const details = { ...err.details };
+    if (details.closeConnection) {
+      headers.connection = "close";
+      delete details.closeConnection;
+    }
+    return c.json({ error: { code: err.code, message: err.message, details } }, status as 400, headers);
   }
   log?.(err);
   return c.json({ error: { code: ErrorCode.Internal, message: "internal error: the server logged the details", details: {} } }, 500);
+}
+
+/** JSON nested deeper than this is refused before validation (the validators recurse). */
+export const MAX_JSON_DEPTH = 100;
+
+function depthOver(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== "object") continue;
+    if (d > max) return true;
+    for (const y of Object.values(x)) if (y !== null && typeof y === "object") stack.push([y, d + 1]);
+  }
+  return false;
 }
 
 /** The request's JSON body, read up to `limit` bytes (413 beyond), parsed (400 with the position). */
@@ -69,7 +88,8 @@ async function readJson(c: Context, limit: number): Promise<unknown> {
   if (body) {
     for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
       size += chunk.byteLength;
-      if (size > limit) throw new WeftError(ErrorCode.PayloadTooLarge, `the request body is over ${limit} bytes, the limit for this request`, { limit });
+      // the rest of the body is not read: the connection cannot carry another request, so say so
+      if (size > limit) throw new WeftError(ErrorCode.PayloadTooLarge, `the request body is over ${limit} bytes, the limit for this request`, { limit, closeConnection: true });
       chunks.push(chunk);
     }
   }
@@ -79,11 +99,16 @@ async function readJson(c: Context, limit: number): Promise<unknown> {
     throw new WeftError(ErrorCode.InvalidArgument, `the request body must be JSON (Content-Type: application/json), got ${JSON.stringify(type || "no Content-Type")}`, { contentType: type, status: 415 });
   }
   const text = new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(chunks));
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (e) {
     throw new WeftError(ErrorCode.InvalidArgument, `the request body is not valid JSON: ${(e as Error).message}`, { field: "body" });
   }
+  if (depthOver(value, MAX_JSON_DEPTH)) {
+    throw new WeftError(ErrorCode.InvalidArgument, `the request body is nested more than ${MAX_JSON_DEPTH} levels deep`, { field: "body", limit: MAX_JSON_DEPTH });
+  }
+  return value;
 }
 
 function zodError(where: "body" | "query", e: z.ZodError): WeftError {

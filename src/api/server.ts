@@ -4,7 +4,8 @@
 // (the caller prints it once; only its hash is kept). close(): stop accepting, answer /readyz with 503,
 // let running step attempts finish within a deadline, then close the engine — every result committed
 // is on disk before it was acknowledged, so stopping at any point loses nothing.
-import { serve } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { readFileSync } from "node:fs";
@@ -62,9 +63,17 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.render() }),
     log: (msg, err) => log.error({ err }, msg),
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: o.host ?? "127.0.0.1", port: o.port ?? 8787 }, () => resolve(s as Server));
-    (s as Server).once("error", reject);
+  // requests the adapter refuses before routing (a backslash in the path, …) get the error body too
+  const listener = getRequestListener(app.fetch, {
+    errorHandler: (err: unknown) => Response.json(
+      { error: { code: "invalid_argument", message: `the request cannot be served: ${(err as Error)?.message ?? String(err)}`, details: {} } },
+      { status: 400 },
+    ),
+  });
+  const server: Server = createServer(listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port ?? 8787, o.host ?? "127.0.0.1", () => resolve());
   });
   server.keepAliveTimeout = 65_000;
   const addr = server.address() as AddressInfo;
