@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { ErrorCode, WeftError } from "../core/errors.ts";
 import { parsePath } from "../core/paths.ts";
 import { InstanceDatabase, type SqlResult, type SqlValue } from "../instance-data/sql/database.ts";
+import { queryInWorker } from "../instance-data/sql/query-worker.ts";
 import { Worktree, type FsLimits, type ObjectSource } from "../instance-data/fs/worktree.ts";
 import type { RepoReader } from "../instance-data/fs/git-http.ts";
 import type { InstanceRecord, StoredObject, Store } from "../store/ports.ts";
@@ -155,15 +156,13 @@ export class InstanceData {
     return (await this.worktree(inst)).diff(a, b);
   }
 
-  /** Read-only SQL on the instance's database (committed state; never blocks its run). */
-  query(inst: InstanceRecord, query: string, params: SqlValue[] = []): SqlResult {
+  /**
+   * Read-only SQL on the instance's database (committed state; never blocks its run), in a worker
+   * thread stopped after `timeoutMs`: one tenant's long query never holds up the process.
+   */
+  query(inst: InstanceRecord, query: string, params: SqlValue[] = [], timeoutMs = 10_000): Promise<SqlResult> {
     const path = this.hasSql(inst.pk) ? this.sqlPath(inst.pk) : ":memory:";
-    const db = new InstanceDatabase({ path, maxBytes: DEFAULT_LIMITS.sqlBytes, durable: false });
-    try {
-      return db.exec(query, params, false, "this is a read-only query from outside the instance");
-    } finally {
-      db.close();
-    }
+    return queryInWorker({ path, query, params, refusal: "this is a read-only query from outside the instance" }, timeoutMs);
   }
 
   /** The instance's repository for git's HTTP protocol (its only branch: main). */

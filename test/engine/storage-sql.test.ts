@@ -209,7 +209,7 @@ test("an instance's database moves as one file image (for moving an instance bet
   assert.ok(image && image.byteLength > 0);
   assert.equal(a.engine.data.exportSql(inst.record.pk + 1000), null, "no database, no image");
   b.engine.data.importSql(77, image);
-  assert.deepEqual(b.engine.data.query({ ...inst.record, pk: 77 }, "SELECT x FROM t ORDER BY x").rows, [[1], [2]]);
+  assert.deepEqual((await b.engine.data.query({ ...inst.record, pk: 77 }, "SELECT x FROM t ORDER BY x")).rows, [[1], [2]]);
 });
 
 test("an attempt that times out or is cut off at its CPU limit leaves none of its writes (SQL and files)", LIMIT, async (t) => {
