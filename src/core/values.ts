@@ -124,14 +124,23 @@ export function checkSerializable(value: unknown, where: string): void {
 
     if (depth > MAX_DEPTH) fail(where, path, "depth");
     if (ancestors.has(obj)) fail(where, path, "cycle");
-    if (isOpaqueLeaf(obj)) return;
-    if (isWeakMap(obj)) fail(where, path, "WeakMap");
-    if (isWeakSet(obj)) fail(where, path, "WeakSet");
-    if (isWeakRef(obj)) fail(where, path, "WeakRef");
-    if (isPromise(obj)) fail(where, path, "Promise");
+    // Plain objects and arrays of this realm (the common case: JSON-like data) need no brand checks,
+    // which cost a thrown exception each. An exotic object dressed with a plain prototype is still
+    // caught by the structured clone that follows every check.
+    const proto = Object.getPrototypeOf(obj);
+    const plain = proto === Object.prototype || proto === null || Array.isArray(obj);
+    if (!plain) {
+      if (isOpaqueLeaf(obj)) return;
+      if (isWeakMap(obj)) fail(where, path, "WeakMap");
+      if (isWeakSet(obj)) fail(where, path, "WeakSet");
+      if (isWeakRef(obj)) fail(where, path, "WeakRef");
+      if (isPromise(obj)) fail(where, path, "Promise");
+    }
 
     ancestors.add(obj);
-    if (isMap(obj)) {
+    if (plain) {
+      walkKeys(obj, path, depth);
+    } else if (isMap(obj)) {
       Map.prototype.forEach.call(obj, (val: unknown, key: unknown) => {
         walk(key, `${path}<map key>`, depth + 1);
         walk(val, `${path}<map value>`, depth + 1);
@@ -145,17 +154,21 @@ export function checkSerializable(value: unknown, where: string): void {
         walk((obj as { cause?: unknown }).cause, `${path}.cause`, depth + 1);
       }
     } else {
-      const isArray = Array.isArray(obj);
-      for (const sym of Object.getOwnPropertySymbols(obj)) {
-        if (Object.prototype.propertyIsEnumerable.call(obj, sym)) {
-          fail(where, `${path}[${sym.toString()}]`, "symbol", "a symbol-keyed property");
-        }
-      }
-      for (const key of Object.keys(obj)) {
-        walk((obj as Record<string, unknown>)[key], path + propSegment(key, isArray), depth + 1);
-      }
+      walkKeys(obj, path, depth);
     }
     ancestors.delete(obj);
+  };
+
+  const walkKeys = (obj: object, path: string, depth: number): void => {
+    const isArray = Array.isArray(obj);
+    for (const sym of Object.getOwnPropertySymbols(obj)) {
+      if (Object.prototype.propertyIsEnumerable.call(obj, sym)) {
+        fail(where, `${path}[${sym.toString()}]`, "symbol", "a symbol-keyed property");
+      }
+    }
+    for (const key of Object.keys(obj)) {
+      walk((obj as Record<string, unknown>)[key], path + propSegment(key, isArray), depth + 1);
+    }
   };
 
   walk(value, rootName(where), 0);

@@ -89,7 +89,7 @@ export class WorkflowBinding<P = unknown> {
   }
 
   private async latest() {
-    const v = await this.engine.store.latestVersion(this.tenant, this.name);
+    const v = await this.engine.latestVersion(this.tenant, this.name);
     if (!v) throw new WeftError(ErrorCode.NotFound, `workflow ${this.name} of tenant ${this.tenant} has no deployed version; deploy it first`, { tenant: this.tenant, workflow: this.name });
     return v;
   }

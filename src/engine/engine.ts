@@ -103,6 +103,8 @@ export class Engine implements EngineCore {
   /** host calls made before this process re-deployed their version (recovery runs first), by version key */
   private readonly hostSideWaiters = new Map<string, (() => void)[]>();
   private readonly versions = new Map<string, VersionRecord>();
+  /** latest version per "tenant/workflow" (this process deploys; a cluster will invalidate through the store) */
+  private readonly latest = new Map<string, VersionRecord>();
   private readonly logBuffer: { instance: number; at: number; level: string; message: string }[] = [];
   private logFlush = false;
   private wakeTimer?: { at: number; cancel(): void };
@@ -184,6 +186,7 @@ export class Engine implements EngineCore {
     const rec: VersionRecord = { tenant, workflow, version, className, bundle, code: d.code, config, createdAt: this.clock.now() };
     await this.store.putVersion(rec);
     this.versions.set(`${tenant}/${workflow}/${version}`, rec);
+    this.latest.set(`${tenant}/${workflow}`, rec);
     this.hostSides.set(`${tenant}/${workflow}/${version}`, { functions, egress });
     const waiting = this.hostSideWaiters.get(`${tenant}/${workflow}/${version}`) ?? [];
     this.hostSideWaiters.delete(`${tenant}/${workflow}/${version}`);
@@ -204,6 +207,17 @@ export class Engine implements EngineCore {
       }
     }
     return out;
+  }
+
+  /** The version new instances of a workflow get (cached: creates are hot, deploys are rare). */
+  async latestVersion(tenant: string, workflow: string): Promise<VersionRecord | undefined> {
+    const key = `${tenant}/${workflow}`;
+    let v = this.latest.get(key);
+    if (!v) {
+      v = await this.store.latestVersion(tenant, workflow);
+      if (v) this.latest.set(key, v);
+    }
+    return v;
   }
 
   async version(tenant: string, workflow: string, version: string): Promise<VersionRecord> {
@@ -524,6 +538,7 @@ export class Engine implements EngineCore {
       this.notify(pk);
     }
     for (const k of [...this.versions.keys()]) if (k.startsWith(`${tenant}/${workflow}/`)) this.versions.delete(k);
+    this.latest.delete(`${tenant}/${workflow}`);
   }
 
   /** A tenant's quota of instances running at once (undefined: no quota); raising it starts queued ones. */

@@ -47,6 +47,8 @@ export class Tenancy {
   private readonly clock: Clock;
   private readonly tenants = new Map<string, Tenant>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  /** hash → principal of tokens seen recently: every request authenticates, tokens change rarely */
+  private readonly known = new Map<string, Principal>();
   /** applies a tenant's running-instance quota (the engine's scheduler enforces it) */
   private readonly onQuotas: (tenant: string, q: Quotas) => void;
 
@@ -77,12 +79,16 @@ export class Tenancy {
   async authenticate(token: string | null): Promise<Principal | null> {
     if (!token || token.length > 200) return null;
     const h = hash(token);
+    const hit = this.known.get(h);
+    if (hit && (hit.kind === "admin" || this.tenants.has(hit.tenant))) return hit;
     const rec = await this.store.tokenByHash(h);
     if (!rec || rec.revokedAt !== null) return null;
     if (!timingSafeEqual(Buffer.from(rec.hash, "hex"), Buffer.from(h, "hex"))) return null;
-    if (rec.tenant === null) return { kind: "admin", tokenId: rec.id };
-    if (!this.tenants.has(rec.tenant)) return null;
-    return { kind: "tenant", tenant: rec.tenant, tokenId: rec.id };
+    if (rec.tenant !== null && !this.tenants.has(rec.tenant)) return null;
+    const p: Principal = rec.tenant === null ? { kind: "admin", tokenId: rec.id } : { kind: "tenant", tenant: rec.tenant, tokenId: rec.id };
+    if (this.known.size >= 10_000) this.known.clear();
+    this.known.set(h, p);
+    return p;
   }
 
   /** May this principal see this tenant? (a tenant token only its own; an unknown tenant: nobody) */
@@ -130,6 +136,7 @@ export class Tenancy {
     if (!(await this.store.revokeToken(tenant, id, this.clock.now()))) {
       throw new WeftError(ErrorCode.NotFound, `tenant "${tenant}" has no live token with id "${id}"`, { tenant, tokenId: id });
     }
+    for (const [h, p] of this.known) if (p.tokenId === id) this.known.delete(h); // revoked at once
   }
 
   /**
