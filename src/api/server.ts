@@ -53,7 +53,7 @@ function packageVersion(): string {
 export async function startServer(o: ServeOptions = {}): Promise<RunningServer> {
   const log = o.logger ?? createLogger({ level: o.quiet ? "silent" : "info" });
   let ready = false;
-  const engine = o.engine ?? (await Engine.open({ dataDir: o.dataDir ?? "./weft-data", ...o.engineOptions }));
+  const engine = o.engine ?? (await Engine.open({ dataDir: o.dataDir ?? "./weft-data", logger: log.child({ component: "engine" }), ...o.engineOptions }));
   const ownEngine = !o.engine;
   const tenancy = new Tenancy(engine.store, engine.clock, (tenant, q) => engine.setTenantConcurrency(tenant, q.maxRunningInstances));
   const { adminToken } = await tenancy.open();

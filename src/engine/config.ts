@@ -55,9 +55,19 @@ export interface EngineOptions {
    * also after a restart without a re-deploy.
    */
   hostFunctions?: Record<string, (...args: unknown[]) => unknown>;
+  /** JSON logs of the engine (pino-compatible: info/warn/error(obj, msg)); default: none */
+  logger?: EngineLogger;
   /** key that seals deployed secrets (32 bytes, base64 or hex); default: WEFT_SECRET_KEY, else <dataDir>/secret.key */
   secretKey?: string;
 }
+
+export interface EngineLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+const SILENT: EngineLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 export interface EngineHooks {
   /** a step's SQL writes and result are committed in the instance database; its journal write is not made yet */
@@ -81,6 +91,7 @@ export interface EngineConfig {
   hooks: EngineHooks;
   hostFunctions: Record<string, (...args: unknown[]) => unknown>;
   secretKey: string | undefined;
+  logger: EngineLogger;
 }
 
 export const DEFAULT_LIMITS: WorkflowLimits = {
@@ -112,5 +123,6 @@ export function compileConfig(o: EngineOptions): EngineConfig {
     hooks: o.hooks ?? {},
     hostFunctions: o.hostFunctions ?? {},
     secretKey: o.secretKey ?? process.env.WEFT_SECRET_KEY,
+    logger: o.logger ?? SILENT,
   };
 }

@@ -336,7 +336,9 @@ export class Engine implements EngineCore {
 
   // ---- scheduling ----------------------------------------------------------------------------
   private async recover(): Promise<void> {
-    for (const r of await this.store.recoverable()) {
+    const found = await this.store.recoverable();
+    if (found.length > 0) this.config.logger.info({ instances: found.length }, "recovering unfinished instances");
+    for (const r of found) {
       if (r.status === "waiting") continue; // the wake timer and event delivery below take these
       if (r.status === "waitingForPause") {
         await this.store.fence(r.pk, [{ op: "status", status: "paused" }]);
@@ -451,6 +453,7 @@ export class Engine implements EngineCore {
   onRunError(r: InstanceRun, err: unknown): void {
     if ((err as WeftError)?.code === ErrorCode.LeaseLost) return r.stop();
     const error: ErrorInfo = { name: "WorkflowInternalError", message: `internal error: ${(err as Error)?.message ?? String(err)}` };
+    this.config.logger.error({ err, instance: r.pk }, "an instance run failed inside the engine; the instance is marked errored");
     r.stop();
     this.store.journal(r.pk, r.epoch, [{ op: "status", status: "errored", error, endedAt: this.clock.now(), wakeAt: null }]).then(
       () => this.notify(r.pk),
@@ -552,7 +555,7 @@ export class Engine implements EngineCore {
     return this.sched.runningOf(tenant);
   }
 
-  stats(): { activeRuns: number; queued: number; isolates: number; contexts: number; runs: number } {
+  stats(): { activeRuns: number; queued: number; isolates: number; contexts: number; runs: number; heapBytes: number } {
     return { activeRuns: this.runs.size, queued: this.sched.depth(), ...this.pool.stats() };
   }
 

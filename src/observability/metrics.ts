@@ -86,6 +86,7 @@ export function createMetrics(engine: Engine): Metrics {
   fromStats("weft_active_runs", "Instance runs live in this process.", (s) => s.activeRuns);
   fromStats("weft_isolates", "Live V8 isolates in the pool (idle spares included).", (s) => s.isolates);
   fromStats("weft_isolate_contexts", "Live contexts across the pool's isolates.", (s) => s.contexts);
+  fromStats("weft_isolate_heap_bytes", "V8 heap in use across the pool's isolates (bytes).", (s) => s.heapBytes);
   // The store port has nextWakeAt() but no count of instances with a wake time, so this counts every
   // waiting instance: timers (step.sleep, retry back-off, waitForEvent timeouts) and also waits for
   // an event without a timeout. An upper bound on pending timers.

@@ -2,10 +2,11 @@
 // the output, wherever they sit (top level, headers, nested bodies, arrays, errors, child bindings).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
+import { PassThrough, Writable } from "node:stream";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Engine } from "../../src/index.ts";
 import { CENSOR, TRUNCATED, censorSecrets, createLogger, isSecretKey } from "../../src/observability/log.ts";
 
 function memory(): { stream: Writable; lines(): Record<string, unknown>[]; text(): string } {
@@ -141,4 +142,23 @@ test("log: censorSecrets copies only what it changes and survives cycles", () =>
   assert.equal(rc.self, TRUNCATED, "past the depth limit nothing unexamined is kept");
   const bytes = new Uint8Array([1, 2]);
   assert.equal(censorSecrets({ bytes }).bytes, bytes);
+});
+
+test("the engine logs through the logger it is given: recovery on open, as JSON lines", async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-elog-"));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const first = await Engine.open({ dataDir });
+  await first.deploy({ tenant: "acme", workflow: "w", code: { mainModule: "i.ts", modules: { "i.ts": `import { WorkflowEntrypoint } from "cloudflare:workers"; export class W extends WorkflowEntrypoint { async run(e, step) { await step.sleep("nap", "1 day"); } }` } } });
+  await (await first.workflow("acme", "w").create()).waitFor(["waiting"]);
+  await first.close();
+  const out = new PassThrough();
+  let text = "";
+  out.on("data", (d: Buffer) => (text += d.toString()));
+  const engine = await Engine.open({ dataDir, logger: createLogger({ destination: out }) });
+  await engine.close();
+  const lines = text.trim().split("\n").map((l) => JSON.parse(l) as { level: string; msg: string; instances?: number });
+  const rec = lines.find((l) => l.msg === "recovering unfinished instances");
+  assert.ok(rec, text);
+  assert.equal(rec.level, "info");
+  assert.equal(rec.instances, 1);
 });

@@ -76,6 +76,7 @@ test("metrics: counters, status gauges and attempt histogram after a known workl
   assert.equal(value(s, "weft_active_runs"), h.engine.stats().activeRuns);
   assert.equal(value(s, "weft_isolates"), h.engine.stats().isolates);
   assert.ok(value(s, "weft_isolates") >= 1);
+  assert.ok(value(s, "weft_isolate_heap_bytes") > 100_000, "the isolates' V8 heap in use");
   assert.equal(value(s, "weft_isolate_contexts"), h.engine.stats().contexts);
 
   // attempt histogram: counts per tenant/workflow/outcome; the FakeClock makes durations exact

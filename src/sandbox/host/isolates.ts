@@ -396,17 +396,22 @@ export class IsolatePool {
     }
   }
 
-  stats(): { isolates: number; contexts: number; runs: number } {
-    let isolates = 0, contexts = 0, runs = 0;
+  stats(): { isolates: number; contexts: number; runs: number; heapBytes: number } {
+    let isolates = 0, contexts = 0, runs = 0, heapBytes = 0;
     for (const list of this.byVersion.values()) {
       for (const v of list) {
         if (v.dead) continue;
         isolates++;
+        try {
+          heapBytes += v.isolate.getHeapStatisticsSync().used_heap_size;
+        } catch {
+          /* disposed meanwhile */
+        }
         contexts += v.contexts.size;
         for (const c of v.contexts) runs += c.slots.size;
       }
     }
-    return { isolates, contexts, runs };
+    return { isolates, contexts, runs, heapBytes };
   }
 
   /** Dispose idle isolates beyond the cap, least recently used first. */
