@@ -16,6 +16,8 @@ export interface WorkflowLimits {
   concurrency: number;
   /** size of one instance's SQL database (ctx.storage.sql), bytes */
   sqlBytes: number;
+  /** how long one ctx.storage.sql statement may run (ms); longer ones are stopped */
+  sqlMsPerQuery: number;
   /** size of one file in an instance's filesystem (ctx.fs), bytes */
   fileBytes: number;
   /** files in one instance's filesystem */
@@ -101,6 +103,7 @@ export const DEFAULT_LIMITS: WorkflowLimits = {
   stepResultBytes: 1024 * 1024,
   concurrency: 1000,
   sqlBytes: 1024 * 1024 * 1024,
+  sqlMsPerQuery: 2000,
   fileBytes: 32 * 1024 * 1024,
   files: 10_000,
 };

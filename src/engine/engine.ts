@@ -198,7 +198,7 @@ export class Engine implements EngineCore {
     const out = { ...this.config.limits, ...(l ?? {}) };
     const bounds: Record<keyof WorkflowLimits, [number, number]> = {
       memoryMb: [8, 16384], cpuMsPerStep: [1, 300_000], steps: [1, 25_000], stepResultBytes: [1, 128 * 1024 * 1024], concurrency: [1, 1_000_000],
-      sqlBytes: [64 * 1024, 64 * 1024 ** 3], fileBytes: [1, 1024 ** 3], files: [1, 1_000_000],
+      sqlBytes: [64 * 1024, 64 * 1024 ** 3], sqlMsPerQuery: [10, 600_000], fileBytes: [1, 1024 ** 3], files: [1, 1_000_000],
     };
     for (const [k, [lo, hi]] of Object.entries(bounds) as [keyof WorkflowLimits, [number, number]][]) {
       const v = out[k];
@@ -598,6 +598,7 @@ export class Engine implements EngineCore {
     await new Promise((r) => setImmediate(r));
     await this.store.appendLogs(this.logBuffer.splice(0)).catch(() => undefined);
     await this.pool.dispose();
+    await this.data.close();
     await this.store.close();
   }
 }

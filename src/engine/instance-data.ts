@@ -7,7 +7,8 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, WeftError } from "../core/errors.ts";
 import { parsePath } from "../core/paths.ts";
-import { InstanceDatabase, type SqlResult, type SqlValue } from "../instance-data/sql/database.ts";
+import { InstanceDatabase, type SqlDatabase, type SqlResult, type SqlValue } from "../instance-data/sql/database.ts";
+import { SqlPool } from "../instance-data/sql/pool.ts";
 import { queryInWorker } from "../instance-data/sql/query-worker.ts";
 import { Worktree, type FsLimits, type ObjectSource } from "../instance-data/fs/worktree.ts";
 import type { RepoReader } from "../instance-data/fs/git-http.ts";
@@ -23,7 +24,10 @@ export class InstanceData {
   readonly durable: boolean;
   /** fdatasyncs in flight across all instance databases (see InstanceDatabaseOptions.syncs) */
   private readonly syncs = { inflight: 0 };
-  constructor(store: Store, dataDir: string, durable: boolean) {
+  /** worker threads that run tenant SQL (never the engine's thread) */
+  private readonly pool: SqlPool;
+  constructor(store: Store, dataDir: string, durable: boolean, sqlWorkers = 2) {
+    this.pool = new SqlPool(sqlWorkers);
     this.store = store;
     this.dir = join(dataDir, "sql");
     this.durable = durable;
@@ -39,14 +43,24 @@ export class InstanceData {
     return InstanceDatabase.exists(this.sqlPath(pk));
   }
 
-  openSql(pk: number, maxBytes: number): InstanceDatabase {
+  /** The instance's database for its run's code, in a SQL worker; statements stop after `timeoutMs`. */
+  openSql(pk: number, maxBytes: number, timeoutMs = DEFAULT_LIMITS.sqlMsPerQuery): SqlDatabase {
     mkdirSync(this.dir, { recursive: true });
-    return new InstanceDatabase({ path: this.sqlPath(pk), maxBytes, durable: this.durable, syncs: this.syncs });
+    return this.pool.open(pk, this.sqlPath(pk), maxBytes, this.durable, timeoutMs);
+  }
+
+  /** The engine's own connection (bookkeeping: recorded results, images), on this thread. */
+  private local(pk: number): InstanceDatabase {
+    return new InstanceDatabase({ path: this.sqlPath(pk), maxBytes: DEFAULT_LIMITS.sqlBytes, durable: this.durable, syncs: this.syncs });
   }
 
   /** an empty database answering the reads of an instance that never wrote (no file is made) */
-  scratchSql(): InstanceDatabase {
-    return new InstanceDatabase({ path: ":memory:", maxBytes: 64 * 1024, durable: false });
+  scratchSql(pk: number, timeoutMs = DEFAULT_LIMITS.sqlMsPerQuery): SqlDatabase {
+    return this.pool.open(pk, ":memory:", 64 * 1024, false, timeoutMs);
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
   putObjects(tenant: string, objects: StoredObject[]): Promise<void> {
@@ -65,7 +79,7 @@ export class InstanceData {
    */
   exportSql(pk: number): Uint8Array | null {
     if (!this.hasSql(pk)) return null;
-    const db = this.openSql(pk, DEFAULT_LIMITS.sqlBytes);
+    const db = this.local(pk);
     try {
       return db.serialize();
     } finally {
@@ -81,7 +95,7 @@ export class InstanceData {
   /** Restart: results recorded with SQL writes belong to the history that was cut. */
   forgetRecorded(pk: number): void {
     if (!this.hasSql(pk)) return;
-    const db = this.openSql(pk, DEFAULT_LIMITS.sqlBytes);
+    const db = this.local(pk);
     try {
       db.forget("all");
     } finally {

@@ -387,7 +387,12 @@ export class InstanceRun {
       (err) => {
         this.inflightWrites--;
         this.storage?.abortAttempt(rec.key, attempt);
-        if (!this.done) this.e.onRunError(this, err);
+        if (this.done) return;
+        // nothing of the attempt is committed (its database connection was lost, or the commit
+        // failed): replay from the journal, which runs the step again, as after a crash
+        this.e.config.logger.warn({ err, instance: this.pk, step: rec.key }, "a step's storage commit failed; the run replays and the step runs again");
+        this.stop();
+        this.e.onRunCrashed(this);
       },
     );
   }

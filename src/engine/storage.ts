@@ -11,7 +11,7 @@
 import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
 import { parsePath } from "../core/paths.ts";
 import type { FsRequest, SqlValue, SyncReply, SyncRequest } from "../sandbox/protocol.ts";
-import type { InstanceDatabase } from "../instance-data/sql/database.ts";
+import type { SqlDatabase } from "../instance-data/sql/database.ts";
 import { Worktree, type FsCommitResult } from "../instance-data/fs/worktree.ts";
 import type { InstanceRecord, JournalOp, StepRecord } from "../store/ports.ts";
 import type { InstanceData } from "./instance-data.ts";
@@ -24,6 +24,7 @@ const FINAL = new Set<string>([ErrorCode.StorageLimit, ErrorCode.StorageDenied, 
 
 export interface StorageLimits {
   sqlBytes?: number;
+  sqlMsPerQuery?: number;
   fileBytes?: number;
   files?: number;
 }
@@ -37,8 +38,8 @@ export function errorReply(err: unknown): ErrorInfo {
 }
 
 export class RunStorage {
-  private db?: InstanceDatabase;
-  private scratch?: InstanceDatabase;
+  private db?: SqlDatabase;
+  private scratch?: SqlDatabase;
   private wt?: Promise<Worktree>;
   private fsChain: Promise<unknown> = Promise.resolve();
   /** the attempt (`key#attempt`) whose SQL transaction / working-tree changes are open */
@@ -82,12 +83,22 @@ export class RunStorage {
     return w;
   }
 
+  private sqlMs(): number {
+    return this.limits.sqlMsPerQuery ?? DEFAULT_LIMITS.sqlMsPerQuery;
+  }
+
   private sqlLimit(): number {
     return this.limits.sqlBytes ?? DEFAULT_LIMITS.sqlBytes;
   }
 
-  private database(create: boolean): InstanceDatabase | undefined {
-    if (!this.db && (create || this.data.hasSql(this.inst.pk))) this.db = this.data.openSql(this.inst.pk, this.sqlLimit());
+  private database(create: boolean): SqlDatabase | undefined {
+    if (this.db?.lost) {
+      // its SQL worker was given up (a statement outran its limit): what was open is gone, start afresh
+      this.sqlOwner = undefined;
+      this.txDepth = 0;
+      this.db = undefined;
+    }
+    if (!this.db && (create || this.data.hasSql(this.inst.pk))) this.db = this.data.openSql(this.inst.pk, this.sqlLimit(), this.sqlMs());
     return this.db;
   }
 
@@ -112,7 +123,7 @@ export class RunStorage {
     }
     if (w === undefined) {
       // reads only; an instance that never wrote has no file, and its reads see an empty database
-      const db = this.database(false) ?? (this.scratch ??= this.data.scratchSql());
+      const db = this.database(false) ?? (this.scratch = this.scratch && !this.scratch.lost ? this.scratch : this.data.scratchSql(this.inst.pk, this.sqlMs()));
       return db.exec(req.query, req.params as SqlValue[], false, refusal);
     }
     const db = this.database(true)!;

@@ -18,7 +18,7 @@ export interface VersionRecord {
 }
 
 export interface VersionConfig {
-  limits: { memoryMb: number; cpuMsPerStep: number; steps: number; stepResultBytes: number; concurrency: number; sqlBytes: number; fileBytes: number; files: number };
+  limits: { memoryMb: number; cpuMsPerStep: number; steps: number; stepResultBytes: number; concurrency: number; sqlBytes: number; sqlMsPerQuery?: number; fileBytes: number; files: number };
   egress: { allow: string[]; handler: boolean };
   /** plain env values, host functions as { __weftFn: "path" } markers, secrets sealed as { __weftSecret } */
   env: unknown;

@@ -266,3 +266,43 @@ test("SQL works in runs whose activations run asynchronously (after a preemption
   assert.deepEqual(s.output, [[0], [1], [2]]);
   assert.ok(h.engine.metrics.preemptions > before, "the run was preempted and continued with asynchronous activations");
 });
+
+test("a statement that runs too long is stopped at limits.sqlMsPerQuery; the engine keeps serving everyone meanwhile; neighbours on its SQL worker retry", { timeout: 30_000 }, async (t) => {
+  const h = await open(t);
+  // the guest code awaits env.go() so the test decides when the runaway statement starts
+  let go!: () => void;
+  const started = new Promise<void>((r) => (go = r));
+  await deploy(h.engine, "runaway", wf(`
+    await step.do("schema", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (x)"); });
+    try {
+      await step.do("spin", async () => {
+        await this.env.go();
+        this.ctx.storage.sql.exec("INSERT INTO t VALUES (1)");
+        // ~3 s of work: finite, so the given-up worker thread ends by itself (SQLite cannot be interrupted from here)
+        return this.ctx.storage.sql.exec("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 25000000) SELECT count(*) AS n FROM c").one().n;
+      });
+    } catch (e) {
+      return { code: e.code, message: e.message, rows: this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM t").one().n };
+    }
+    return "no error";`), { env: { go: () => started }, limits: { sqlMsPerQuery: 300 } });
+  await deploy(h.engine, "steady", wf(`
+    let n = 0;
+    for (let i = 0; i < 20; i++) n += await step.do("s" + i, async () => { this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t (x)"); this.ctx.storage.sql.exec("INSERT INTO t VALUES (?)", i); return 1; });
+    return { n, rows: this.ctx.storage.sql.exec("SELECT COUNT(*) AS c FROM t").one().c };`));
+  const runaway = await h.engine.workflow("acme", "runaway").create();
+  await until(async () => (await runaway.describe()).steps.some((s) => s.type === "step" && s.name === "spin"), "the spin step to start");
+  const t0 = performance.now();
+  go();
+  // meanwhile, other instances (some share the runaway's SQL worker) run 20 SQL steps each
+  const steady = await h.engine.workflow("acme", "steady").createBatch(Array.from({ length: 4 }, () => ({})));
+  const results = await Promise.all(steady.map((i) => i.waitFor()));
+  for (const r of results) assert.deepEqual(r.output, { n: 20, rows: 20 }, "every step's row exactly once, retried steps included");
+  const s = await runaway.waitFor();
+  const took = performance.now() - t0;
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  const o = s.output as { code: string; message: string; rows: number };
+  assert.equal(o.code, "storage_limit");
+  assert.match(o.message, /longer than 300 ms \(limits\.sqlMsPerQuery\)/);
+  assert.equal(o.rows, 0, "the stopped attempt's insert is rolled back");
+  assert.ok(took < 10_000, `stopped in ${took.toFixed(0)} ms`);
+});

@@ -41,6 +41,12 @@ export interface InstanceDatabaseOptions {
    */
   syncs?: { inflight: number };
 }
+/** What the engine uses of a database, wherever it lives (here, or in a SQL worker: pool.ts). */
+export type SqlDatabase = Pick<InstanceDatabase, "exec" | "begin" | "inTransaction" | "dirty" | "savepoint" | "release" | "rollbackTo" | "commitAttempt" | "rollback" | "recordedSteps" | "forget" | "sizeBytes" | "serialize" | "close"> & {
+  /** true once the connection is gone (its SQL worker was given up) */
+  readonly lost?: boolean;
+};
+
 export interface StepCommit { key: string; attempt: number; value: unknown; at: number; fsHead?: string | null }
 
 type Row = Record<string, unknown>;
@@ -215,6 +221,12 @@ export class InstanceDatabase {
   }
 
   async commitAttempt(c: StepCommit, confirmed: string[]): Promise<void> {
+    this.commitSync(c, confirmed);
+    if (this.durable && this.wal) await this.sync();
+  }
+
+  /** commitAttempt without the fdatasync (the caller makes it durable: the SQL worker pool) */
+  commitSync(c: StepCommit, confirmed: string[]): void {
     this.assertOpen();
     if (this.aborted) throw this.abortedError();
     if (this.db.isTransaction && !this.tx) throw new WeftError(ErrorCode.InvalidState, "commitAttempt() inside a savepoint() taken outside the step attempt");
@@ -248,7 +260,6 @@ export class InstanceDatabase {
     }
     this.tx = false;
     this.sps = [];
-    if (this.durable && this.wal) await this.sync();
   }
 
   rollback(): void {

@@ -1,0 +1,222 @@
+// Tenant SQL runs in worker threads, not on the engine's thread: a statement that runs away (a
+// recursive CTE without end, a join of everything with everything) must not stop every other tenant.
+// ctx.storage.sql is synchronous, so each call is a synchronous round trip: post on a port, wait on a
+// shared flag (Atomics.wait) for at most the statement time limit, take the answer off the port. A
+// statement over the limit: the pool stops waiting, gives the worker up (it is terminated; SQLite
+// cannot be interrupted from here, so its thread ends when that statement does) and opens a new
+// one; the databases that lived on it lose their open transactions, which belonged to step attempts
+// that now fail and retry, so nothing half-done is ever committed.
+import { Worker } from "node:worker_threads";
+import { closeSync, fdatasync, fdatasyncSync, openSync } from "node:fs";
+import { ErrorCode, WeftError } from "../../core/errors.ts";
+import type { SqlResult, SqlValue, StepCommit } from "./database.ts";
+import { ANS, REQ, STARTED, readMessage, writeMessage, type SqlAnswer, type SqlCall } from "./sql-worker.ts";
+
+const WORKER = new URL("./sql-worker.ts", import.meta.url);
+const STARTUP_MS = 30_000;
+const SPIN_MS = 1;
+/** the largest request or answer (a result set is capped at 16 MiB by the database) */
+const CHANNEL_BYTES = 17 * 1024 * 1024 + 16;
+
+class Slot {
+  readonly worker: Worker;
+  readonly buf = new SharedArrayBuffer(CHANNEL_BYTES);
+  readonly ints = new Int32Array(this.buf, 0, 4);
+  dead = false;
+  readonly dbs = new Set<RemoteDatabase>();
+  private readonly onKill: () => void;
+  constructor(onKill: () => void) {
+    this.onKill = onKill;
+    this.worker = new Worker(WORKER, { workerData: { weftSql: true, buf: this.buf } });
+    this.worker.unref();
+    this.worker.on("error", () => this.kill());
+  }
+
+  call(c: SqlCall, timeoutMs: number): SqlAnswer {
+    if (this.dead) throw lost();
+    // starting the worker (loading its modules) is not the statement's time
+    if (Atomics.load(this.ints, STARTED) === 0 && Atomics.wait(this.ints, STARTED, 0, STARTUP_MS) === "timed-out") {
+      this.kill();
+      throw new WeftError(ErrorCode.Internal, `the SQL worker did not start within ${STARTUP_MS} ms`);
+    }
+    writeMessage(this.buf, this.ints, c);
+    Atomics.store(this.ints, ANS, 0);
+    Atomics.store(this.ints, REQ, 1);
+    Atomics.notify(this.ints, REQ);
+    // most statements answer within microseconds: spin first, as waking a sleeping thread costs
+    // ~0.2 ms on virtual machines; then sleep until the answer or the limit
+    const spinUntil = performance.now() + SPIN_MS;
+    while (Atomics.load(this.ints, ANS) === 0 && performance.now() < spinUntil);
+    if (Atomics.load(this.ints, ANS) === 0 && Atomics.wait(this.ints, ANS, 0, timeoutMs) === "timed-out") {
+      this.kill();
+      throw new WeftError(ErrorCode.StorageLimit, `sql.exec ran longer than ${timeoutMs} ms (limits.sqlMsPerQuery) and was stopped; the step's database writes are rolled back. Narrow the query (WHERE, LIMIT) or split the work.`, {
+        timeoutMs,
+      });
+    }
+    return readMessage<SqlAnswer>(this.buf, this.ints);
+  }
+
+  kill(): void {
+    if (this.dead) return;
+    this.dead = true;
+    for (const d of this.dbs) d.lost = true;
+    void this.worker.terminate();
+    this.onKill();
+  }
+
+  /** a clean stop: the worker leaves its loop (terminate() cannot reach a thread blocked in Atomics.wait) */
+  async quit(): Promise<void> {
+    if (this.dead) return;
+    this.dead = true;
+    try {
+      this.call({ id: 0, op: "quit", args: [] }, 1000);
+    } catch {
+      /* gone already */
+    }
+    await this.worker.terminate();
+  }
+}
+
+function lost(): WeftError {
+  return new WeftError(ErrorCode.InvalidState, "the instance's database connection was reset (a statement on its SQL worker outran its time limit); the step attempt's writes are rolled back — retry the step", {});
+}
+
+/** A few SQL worker threads; an instance's database lives on one of them. */
+export class SqlPool {
+  private readonly slots: (Slot | undefined)[];
+  private nextId = 1;
+  /** fdatasyncs in flight on the thread pool: a commit with none syncs inline (less latency when alone) */
+  private readonly syncing = { inflight: 0 };
+  constructor(size: number) {
+    this.slots = Array.from({ length: Math.max(1, size) }, () => undefined);
+  }
+
+  private slot(pk: number): Slot {
+    const i = pk % this.slots.length;
+    let s = this.slots[i];
+    if (!s || s.dead) this.slots[i] = s = new Slot(() => this.replace(i));
+    return s;
+  }
+
+  /** a worker was given up: start its successor now, so the next call does not wait for it to load */
+  private replace(i: number): void {
+    if (this.closed) return;
+    this.slots[i] = new Slot(() => this.replace(i));
+  }
+  private closed = false;
+
+  open(pk: number, path: string, maxBytes: number, durable: boolean, timeoutMs: number): RemoteDatabase {
+    const slot = this.slot(pk);
+    const db = new RemoteDatabase(slot, this.nextId++, path, durable, timeoutMs, this.syncing);
+    db.call("open", [path, maxBytes]);
+    slot.dbs.add(db);
+    return db;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s?.quit()));
+  }
+}
+
+/** The main thread's handle on one instance database living in a SQL worker (InstanceDatabase's API). */
+export class RemoteDatabase {
+  lost = false;
+  private tx = false;
+  private isDirty = false;
+  private walFd?: number;
+  private syncs = 0;
+  private closed = false;
+  private readonly slot: Slot;
+  private readonly id: number;
+  private readonly path: string;
+  private readonly durable: boolean;
+  private readonly timeoutMs: number;
+  private readonly syncing: { inflight: number };
+
+  constructor(slot: Slot, id: number, path: string, durable: boolean, timeoutMs: number, syncing: { inflight: number }) {
+    this.syncing = syncing;
+    this.slot = slot;
+    this.id = id;
+    this.path = path;
+    this.durable = durable;
+    this.timeoutMs = timeoutMs;
+  }
+
+  call(op: SqlCall["op"], args: unknown[] = []): unknown {
+    if (this.lost) throw lost();
+    const a = this.slot.call({ id: this.id, op, args }, this.timeoutMs);
+    this.tx = a.tx;
+    if (a.dirty !== undefined) this.isDirty = a.dirty;
+    if (!a.tx) this.isDirty = false;
+    if (!a.ok) throw new WeftError((a.error.code ?? ErrorCode.Internal) as ErrorCode, a.error.message, a.error.details ?? {});
+    return a.value;
+  }
+
+  get inTransaction(): boolean {
+    return !this.lost && this.tx;
+  }
+  /** as of the last answer (every answer carries it: no round trip) */
+  get dirty(): boolean {
+    return !this.lost && this.isDirty;
+  }
+  exec(query: string, params: SqlValue[], write: boolean, refusal?: string): SqlResult {
+    return this.call("exec", [query, params, write, refusal]) as SqlResult;
+  }
+  begin(): void {
+    this.call("begin");
+  }
+  savepoint(): void {
+    this.call("savepoint");
+  }
+  release(): void {
+    this.call("release");
+  }
+  rollbackTo(): void {
+    this.call("rollbackTo");
+  }
+  rollback(): void {
+    if (!this.lost) this.call("rollback");
+  }
+  recordedSteps(): StepCommit[] {
+    return this.call("recorded") as StepCommit[];
+  }
+  forget(keys: string[] | "all"): void {
+    this.call("forget", [keys]);
+  }
+  sizeBytes(): number {
+    return this.call("size") as number;
+  }
+  serialize(): Uint8Array {
+    return this.call("serialize") as Uint8Array;
+  }
+
+  /** Record the step and COMMIT in the worker; then fdatasync the WAL here (thread pool) before resolving. */
+  async commitAttempt(c: StepCommit, confirmed: string[]): Promise<void> {
+    this.call("commit", [c, confirmed]);
+    if (!this.durable) return;
+    const fd = (this.walFd ??= openSync(`${this.path}-wal`, "r"));
+    if (this.syncing.inflight === 0 && this.syncs === 0) {
+      fdatasyncSync(fd);
+      return;
+    }
+    this.syncs++;
+    this.syncing.inflight++;
+    await new Promise<void>((resolve, reject) =>
+      fdatasync(fd, (err) => {
+        this.syncing.inflight--;
+        if (--this.syncs === 0 && this.closed) closeSync(fd);
+        if (!err) return resolve();
+        reject(new WeftError(ErrorCode.Internal, `fdatasync of ${this.path}-wal failed (${err.message}): whether the step's writes are on disk is unknown`, { path: this.path }));
+      }),
+    );
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.slot.dbs.delete(this);
+    if (!this.lost && !this.slot.dead) this.call("close");
+    if (this.walFd !== undefined && this.syncs === 0) closeSync(this.walFd);
+  }
+}
