@@ -60,7 +60,15 @@ export async function serveCommand(argv: string[]): Promise<number> {
       signals++;
       if (signals === 1) {
         process.stdout.write(`\n${sig}: stopping (running steps may finish for up to ${drain} s; send it again to stop now)\n`);
-        server.close().then(() => resolve(0), (e) => {
+        server.close().then(() => {
+          // a statement stopped at its time limit may still run in its thread: Node would wait for it
+          // at exit, forever if it never ends. Everything is committed by now, so end the process hard.
+          if (server.engine.data.stuckSql > 0) {
+            process.stdout.write(`${server.engine.data.stuckSql} SQL statement(s) stopped at their time limit are still running; exiting with SIGKILL (nothing is lost)\n`);
+            process.kill(process.pid, "SIGKILL");
+          }
+          resolve(0);
+        }, (e) => {
           process.stderr.write(`weft serve: stopping failed: ${(e as Error).message}\n`);
           resolve(1);
         });

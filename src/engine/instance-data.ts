@@ -63,6 +63,11 @@ export class InstanceData {
     return this.pool.close();
   }
 
+  /** SQL statements given up at their time limit that are still running (see SqlPool.stuck) */
+  get stuckSql(): number {
+    return this.pool.stuck;
+  }
+
   putObjects(tenant: string, objects: StoredObject[]): Promise<void> {
     return this.store.putObjects(tenant, objects);
   }

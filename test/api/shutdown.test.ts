@@ -83,3 +83,33 @@ test("SIGTERM: the running step finishes and commits, exit 0; restart continues;
   l3.child.kill("SIGTERM");
   assert.equal((await l3.exited).code, 0);
 });
+
+test("an endless SQL statement is stopped at its limit; the server keeps serving and still stops on SIGTERM (nothing lost)", { timeout: 60_000 }, async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-serve2-"));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const l1 = serve(dataDir);
+  const url = await l1.started;
+  t.after(() => l1.child.kill("SIGKILL"));
+  const token = /Admin token[^\n]*\n\n\s+(weft_\S+)/.exec(l1.output())![1]!;
+  await api(url, token, "POST", "/v1/tenants", { name: "acme" });
+  const endless = module(`
+    await step.do("ok", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (x)"); });
+    return await step.do("endless", async () => this.ctx.storage.sql.exec("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c").one().n);`);
+  assert.equal((await api(url, token, "PUT", "/v1/tenants/acme/workflows/wf", { ...endless, limits: { sqlMsPerQuery: 200 } })).status, 200);
+  await api(url, token, "POST", "/v1/tenants/acme/workflows/wf/instances", { id: "e" });
+  const d = await until(async () => {
+    const r = await api(url, token, "GET", "/v1/tenants/acme/workflows/wf/instances/e");
+    return r.body.status === "errored" ? r.body : undefined;
+  }, "the instance to fail at the statement limit", 20_000);
+  assert.match(d.error.message, /longer than 200 ms \(limits\.sqlMsPerQuery\)/);
+  assert.equal((await api(url, token, "GET", "/healthz")).status, 200, "the server kept serving");
+  l1.child.kill("SIGTERM");
+  const e = await l1.exited;
+  assert.match(l1.output(), /still running; exiting with SIGKILL \(nothing is lost\)/);
+  assert.ok(e.code === null || e.code === 0);
+  const l2 = serve(dataDir);
+  const url2 = await l2.started;
+  t.after(() => l2.child.kill("SIGKILL"));
+  assert.equal((await api(url2, token, "GET", "/v1/tenants/acme/workflows/wf/instances/e")).body.status, "errored", "the committed state is there after the restart");
+  assert.deepEqual((await api(url2, token, "GET", "/v1/tenants/acme/workflows/wf/instances/e")).body.steps.find((s: { name: string }) => s.name === "ok").success, true);
+});

@@ -15,6 +15,8 @@ import { ANS, REQ, STARTED, readMessage, writeMessage, type SqlAnswer, type SqlC
 const WORKER = new URL("./sql-worker.ts", import.meta.url);
 const STARTUP_MS = 30_000;
 const SPIN_MS = 1;
+/** given-up workers still running a statement; beyond this, SQL is refused until a restart */
+const MAX_ABANDONED = 4;
 /** the largest request or answer (a result set is capped at 16 MiB by the database) */
 const CHANNEL_BYTES = 17 * 1024 * 1024 + 16;
 
@@ -24,8 +26,8 @@ class Slot {
   readonly ints = new Int32Array(this.buf, 0, 4);
   dead = false;
   readonly dbs = new Set<RemoteDatabase>();
-  private readonly onKill: () => void;
-  constructor(onKill: () => void) {
+  private readonly onKill: (w: Worker) => void;
+  constructor(onKill: (w: Worker) => void) {
     this.onKill = onKill;
     this.worker = new Worker(WORKER, { workerData: { weftSql: true, buf: this.buf } });
     this.worker.unref();
@@ -61,7 +63,7 @@ class Slot {
     this.dead = true;
     for (const d of this.dbs) d.lost = true;
     void this.worker.terminate();
-    this.onKill();
+    this.onKill(this.worker);
   }
 
   /** a clean stop: the worker leaves its loop (terminate() cannot reach a thread blocked in Atomics.wait) */
@@ -92,17 +94,33 @@ export class SqlPool {
   }
 
   private slot(pk: number): Slot {
+    if (this.abandoned.size >= MAX_ABANDONED) {
+      throw new WeftError(ErrorCode.StorageLimit, `SQL is paused in this process: ${this.abandoned.size} statements that outran limits.sqlMsPerQuery are still running (SQLite cannot be interrupted); restart the engine`, {
+        stuck: this.abandoned.size,
+      });
+    }
     const i = pk % this.slots.length;
     let s = this.slots[i];
-    if (!s || s.dead) this.slots[i] = s = new Slot(() => this.replace(i));
+    if (!s || s.dead) this.slots[i] = s = new Slot((w) => this.replace(i, w));
     return s;
   }
 
   /** a worker was given up: start its successor now, so the next call does not wait for it to load */
-  private replace(i: number): void {
+  private replace(i: number, gone: Worker): void {
+    this.abandoned.add(gone);
+    gone.once("exit", () => this.abandoned.delete(gone));
     if (this.closed) return;
-    this.slots[i] = new Slot(() => this.replace(i));
+    this.slots[i] = new Slot((w) => this.replace(i, w));
   }
+
+  /**
+   * Given-up workers still inside a statement. The process cannot exit while one runs (Node joins
+   * worker threads at exit), so `weft serve` ends itself with SIGKILL then — safe: all is committed.
+   */
+  get stuck(): number {
+    return this.abandoned.size;
+  }
+  private readonly abandoned = new Set<Worker>();
   private closed = false;
 
   open(pk: number, path: string, maxBytes: number, durable: boolean, timeoutMs: number): RemoteDatabase {
