@@ -46,12 +46,14 @@ const STATUS: Record<string, number> = {
 
 export function errorResponse(c: Context, err: unknown, log?: (e: unknown) => void): Response {
   if (isWeftError(err)) {
-    const status = STATUS[err.code] ?? 500;
+    // a wrong Content-Type is an invalid argument answered with 415 (details.status says so)
+    const status = err.details.status === 415 ? 415 : (STATUS[err.code] ?? 500);
     if (status === 500) log?.(err);
     const headers: Record<string, string> = {};
     if (status === 429) headers["retry-after"] = String(err.details.retryAfterSeconds ?? 1);
     if (status === 401) headers["www-authenticate"] = 'Bearer realm="weft"';
     const details = { ...err.details };
+    delete details.status;
     if (details.closeConnection) {
       headers.connection = "close";
       delete details.closeConnection;
@@ -170,9 +172,6 @@ export class Routes {
         }
         return await handler(c, { principal, tenant, body: body as Out<B>, query: query as Out<Q> });
       } catch (err) {
-        if (isWeftError(err) && err.details.status === 415) {
-          return c.json({ error: { code: err.code, message: err.message, details: { contentType: err.details.contentType } } }, 415);
-        }
         return errorResponse(c, err, this.log);
       }
     });

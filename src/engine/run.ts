@@ -327,7 +327,7 @@ export class InstanceRun {
     r.timer.cancel();
     this.running.delete(key);
     const now = this.e.clock.now();
-    this.e.events.emit("attempt", { pk: this.pk, key, attempt, tenant: this.inst.tenant, workflow: this.inst.workflow, durationMs: now - r.startedAt, ok: !error });
+    if (this.e.events.listenerCount("attempt") > 0) this.e.events.emit("attempt", { pk: this.pk, key, attempt, tenant: this.inst.tenant, workflow: this.inst.workflow, durationMs: now - r.startedAt, ok: !error });
     if (!error) {
       const bytes = serialize(value).byteLength;
       if (bytes > this.cfg.limits.stepResultBytes) {

@@ -126,8 +126,8 @@ export class RunStorage {
       const db = this.database(false) ?? (this.scratch = this.scratch && !this.scratch.lost ? this.scratch : this.data.scratchSql(this.inst.pk, this.sqlMs()));
       return db.exec(req.query, req.params as SqlValue[], false, refusal);
     }
+    // the SQL worker opens the attempt's transaction with its first write (no extra round trip)
     const db = this.database(true)!;
-    if (!db.inTransaction) db.begin();
     this.sqlOwner = w;
     return db.exec(req.query, req.params as SqlValue[], true);
   }
