@@ -12,6 +12,7 @@ import { HostFunctionRef, SecretValue, redactEnv } from "../engine/secrets.ts";
 import type { InstanceRecord } from "../store/ports.ts";
 import type { Tenancy, Tenant } from "../tenancy/tenancy.ts";
 import { gitRoute } from "./git-route.ts";
+import { mountDashboard } from "./dashboard.ts";
 import { Routes, errorResponse } from "./http.ts";
 import * as S from "./schemas.ts";
 
@@ -92,6 +93,9 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
     return c.body(m.body, 200, { "content-type": m.contentType });
   });
 
+  routes.add({ method: "get", path: "/v1/whoami", summary: "who the token is", auth: "tenant", responses: { 200: "{ kind: admin } | { kind: tenant, tenant }" } }, (c, { principal }) =>
+    c.json(principal!.kind === "admin" ? { kind: "admin" } : { kind: "tenant", tenant: (principal as { tenant: string }).tenant }));
+
   // ---- tenants and tokens ---------------------------------------------------------------------------
   routes.add({ method: "post", path: "/v1/tenants", summary: "create a tenant", auth: "admin", body: S.CreateTenant, responses: { 201: "Tenant", 409: "exists" } }, async (c, { body }) =>
     c.json(tenantView(await tenancy.create(body.name, body.quotas)), 201));
@@ -110,6 +114,22 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
   routes.add({ method: "delete", path: "/v1/tenants/:tenant/tokens/:tokenId", summary: "revoke a token", auth: "admin", responses: { 204: "revoked" } }, async (c, { tenant }) => {
     await tenancy.revoke(tenant!, c.req.param("tokenId")!);
     return c.body(null, 204);
+  });
+
+  routes.add({
+    method: "get", path: "/v1/tenants/:tenant/activity", summary: "instances created and ended over time", auth: "tenant", query: S.ActivityQuery,
+    responses: { 200: "{ from, to, bucketSeconds, buckets: { at, created, completed, errored, terminated }[] }" },
+  }, async (c, { tenant, query }) => {
+    const to = parseTime(query.to) ?? engine.clock.now();
+    const from = parseTime(query.from) ?? to - 24 * 3600_000;
+    const bucketMs = (query.bucket === undefined ? 3600 : Number(query.bucket)) * 1000;
+    if (bucketMs <= 0) throw new WeftError(ErrorCode.InvalidArgument, "query.bucket must be at least 1 second", { field: "bucket" });
+    if (!(from < to)) throw new WeftError(ErrorCode.InvalidArgument, `query.from must be before query.to (from ${iso(from)}, to ${iso(to)})`, { field: "from" });
+    const n = Math.ceil((to - from) / bucketMs);
+    if (n > 1000) throw new WeftError(ErrorCode.InvalidArgument, `that is ${n} buckets; at most 1000 (widen query.bucket or narrow from/to)`, { field: "bucket", limit: 1000 });
+    if (query.workflow !== undefined) validateWorkflowName(query.workflow);
+    const buckets = await engine.store.activity({ tenant: tenant!, workflow: query.workflow, from, to, bucketMs });
+    return c.json({ from: iso(from), to: iso(to), bucketSeconds: bucketMs / 1000, buckets: buckets.map((b) => ({ ...b, at: iso(b.at) })) });
   });
 
   // ---- workflows -------------------------------------------------------------------------------------
@@ -179,8 +199,8 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
     const metadata: Record<string, string> = {};
     for (const [k, v] of Object.entries(query)) {
       if (k.startsWith("metadata.")) metadata[k.slice("metadata.".length)] = v as string;
-      else if (!["status", "createdAfter", "createdBefore", "limit", "cursor", "direction"].includes(k)) {
-        throw new WeftError(ErrorCode.InvalidArgument, `unknown query parameter "${k}" (filters: status, createdAfter, createdBefore, metadata.KEY, limit, cursor, direction)`, { field: k });
+      else if (!["status", "createdAfter", "createdBefore", "limit", "cursor", "direction", "idPrefix"].includes(k)) {
+        throw new WeftError(ErrorCode.InvalidArgument, `unknown query parameter "${k}" (filters: status, idPrefix, createdAfter, createdBefore, metadata.KEY, limit, cursor, direction)`, { field: k });
       }
     }
     let cursor: number | undefined;
@@ -191,7 +211,7 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
     }
     const rows = await engine.store.listInstances({
       tenant: tenant!, workflow, status: query.status, createdAfter: parseTime(query.createdAfter), createdBefore: parseTime(query.createdBefore),
-      metadata, cursor, limit: limit + 1, direction: query.direction ?? "desc",
+      metadata, idPrefix: query.idPrefix, cursor, limit: limit + 1, direction: query.direction ?? "desc",
     });
     const page = rows.slice(0, limit);
     const next = rows.length > limit ? Buffer.from(String(page[page.length - 1]!.pk)).toString("base64url") : null;
@@ -277,6 +297,7 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
   });
   for (const m of ["GET", "POST"]) app.on(m, `${I}/:id/repo.git/*`, (c) => git(c.req.raw).catch((e) => errorResponse(c, e, (x) => o.log("git failed", x))));
 
+  mountDashboard(app);
   app.get("/openapi.json", (c) => c.json(routes.openapi({ title: "Weft", version: o.version })));
   app.notFound((c) => c.json({ error: { code: ErrorCode.NotFound, message: `no route ${c.req.method} ${new URL(c.req.url).pathname}; see /openapi.json`, details: {} } }, 404));
   app.onError((err, c) => errorResponse(c, err, (e) => o.log("unhandled", e)));

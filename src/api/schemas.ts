@@ -60,7 +60,16 @@ export const ListInstances = z.object({
   limit: z.string().regex(/^\d{1,4}$/).optional(),
   cursor: z.string().max(64).optional(),
   direction: z.enum(["asc", "desc"]).optional(),
+  idPrefix: z.string().min(1).max(256).optional(),
 }).catchall(z.string().max(1024)); // metadata.KEY=VALUE
+
+export const ActivityQuery = z.strictObject({
+  workflow: z.string().max(256).optional(),
+  from: timeParam.optional(),
+  to: timeParam.optional(),
+  /** bucket width in seconds */
+  bucket: z.string().regex(/^\d{1,7}$/).optional(),
+});
 
 export const Terminate = z.strictObject({ rollback: z.boolean().optional() });
 export const Restart = z.strictObject({

@@ -6,9 +6,10 @@ import type { InstanceStatus } from "../core/status.ts";
 import type { AttemptRecord, InstanceRecord, StepRecord } from "../store/ports.ts";
 import type { Engine } from "./engine.ts";
 
-type Err = { name: string; message: string } | null;
+type Err = { name: string; message: string; stack?: string } | null;
 const iso = (t: number | null | undefined): string | null => (t === null || t === undefined ? null : new Date(t).toISOString());
-const err = (e: ErrorInfo | null | undefined): Err => (e ? { name: e.name, message: e.message } : null);
+// the stack goes along (beyond Cloudflare's shape): the dashboard shows it when an error is expanded
+const err = (e: ErrorInfo | null | undefined): Err => (e ? (e.stack ? { name: e.name, message: e.message, stack: e.stack } : { name: e.name, message: e.message }) : null);
 
 export type StepDetail =
   | {

@@ -144,10 +144,29 @@ export interface ListFilter {
   createdAfter?: number;
   createdBefore?: number;
   metadata?: Record<string, string>;
+  /** instances whose id starts with this */
+  idPrefix?: string;
   /** pk to continue after (exclusive), in the list order */
   cursor?: number;
   limit: number;
   direction: "asc" | "desc";
+}
+
+export interface ActivityQuery {
+  tenant: string;
+  workflow?: string;
+  from: number;
+  to: number;
+  bucketMs: number;
+}
+
+/** one time bucket: instances created in it, and instances that ended in it by final status */
+export interface ActivityBucket {
+  at: number;
+  created: number;
+  completed: number;
+  errored: number;
+  terminated: number;
 }
 
 export interface DeliveredEvent {
@@ -218,5 +237,7 @@ export interface Store {
   logs(pk: number, after: number, limit: number): Promise<(LogLine & { seq: number })[]>;
   history(pk: number, after: number): Promise<HistoryEvent[]>;
   countByStatus(tenant?: string, workflow?: string): Promise<Record<string, number>>;
+  /** creations and endings per time bucket of `bucketMs`, from `from` (inclusive) to `to` (exclusive) */
+  activity(q: ActivityQuery): Promise<ActivityBucket[]>;
   close(): Promise<void>;
 }

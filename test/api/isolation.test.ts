@@ -39,6 +39,7 @@ const TENANT_ROUTES: Record<string, RouteCase> = {
   "POST /v1/tenants/{tenant}/tokens": { admin: true, body: { name: "minted-by-alpha" }, ok: 201 },
   "GET /v1/tenants/{tenant}/tokens": { admin: true, ok: 200 },
   "DELETE /v1/tenants/{tenant}/tokens/{tokenId}": { admin: true, ok: 204 },
+  "GET /v1/tenants/{tenant}/activity": { query: { bucket: "600" }, ok: 200 },
   "GET /v1/tenants/{tenant}/workflows": { ok: 200 },
   "PUT /v1/tenants/{tenant}/workflows/{workflow}": { body: { mainModule: "index.ts", modules: { "index.ts": ALPHA_SOURCE } }, ok: 200 },
   "GET /v1/tenants/{tenant}/workflows/{workflow}": { ok: 200 },
@@ -69,6 +70,7 @@ const OTHER_ROUTES: Record<string, { auth: boolean; body?: unknown; alpha: numbe
   "GET /metrics": { auth: true, alpha: 403 },
   "POST /v1/tenants": { auth: true, body: { name: "made-by-alpha" }, alpha: 403 },
   "GET /v1/tenants": { auth: true, alpha: 200 },
+  "GET /v1/whoami": { auth: true, alpha: 200 },
 };
 
 const PARAMS = new Set(["tenant", "workflow", "id", "version", "tokenId"]);

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import type { InstanceStatus } from "../../core/status.ts";
 import type {
-  AttemptRecord, DeliveredEvent, StoredObject, TenantRecord, TokenRecord, HistoryEvent, InstanceRecord, JournalOp, ListFilter, LogLine, NewInstance, StepRecord, Store, VersionRecord,
+  ActivityBucket, ActivityQuery, AttemptRecord, DeliveredEvent, StoredObject, TenantRecord, TokenRecord, HistoryEvent, InstanceRecord, JournalOp, ListFilter, LogLine, NewInstance, StepRecord, Store, VersionRecord,
 } from "../ports.ts";
 import { migrate } from "./migrations.ts";
 
@@ -229,6 +229,8 @@ export class SqliteStore implements Store {
     if (f.createdAfter !== undefined) (where.push("created_at >= ?"), args.push(f.createdAfter));
     if (f.createdBefore !== undefined) (where.push("created_at < ?"), args.push(f.createdBefore));
     for (const [k, v] of Object.entries(f.metadata ?? {})) (where.push("json_extract(metadata, ?) = ?"), args.push(`$.${JSON.stringify(k)}`, v));
+    // a range on the (tenant, workflow, id) unique index; substr keeps it exact for any characters
+    if (f.idPrefix) (where.push("id >= ? AND substr(id, 1, ?) = ?"), args.push(f.idPrefix, f.idPrefix.length, f.idPrefix));
     if (f.cursor !== undefined) (where.push(f.direction === "asc" ? "pk > ?" : "pk < ?"), args.push(f.cursor));
     const sql = `SELECT * FROM instances WHERE ${where.join(" AND ")} ORDER BY pk ${f.direction === "asc" ? "ASC" : "DESC"} LIMIT ?`;
     args.push(f.limit);
@@ -484,6 +486,25 @@ export class SqliteStore implements Store {
     return (this.q(`SELECT seq, type, at, data FROM history WHERE instance = ? AND seq > ? ORDER BY seq`).all(pk, after) as Row[]).map((r) => ({
       eventId: r.seq as number, type: r.type as string, at: r.at as number, data: unjson(r.data),
     }));
+  }
+
+  async activity(q: ActivityQuery): Promise<ActivityBucket[]> {
+    const n = Math.ceil((q.to - q.from) / q.bucketMs);
+    const out: ActivityBucket[] = Array.from({ length: n }, (_, i) => ({ at: q.from + i * q.bucketMs, created: 0, completed: 0, errored: 0, terminated: 0 }));
+    const wf = q.workflow !== undefined ? " AND workflow = ?" : "";
+    const args = q.workflow !== undefined ? [q.tenant, q.workflow] : [q.tenant];
+    const created = this.db.prepare(`SELECT CAST((created_at - ?) / ? AS INTEGER) AS b, COUNT(*) AS n FROM instances WHERE tenant = ?${wf} AND created_at >= ? AND created_at < ? GROUP BY b`)
+      .all(q.from, q.bucketMs, ...args, q.from, q.to) as Row[];
+    for (const r of created) out[r.b as number]!.created = r.n as number;
+    const ended = this.db.prepare(`SELECT CAST((ended_at - ?) / ? AS INTEGER) AS b, status, COUNT(*) AS n FROM instances WHERE tenant = ?${wf} AND ended_at IS NOT NULL AND ended_at >= ? AND ended_at < ? GROUP BY b, status`)
+      .all(q.from, q.bucketMs, ...args, q.from, q.to) as Row[];
+    for (const r of ended) {
+      const b = out[r.b as number]!;
+      if (r.status === "complete") b.completed += r.n as number;
+      else if (r.status === "errored") b.errored += r.n as number;
+      else if (r.status === "terminated") b.terminated += r.n as number;
+    }
+    return out;
   }
 
   async countByStatus(tenant?: string, workflow?: string): Promise<Record<string, number>> {

@@ -1,0 +1,62 @@
+// Builds the dashboard (dashboard/src, Preact + CodeMirror) into dashboard/dist with esbuild: one
+// script, one stylesheet and index.html whose asset names carry a content hash. `npm install` runs it
+// (the `prepare` script); `weft serve` builds in memory when dist/ is missing. Nothing is fetched at
+// run time: every byte comes from node_modules.
+import { build } from "esbuild";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+export interface DashboardAssets {
+  /** file name → bytes and content type */
+  files: Map<string, { body: Uint8Array; type: string }>;
+}
+
+const root = fileURLToPath(new URL(".", import.meta.url));
+
+export async function buildDashboard(o: { minify?: boolean } = {}): Promise<DashboardAssets> {
+  const out = await build({
+    entryPoints: [root + "src/main.tsx"],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "browser",
+    target: ["chrome120", "firefox120", "safari17"],
+    jsx: "automatic",
+    jsxImportSource: "preact",
+    minify: o.minify ?? true,
+    sourcemap: false,
+    outdir: "out",
+    legalComments: "none",
+    logLevel: "silent",
+    loader: { ".css": "css" },
+  });
+  const files = new Map<string, { body: Uint8Array; type: string }>();
+  const names: Record<string, string> = {};
+  for (const f of out.outputFiles) {
+    const ext = f.path.endsWith(".css") ? "css" : "js";
+    const hash = createHash("sha256").update(f.contents).digest("hex").slice(0, 12);
+    const name = `app.${hash}.${ext}`;
+    names[ext] = name;
+    files.set(name, { body: f.contents, type: ext === "css" ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8" });
+  }
+  const html = readFileSync(root + "index.html", "utf8")
+    .replace("%CSS%", names.css ? `<link rel="stylesheet" href="/assets/${names.css}">` : "")
+    .replace("%JS%", `<script type="module" src="/assets/${names.js}"></script>`);
+  files.set("index.html", { body: new TextEncoder().encode(html), type: "text/html; charset=utf-8" });
+  return { files };
+}
+
+/** dashboard/dist: index.html and assets/ */
+export async function writeDashboard(dir = root + "dist"): Promise<void> {
+  const { files } = await buildDashboard();
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir + "/assets", { recursive: true });
+  for (const [name, f] of files) writeFileSync(name === "index.html" ? `${dir}/index.html` : `${dir}/assets/${name}`, f.body);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const t0 = performance.now();
+  await writeDashboard();
+  console.log(`dashboard built into dashboard/dist in ${Math.round(performance.now() - t0)} ms`);
+}
