@@ -3,8 +3,8 @@
 // (the `prepare` script); `weft serve` builds in memory when dist/ is missing. Nothing is fetched at
 // run time: every byte comes from node_modules.
 import { build } from "esbuild";
-import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface DashboardAssets {
@@ -26,23 +26,29 @@ export async function buildDashboard(o: { minify?: boolean } = {}): Promise<Dash
     jsxImportSource: "preact",
     minify: o.minify ?? true,
     sourcemap: false,
-    outdir: "out",
+    // the workflow pages (and CodeMirror with them) are a chunk of their own, loaded on demand
+    splitting: true,
+    outdir: root + "out",
+    entryNames: "app.[hash]",
+    chunkNames: "chunk.[hash]",
+    metafile: true,
     legalComments: "none",
     logLevel: "silent",
     loader: { ".css": "css" },
   });
   const files = new Map<string, { body: Uint8Array; type: string }>();
-  const names: Record<string, string> = {};
   for (const f of out.outputFiles) {
-    const ext = f.path.endsWith(".css") ? "css" : "js";
-    const hash = createHash("sha256").update(f.contents).digest("hex").slice(0, 12);
-    const name = `app.${hash}.${ext}`;
-    names[ext] = name;
-    files.set(name, { body: f.contents, type: ext === "css" ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8" });
+    const name = basename(f.path);
+    files.set(name, { body: f.contents, type: name.endsWith(".css") ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8" });
   }
+  const entry = Object.entries(out.metafile!.outputs).find(([, o]) => o.entryPoint !== undefined)!;
+  const js = basename(entry[0]);
+  const css = entry[1].cssBundle ? basename(entry[1].cssBundle) : undefined;
   const html = readFileSync(root + "index.html", "utf8")
-    .replace("%CSS%", names.css ? `<link rel="stylesheet" href="/assets/${names.css}">` : "")
-    .replace("%JS%", `<script type="module" src="/assets/${names.js}"></script>`);
+    .replace("%CSS%", css ? `<link rel="stylesheet" href="/assets/${css}">` : "")
+    // the chunks the entry imports statically load in parallel with it, not after it is parsed
+    .replace("%JS%", [...entry[1].imports.filter((i) => i.kind === "import-statement").map((i) => `<link rel="modulepreload" href="/assets/${basename(i.path)}">`),
+      `<script type="module" src="/assets/${js}"></script>`].join("\n"));
   files.set("index.html", { body: new TextEncoder().encode(html), type: "text/html; charset=utf-8" });
   return { files };
 }

@@ -1,6 +1,6 @@
 // Data loading for pages: useLoad runs an async function when its keys change (and again on reload()),
 // usePoll repeats it on an interval while `live` holds. Results of a superseded load are dropped.
-import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useLayoutEffect, useRef, useState } from "preact/hooks";
 
 export interface Loaded<T> {
   data?: T | undefined;
@@ -14,7 +14,9 @@ export function useLoad<T>(fn: (signal: AbortSignal) => Promise<T>, keys: unknow
   const [tick, setTick] = useState(0);
   const fnRef = useRef(fn);
   fnRef.current = fn;
-  useEffect(() => {
+  // a layout effect: the request starts right after the render that needs it, not after the next
+  // paint (Preact runs plain effects after a frame, up to 100 ms later when none comes)
+  useLayoutEffect(() => {
     const ac = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const run = async (first: boolean) => {

@@ -1,15 +1,31 @@
 // The dashboard's entry: sign-in gate, the frame (header, navigation) and the hash routes.
 import { render } from "preact";
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { Api, type Session } from "./api.ts";
 import { links, useRoute } from "./router.ts";
 import { SessionCtx, loadSession, saveSession, signIn } from "./session.ts";
 import { ErrorBox } from "./components/ui.tsx";
 import { Overview } from "./pages/overview.tsx";
-import { NewWorkflowPage, WorkflowPage, WorkflowsPage } from "./pages/workflows.tsx";
 import { InstancesIndex, InstancesPage } from "./pages/instances.tsx";
 import { InstancePage } from "./pages/instance.tsx";
 import "./styles.css";
+import "./pages/workflows.css";
+
+// The workflow pages carry the code editor (CodeMirror, most of the bundle): a separate chunk, loaded
+// when one of them is opened, so the overview and the instance list start with a small script.
+type WorkflowsModule = typeof import("./pages/workflows.tsx");
+let workflowsModule: WorkflowsModule | undefined;
+const loadWorkflows = () => import("./pages/workflows.tsx").then((m) => (workflowsModule = m));
+
+function WithWorkflows({ render }: { render: (m: WorkflowsModule) => preact.JSX.Element }) {
+  const [m, setM] = useState(workflowsModule);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    if (!m) loadWorkflows().then(setM, setError);
+  }, [m]);
+  if (error) return <ErrorBox error={error} title="Could not load the workflow pages" />;
+  return m ? render(m) : <p class="muted" role="status">Loading…</p>;
+}
 
 function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   const [token, setToken] = useState("");
@@ -50,11 +66,11 @@ function Routes() {
   const { parts, query } = useRoute();
   const [a, t, b, w, c, id] = parts;
   if (parts.length === 0) return <Overview />;
-  if (a === "workflows" && parts.length === 1) return <WorkflowsPage tenant={query.get("tenant") ?? undefined} />;
+  if (a === "workflows" && parts.length === 1) return <WithWorkflows render={(m) => <m.WorkflowsPage tenant={query.get("tenant") ?? undefined} />} />;
   if (a === "instances" && parts.length === 1) return <InstancesIndex />;
-  if (a === "new" && parts.length === 1) return <NewWorkflowPage tenant={query.get("tenant") ?? undefined} />;
+  if (a === "new" && parts.length === 1) return <WithWorkflows render={(m) => <m.NewWorkflowPage tenant={query.get("tenant") ?? undefined} />} />;
   if (a === "t" && t && b === "w" && w) {
-    if (parts.length === 4) return <WorkflowPage tenant={t} workflow={w} tab={query.get("tab") ?? "code"} key={`${t}/${w}`} />;
+    if (parts.length === 4) return <WithWorkflows render={(m) => <m.WorkflowPage tenant={t} workflow={w} tab={query.get("tab") ?? "code"} key={`${t}/${w}`} />} />;
     if (c === "instances" && parts.length === 5) return <InstancesPage tenant={t} workflow={w} key={`${t}/${w}`} />;
     if (c === "i" && id && parts.length === 6) return <InstancePage tenant={t} workflow={w} id={id} tab={query.get("tab") ?? "timeline"} key={`${t}/${w}/${id}`} />;
   }

@@ -22,8 +22,8 @@ test("GET / serves the dashboard page; its script and stylesheet are content-has
   assert.match(csp, /script-src 'self'/);
   assert.match(csp, /connect-src 'self'/);
   const html = await page.text();
-  const js = /src="\/assets\/(app\.[0-9a-f]{12}\.js)"/.exec(html)?.[1];
-  const css = /href="\/assets\/(app\.[0-9a-f]{12}\.css)"/.exec(html)?.[1];
+  const js = /src="\/assets\/(app\.[A-Z0-9]{8}\.js)"/.exec(html)?.[1];
+  const css = /href="\/assets\/(app\.[A-Z0-9]{8}\.css)"/.exec(html)?.[1];
   assert.ok(js && css, `assets referenced by index.html: ${html}`);
   assert.doesNotMatch(html, /https?:\/\//, "no external address in the page");
   const a = await fetch(`${s.url}/assets/${js}`);
@@ -34,7 +34,7 @@ test("GET / serves the dashboard page; its script and stylesheet are content-has
   assert.ok(body.length > 10_000, "the bundle (preact, codemirror, pages)");
   assert.doesNotMatch(body, /(?:cdn|unpkg|jsdelivr|googleapis|cdnjs)\.[a-z]/, "no CDN address");
   assert.equal((await fetch(`${s.url}/assets/${css}`)).status, 200);
-  const missing = await s.call("GET", "/assets/app.000000000000.js", undefined, null);
+  const missing = await s.call("GET", "/assets/app.00000000.js", undefined, null);
   expectError(missing, 404, "not_found");
   expectError(await s.call("GET", "/assets/index.html", undefined, null), 404, "not_found");
 });

@@ -1,5 +1,6 @@
 // Creations and endings over time as an SVG bar chart: no chart library needed for two series.
 import type { ActivityBucket } from "../api.ts";
+import { clock } from "../format.ts";
 
 export function ActivityChart({ buckets, label }: { buckets: ActivityBucket[]; label: string }) {
   const w = 640;
@@ -9,7 +10,7 @@ export function ActivityChart({ buckets, label }: { buckets: ActivityBucket[]; l
   const bw = (w - pad.l - pad.r) / Math.max(1, buckets.length);
   const y = (v: number) => pad.t + (h - pad.t - pad.b) * (1 - v / max);
   const totals = buckets.reduce((a, b) => ({ c: a.c + b.created, d: a.d + b.completed, e: a.e + b.errored }), { c: 0, d: 0, e: 0 });
-  const tick = (b: ActivityBucket) => new Date(b.at).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const tick = (b: ActivityBucket) => clock(b.at);
   const every = Math.max(1, Math.ceil(buckets.length / 6));
   return (
     <figure class="chart">
