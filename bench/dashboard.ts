@@ -12,6 +12,8 @@ import { DatabaseSync } from "node:sqlite";
 import { chromium, type Browser } from "playwright-core";
 import { startServer } from "../src/api/server.ts";
 import { median, percentile, tempDir } from "./util.ts";
+// the callbacks given to page.evaluate / addInitScript run in the browser, where these exist
+declare const window: any, document: any, MutationObserver: any, sessionStorage: any, performance: any;
 
 export interface DashboardResult {
   n: number;
@@ -23,6 +25,8 @@ export interface DashboardResult {
   warmRenderP50Ms: number;
   filteredRenderP50Ms: number;
   overviewRenderP50Ms: number;
+  /** the same fresh-context load on a workflow with 100 instances: what the page costs regardless of the store */
+  smallColdRenderP50Ms: number;
   rows: number;
 }
 
@@ -80,7 +84,7 @@ async function render(browser: Browser, url: string, admin: string, hashes: stri
   await ctx.addInitScript(({ token, sel }) => {
     sessionStorage.setItem("weft.session", JSON.stringify({ token, kind: "admin" }));
     const w = window as unknown as { __first?: number };
-    new MutationObserver((_, obs) => {
+    new MutationObserver((_: unknown, obs: { disconnect(): void }) => {
       if (w.__first === undefined && document.querySelector(sel)) (w.__first = performance.now(), obs.disconnect());
     }).observe(document, { subtree: true, childList: true });
   }, { token: admin, sel: selector });
@@ -120,19 +124,22 @@ export async function dashboardList(n = 100_000, executablePath = process.env.WE
     const apiFilteredP50Ms = await timeApi("?limit=50&status=errored");
     const colds: number[] = [];
     const warms: number[] = [];
+    const smallColds: number[] = [];
     let rows = 0;
+    // alternating with the 100-instance workflow, so that both see the same machine
     for (let i = 0; i < 5; i++) {
       const r = await render(browser, server.url, admin, Array(4).fill("/t/acme/w/big/instances"), "tr[data-instance]");
       colds.push(r.cold);
       warms.push(...r.warm);
       rows = r.rows;
+      smallColds.push((await render(browser, server.url, admin, ["/t/acme/w/small/instances"], "tr[data-instance]")).cold);
     }
     const filtered = await render(browser, server.url, admin, Array(5).fill("/t/acme/w/big/instances?status=errored&meta=customer%3Dc40"), "tr[data-instance]");
     const overview = await render(browser, server.url, admin, Array(5).fill("/"), 'table[aria-label="Workflows of acme"] tbody tr');
     return {
       n, seedMs, apiFirstPageP50Ms, apiFilteredP50Ms, rows,
       coldRenderP50Ms: median(colds), coldRenderMaxMs: percentile(colds, 100), warmRenderP50Ms: median(warms),
-      filteredRenderP50Ms: median([filtered.cold, ...filtered.warm]), overviewRenderP50Ms: median([overview.cold, ...overview.warm]),
+      filteredRenderP50Ms: median([filtered.cold, ...filtered.warm]), overviewRenderP50Ms: median([overview.cold, ...overview.warm]), smallColdRenderP50Ms: median(smallColds),
     };
   } finally {
     await browser.close();

@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { statSync } from "node:fs";
 import type { Page } from "playwright-core";
 import { launch, newPage, screenshot, serve, signIn, statusIs } from "./browser.ts";
+// the callbacks given to page.evaluate / addInitScript run in the browser, where these exist
+declare const window: any, document: any, MutationObserver: any, sessionStorage: any, performance: any;
 
 const LIMIT = { timeout: 120_000 };
 
@@ -96,8 +98,10 @@ test("the dashboard drives a workflow from deploy to restart, and a tenant sessi
   const none = await s.api("GET", "/v1/tenants/acme/workflows");
   assert.deepEqual(none.workflows, [], "a failed deploy changes nothing");
 
-  // ---- the fixed version deploys ---------------------------------------------------------------------
-  await setCode(page, FIXED);
+  // ---- fixed in the editor, by keyboard: the error's link puts the cursor at 9:51, type ")" -------------
+  await alert.getByRole("button", { name: new RegExp(`index\\.ts:${BROKEN_LINE}:51`) }).click();
+  await page.keyboard.type(")");
+  assert.equal(await page.getByLabel("Code editor").evaluate((el) => (el as unknown as { cmView: { state: { doc: { toString(): string } } } }).cmView.state.doc.toString()), FIXED);
   assert.equal(await page.locator(".weft-error-line").count(), 0, "editing clears the mark");
   await page.getByRole("button", { name: "Deploy", exact: true }).click();
   await page.waitForURL(/#\/t\/acme\/w\/approvals/);

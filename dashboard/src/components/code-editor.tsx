@@ -1,17 +1,15 @@
 // CodeMirror 6 for workflow sources: an editable TypeScript editor that can show compile errors at
 // their line (lint diagnostic + line decoration), and a read-only highlighted viewer. Colours come
 // from the page's CSS variables, so the editor follows light and dark with the rest of the dashboard.
-import { useEffect, useRef } from "preact/hooks";
-import { Annotation, ChangeSet, EditorSelection, EditorState, StateEffect, StateField, Text, Transaction, type Extension } from "@codemirror/state";
+import { useLayoutEffect, useRef } from "preact/hooks";
+import { EditorState, StateEffect, StateField, type Text, type Extension } from "@codemirror/state";
 import {
   Decoration, type DecorationSet, EditorView, drawSelection, highlightActiveLine, highlightActiveLineGutter, highlightSpecialChars, keymap, lineNumbers,
 } from "@codemirror/view";
 import { javascript } from "@codemirror/lang-javascript";
 import { lintGutter, lintKeymap, setDiagnostics } from "@codemirror/lint";
-// @codemirror/language and @lezer/highlight come with @codemirror/lang-javascript. The installed
-// `codemirror` package is the CodeMirror 5 line (6.65.x), so there is no basicSetup and no
-// @codemirror/commands: the few commands an editor needs (history, indent, select all) are here.
-import { HighlightStyle, IndentContext, bracketMatching, getIndentation, indentOnInput, indentString, indentUnit, syntaxHighlighting } from "@codemirror/language";
+import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import { HighlightStyle, bracketMatching, indentOnInput, indentUnit, syntaxHighlighting } from "@codemirror/language";
 import { tags as t } from "@lezer/highlight";
 
 export interface EditorMarker {
@@ -56,102 +54,9 @@ const theme = EditorView.theme({
   ".cm-lintRange-error": { textDecorationColor: "var(--err)" },
 });
 
-// ---- history: undo/redo, typing within 600 ms grouped into one step -------------------------------
-interface Step {
-  /** undoes the change: maps the document after it to the one before */
-  changes: ChangeSet;
-  selection: EditorSelection;
-  time: number;
-  kind: string;
-}
-const fromHistory = Annotation.define<"undo" | "redo">();
-const historyField = StateField.define<{ done: Step[]; undone: Step[] }>({
-  create: () => ({ done: [], undone: [] }),
-  update(h, tr) {
-    if (!tr.docChanged) return h;
-    const step: Step = { changes: tr.changes.invert(tr.startState.doc), selection: tr.startState.selection, time: Date.now(), kind: "" };
-    const how = tr.annotation(fromHistory);
-    if (how === "undo") return { done: h.done.slice(0, -1), undone: [...h.undone, step] };
-    if (how === "redo") return { done: [...h.done, step], undone: h.undone.slice(0, -1) };
-    if (tr.annotation(Transaction.addToHistory) === false) return h;
-    step.kind = tr.isUserEvent("input.type") ? "type" : tr.isUserEvent("delete") ? "delete" : "";
-    const last = h.done[h.done.length - 1];
-    if (last && step.kind && last.kind === step.kind && step.time - last.time < 600) {
-      return { done: [...h.done.slice(0, -1), { ...last, changes: step.changes.compose(last.changes), time: step.time }], undone: [] };
-    }
-    return { done: [...h.done, step].slice(-300), undone: [] };
-  },
-});
-
-function replay(view: EditorView, how: "undo" | "redo"): boolean {
-  const h = view.state.field(historyField);
-  const step = how === "undo" ? h.done[h.done.length - 1] : h.undone[h.undone.length - 1];
-  if (!step || view.state.readOnly) return false;
-  view.dispatch({ changes: step.changes, selection: step.selection, annotations: fromHistory.of(how), scrollIntoView: true, userEvent: how });
-  return true;
-}
-
-// ---- editing commands ---------------------------------------------------------------------------
-const CLOSE: Record<string, string> = { "{": "}", "[": "]", "(": ")" };
-
-/** Enter: a new line indented by the language's rules; between brackets, the closing one moves down */
-function newlineAndIndent(view: EditorView): boolean {
-  const { state } = view;
-  if (state.readOnly) return false;
-  view.dispatch(
-    state.changeByRange(({ from, to }) => {
-      const line = state.doc.lineAt(from);
-      const explode = from === to && CLOSE[state.sliceDoc(from - 1, from)] === state.sliceDoc(to, to + 1);
-      const cx = new IndentContext(state, { simulateBreak: from, simulateDoubleBreak: explode });
-      const indent = getIndentation(cx, from) ?? /^\s*/.exec(line.text)![0].length;
-      const lines = ["", indentString(state, indent)];
-      if (explode) lines.push(indentString(state, cx.lineIndent(line.from, -1)));
-      return { changes: { from, to, insert: Text.of(lines) }, range: EditorSelection.cursor(from + 1 + lines[1]!.length) };
-    }),
-    { scrollIntoView: true, userEvent: "input" },
-  );
-  return true;
-}
-
-/** Tab with a cursor inserts two spaces; with a selection (or Shift-Tab) it indents the lines */
-function indent(view: EditorView, dir: 1 | -1): boolean {
-  const { state } = view;
-  if (state.readOnly) return false;
-  const unit = state.facet(indentUnit);
-  if (dir === 1 && state.selection.ranges.every((r) => r.empty)) {
-    view.dispatch(state.replaceSelection(unit), { scrollIntoView: true, userEvent: "input" });
-    return true;
-  }
-  const changes: { from: number; to?: number; insert?: string }[] = [];
-  const seen = new Set<number>();
-  for (const r of state.selection.ranges) {
-    for (let pos = r.from; pos <= r.to; ) {
-      const line = state.doc.lineAt(pos);
-      if (!seen.has(line.number) && (line.from < r.to || r.empty || line.from === r.from)) {
-        seen.add(line.number);
-        if (dir === 1) changes.push({ from: line.from, insert: unit });
-        else {
-          const n = Math.min(/^ */.exec(line.text)![0].length, unit.length);
-          if (n) changes.push({ from: line.from, to: line.from + n });
-        }
-      }
-      pos = line.to + 1;
-    }
-  }
-  if (changes.length) view.dispatch({ changes, userEvent: dir === 1 ? "input.indent" : "delete.dedent" });
-  return true;
-}
-
-const commands = keymap.of([
-  { key: "Enter", run: newlineAndIndent },
-  { key: "Mod-a", run: (v) => (v.dispatch({ selection: { anchor: 0, head: v.state.doc.length } }), true) },
-  { key: "Mod-z", run: (v) => replay(v, "undo"), preventDefault: true },
-  { key: "Mod-y", run: (v) => replay(v, "redo"), preventDefault: true },
-  { key: "Mod-Shift-z", run: (v) => replay(v, "redo"), preventDefault: true },
-  // Esc then Tab moves focus out (CodeMirror's tab focus mode), so Tab here does not trap focus
-  { key: "Tab", run: (v) => indent(v, 1), shift: (v) => indent(v, -1) },
-  ...lintKeymap,
-]);
+// ---- keys: CodeMirror's own commands (newline-and-indent, undo history, select all, indent with Tab;
+// Esc then Tab leaves the editor: CodeMirror's tab focus mode, so Tab never traps focus) ------------
+const commands = keymap.of([...defaultKeymap, ...historyKeymap, ...lintKeymap, indentWithTab]);
 
 // ---- compile errors: a lint diagnostic and a line decoration, both gone at the next edit ----------
 const setErrorLines = StateEffect.define<number[]>();
@@ -205,25 +110,26 @@ function extensions(o: { readOnly: boolean; label: string; describedBy?: string 
   if (o.readOnly) return [...base, EditorState.readOnly.of(true), EditorView.contentAttributes.of({ "aria-readonly": "true" })];
   const onChange = o.onChange;
   return [
-    ...base, historyField, commands, highlightActiveLine(), indentOnInput(), lintGutter(), errorLines, clearOnEdit,
-    // the browser's own undo (menu, mobile) would edit the DOM behind CodeMirror's back
-    EditorView.domEventHandlers({
-      beforeinput: (e, view) => (e.inputType === "historyUndo" ? replay(view, "undo") : e.inputType === "historyRedo" ? replay(view, "redo") : false),
-    }),
+    ...base, history(), commands, highlightActiveLine(), indentOnInput(), lintGutter(), errorLines, clearOnEdit,
     EditorView.updateListener.of((u) => {
       if (u.docChanged && onChange) onChange(u.state.doc.toString());
     }),
   ];
 }
 
-/** keeps one EditorView alive for the component's life; `docKey` changing means another document */
-function useEditor(host: { current: EditorHost | null }, value: string, docKey: string, make: () => Extension[]): { current: EditorView | null } {
+/**
+ * One EditorView for the component's life. Within a document the editor owns the text: `value` is
+ * read when the view is made and when `docKey` changes, never pushed back while the user types (an
+ * effect runs a frame late, so a pushed-back value would be stale and undo the last keystrokes).
+ */
+function useEditor(host: { current: EditorHost | null }, value: string, docKey: string, make: (key: string) => Extension[], readOnly: boolean): { current: EditorView | null } {
   const view = useRef<EditorView | null>(null);
   const made = useRef(make);
   made.current = make;
-  useEffect(() => {
+  const shownKey = useRef(docKey);
+  useLayoutEffect(() => {
     const el = host.current!;
-    const v = new EditorView({ parent: el, state: EditorState.create({ doc: value, extensions: made.current() }) });
+    const v = new EditorView({ parent: el, state: EditorState.create({ doc: value, extensions: made.current(docKey) }) });
     view.current = v;
     el.cmView = v;
     return () => {
@@ -233,26 +139,27 @@ function useEditor(host: { current: EditorHost | null }, value: string, docKey: 
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
-  const shownKey = useRef(docKey);
-  useEffect(() => {
+  useLayoutEffect(() => {
     const v = view.current;
     if (!v) return;
     if (shownKey.current !== docKey) {
-      // another file: a fresh state, so undo does not cross into the previous file
+      // another document: a fresh state, so undo does not cross into the previous one
       shownKey.current = docKey;
-      v.setState(EditorState.create({ doc: value, extensions: made.current() }));
-    } else if (v.state.doc.toString() !== value) {
-      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: value }, annotations: Transaction.addToHistory.of(false) });
+      v.setState(EditorState.create({ doc: value, extensions: made.current(docKey) }));
+    } else if (readOnly && v.state.doc.toString() !== value) {
+      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: value } });
     }
   }, [value, docKey]);
   return view;
 }
 
 export interface CodeEditorProps {
+  /** the initial text of the document `docKey` names */
   value: string;
   /** the document's identity (e.g. the file name): a new key starts a new undo history */
   docKey: string;
-  onChange: (text: string) => void;
+  /** the text of the document `docKey` names (given back, so a late render cannot misfile it) */
+  onChange: (text: string, docKey: string) => void;
   /** compile errors in this document; a new array shows them, an edit clears them */
   markers?: EditorMarker[];
   /** bump `seq` to move the cursor to a line and focus the editor */
@@ -267,15 +174,15 @@ export function CodeEditor(p: CodeEditorProps) {
   const host = useRef<EditorHost>(null);
   const onChange = useRef(p.onChange);
   onChange.current = p.onChange;
-  const view = useEditor(host, p.value, p.docKey, () =>
-    extensions({ readOnly: false, label: p.contentLabel, describedBy: p.hintId, onChange: (s) => onChange.current(s) }),
+  const view = useEditor(host, p.value, p.docKey, (key) =>
+    extensions({ readOnly: false, label: p.contentLabel, describedBy: p.hintId, onChange: (s) => onChange.current(s, key) }), false,
   );
   const markers = p.markers;
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (view.current) showMarkers(view.current, markers ?? []);
   }, [markers, p.docKey]);
   const jump = p.jump;
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (view.current && jump) goTo(view.current, jump.line, jump.column);
   }, [jump?.seq]);
   return (
@@ -291,6 +198,6 @@ export function CodeEditor(p: CodeEditorProps) {
 /** a read-only, highlighted view of a source file (selectable and copyable, keyboard-scrollable) */
 export function CodeViewer({ value, docKey, label }: { value: string; docKey: string; label: string }) {
   const host = useRef<EditorHost>(null);
-  useEditor(host, value, docKey, () => extensions({ readOnly: true, label }));
+  useEditor(host, value, docKey, () => extensions({ readOnly: true, label }), true);
   return <div class="weft-code weft-code-viewer" ref={host} />;
 }

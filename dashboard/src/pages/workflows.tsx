@@ -9,7 +9,7 @@ import { ago, time } from "../format.ts";
 import { useLoad } from "../hooks.ts";
 import { links, navigate } from "../router.ts";
 import { useSession, visibleTenants } from "../session.ts";
-import "./workflows.css";
+// workflows.css is imported by main.tsx: this module is a lazy chunk, and a chunk's CSS is never linked
 
 const short = (v: string) => v.slice(0, 8);
 const Ago = ({ iso }: { iso: string }) => <time dateTime={iso} title={time(iso)}>{ago(iso)}</time>;
@@ -22,7 +22,7 @@ function useTenant(wanted: string | undefined) {
 }
 
 function TenantField({ t, onPick }: { t: ReturnType<typeof useTenant>; onPick: (tenant: string) => void }) {
-  if (t.fixed) return <p class="field">Tenant <strong>{t.current}</strong></p>;
+  if (t.fixed) return <p class="wf-fixed-tenant">Tenant <strong>{t.current}</strong></p>;
   return (
     <div class="field">
       <label for="tenant">Tenant</label>
@@ -199,7 +199,7 @@ function VersionConfig({ v }: { v: VersionDetail }) {
             {env.map(([k, x]) => (
               <div key={k}>
                 <dt class="mono">{k}</dt>
-                <dd>{isSecret(x) ? <span class="badge">secret</span> : x && typeof x === "object" && "hostFunction" in x ? <span>host function <code>{String((x as { hostFunction: unknown }).hostFunction)}</code></span> : <JsonBlock value={x} label={`Value of ${k}`} />}</dd>
+                <dd>{isSecret(x) ? <span class="badge">secret</span> : x && typeof x === "object" && "hostFunction" in x ? <span>host function <code>{String((x as { hostFunction: unknown }).hostFunction)}</code></span> : <EnvValue name={k} value={x} />}</dd>
               </div>
             ))}
           </dl>
@@ -207,6 +207,10 @@ function VersionConfig({ v }: { v: VersionDetail }) {
       </div>
     </div>
   );
+}
+function EnvValue({ name, value }: { name: string; value: unknown }) {
+  const flat = JSON.stringify(value);
+  return flat.length <= 60 ? <code class="wf-env-value">{flat}</code> : <JsonBlock value={value} label={`Value of ${name}`} />;
 }
 const isSecret = (x: unknown) => !!x && typeof x === "object" && (x as { secret?: unknown }).secret === true;
 
@@ -226,7 +230,7 @@ function DeployTab({ tenant, workflow, latest, onDeployed }: { tenant: string; w
   return (
     <DeployForm tenant={tenant} workflow={workflow} initial={v} onDeployed={onDeployed}>
       <p class="muted wf-deploy-note">
-        Starts from version <code>{short(v.version)}</code> (class {v.className}). A deploy from here sends the code only: the new version runs with the default limits
+        Pre-filled with the code of version <code>{short(v.version)}</code> (class {v.className}). A deploy from here sends the code only: the new version runs with the default limits
         {dropped.length ? <strong class="warn">, and without this version's {dropped.join(" and ")} (deploy through the API to keep them)</strong> : null}.
       </p>
     </DeployForm>
@@ -249,9 +253,9 @@ function DeployForm(p: { tenant: string | undefined; workflow: string | null; in
   const isNew = p.workflow === null;
   const shown = src.modules[file] !== undefined ? file : src.mainModule;
 
-  const edit = (text: string) => {
-    setSrc((s) => ({ ...s, modules: { ...s.modules, [shown]: text } }));
-    if (markers[shown]) setMarkers(({ [shown]: _stale, ...rest }) => rest);
+  const edit = (text: string, f: string) => {
+    setSrc((s) => (s.modules[f] === undefined ? s : { ...s, modules: { ...s.modules, [f]: text } }));
+    setMarkers((m) => (m[f] ? Object.fromEntries(Object.entries(m).filter(([k]) => k !== f)) : m));
   };
   const rename = (to: string) => {
     // a new workflow has one file: its name is the main module's
@@ -296,6 +300,7 @@ function DeployForm(p: { tenant: string | undefined; workflow: string | null; in
             <div class="field">
               <label for="wf-name">Workflow name</label>
               <input id="wf-name" value={name} required autoComplete="off" spellcheck={false} placeholder="e.g. signup-flow" aria-describedby="wf-name-hint" onInput={(e) => setName((e.target as HTMLInputElement).value)} />
+              <span class="muted wf-hint" id="wf-name-hint">Letters, digits, <code>-</code> and <code>_</code>; at most 64.</span>
             </div>
             <div class="field">
               <label for="wf-file">File name</label>
@@ -308,7 +313,6 @@ function DeployForm(p: { tenant: string | undefined; workflow: string | null; in
           <input id={isNew ? "new-class" : "deploy-class"} value={className} autoComplete="off" spellcheck={false} placeholder="found in the code" onInput={(e) => setClassName((e.target as HTMLInputElement).value)} />
         </div>
       </div>
-      {isNew ? <p class="muted" id="wf-name-hint">Letters, digits, <code>-</code> and <code>_</code>, at most 64 characters.</p> : null}
       <FileButtons files={fileOrder(src)} main={src.mainModule} shown={shown} onPick={setFile} />
       <CodeEditor value={src.modules[shown] ?? ""} docKey={shown} onChange={edit} markers={markers[shown]} jump={jump} contentLabel={`${shown} source`} hintId={hint} />
       {compile.length ? (
