@@ -110,7 +110,7 @@ test("instance list: pages, filters, live updates, bulk terminate; overview: fai
   assert.ok(await page.getByLabel("Select job-58").isDisabled(), "a finished instance cannot be selected");
 });
 
-test("phone width: the overview, the list and the detail fit 390 px without horizontal scrolling", LIMIT, async (t) => {
+test("phone width: the overview, the list, the detail and the workflow pages fit 390 px without horizontal scrolling", LIMIT, async (t) => {
   const s = await serve(t);
   await s.api("POST", "/v1/tenants", { name: "acme" });
   await s.api("PUT", "/v1/tenants/acme/workflows/sleepy", { mainModule: "i.ts", modules: { "i.ts": SLEEPER } });
@@ -127,4 +127,10 @@ test("phone width: the overview, the list and the detail fit 390 px without hori
   await page.goto(`${s.url}/#/t/acme/w/sleepy/i/a-rather-long-instance-id-0001`);
   await page.locator('[data-testid="instance-status"][data-status="waiting"]').waitFor();
   assert.equal(await overflow(), 0, "detail");
+  await page.goto(`${s.url}/#/t/acme/w/sleepy`);
+  await page.locator(".cm-editor").first().waitFor();
+  assert.equal(await overflow(), 0, "workflow with its code");
+  await page.getByRole("tab", { name: "Deploy" }).click();
+  await page.getByLabel("Code editor").waitFor();
+  assert.equal(await overflow(), 0, "the deploy editor");
 });
