@@ -28,6 +28,7 @@ export function ago(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return "–";
   const ms = now - Date.parse(iso);
   if (ms < 5_000) return "just now";
+  if (ms < 60_000) return `${Math.floor(ms / 1000)} s ago`;
   return `${duration(ms).split(" ").slice(0, 2).join(" ")} ago`;
 }
 

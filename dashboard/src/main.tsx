@@ -8,6 +8,7 @@ import { ErrorBox } from "./components/ui.tsx";
 import { Overview } from "./pages/overview.tsx";
 import { InstancesIndex, InstancesPage } from "./pages/instances.tsx";
 import { InstancePage } from "./pages/instance.tsx";
+import { TenantPage, TenantsPage } from "./pages/tenants.tsx";
 import "./styles.css";
 import "./pages/workflows.css";
 
@@ -68,6 +69,8 @@ function Routes() {
   if (parts.length === 0) return <Overview />;
   if (a === "workflows" && parts.length === 1) return <WithWorkflows render={(m) => <m.WorkflowsPage tenant={query.get("tenant") ?? undefined} />} />;
   if (a === "instances" && parts.length === 1) return <InstancesIndex />;
+  if (a === "tenants" && parts.length === 1) return <TenantsPage />;
+  if (a === "tenants" && t && parts.length === 2) return <TenantPage tenant={t} key={t} />;
   if (a === "new" && parts.length === 1) return <WithWorkflows render={(m) => <m.NewWorkflowPage tenant={query.get("tenant") ?? undefined} />} />;
   if (a === "t" && t && b === "w" && w) {
     if (parts.length === 4) return <WithWorkflows render={(m) => <m.WorkflowPage tenant={t} workflow={w} tab={query.get("tab") ?? "code"} key={`${t}/${w}`} />} />;
@@ -92,11 +95,13 @@ function App() {
     [session],
   );
   if (!ctx) return <SignIn onSignedIn={(s) => (saveSession(s), setSession(s))} />;
-  const section = parts[0] === "workflows" || parts[0] === "new" || (parts[0] === "t" && parts.length === 4) ? "workflows" : parts[0] === "instances" || parts[0] === "t" ? "instances" : parts.length === 0 ? "overview" : "";
+  const section = parts[0] === "workflows" || parts[0] === "new" || (parts[0] === "t" && parts.length === 4) ? "workflows" : parts[0] === "instances" || parts[0] === "t" ? "instances" : parts[0] === "tenants" ? "tenants" : parts.length === 0 ? "overview" : "";
   const nav = [
     { id: "overview", label: "Overview", href: links.overview() },
     { id: "workflows", label: "Workflows", href: links.workflows() },
     { id: "instances", label: "Instances", href: "#/instances" },
+    // tenants and tokens are the platform's (admin) business
+    ...(ctx.session.kind === "admin" ? [{ id: "tenants", label: "Tenants", href: "#/tenants" }] : []),
   ];
   return (
     <SessionCtx.Provider value={ctx}>
