@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,6 +45,12 @@ test("a fresh clone: npm install && npm start, then the CLI deploys onboarding, 
   const url = await until(async () => /serving (http:\/\/\S+)/.exec(out)?.[1], `npm start to serve:\n${out}`, 60_000);
   const admin = /Admin token[^\n]*\n\n\s+(weft_\S+)/.exec(out)?.[1];
   assert.ok(admin, out);
+  // npm install built the dashboard (the prepare script): `/` serves it from dashboard/dist
+  assert.ok(existsSync(join(dir, "dashboard/dist/index.html")), "npm install built dashboard/dist");
+  const page = await (await fetch(url + "/")).text();
+  const script = /src="(\/assets\/app\.[A-Z0-9]+\.js)"/.exec(page)?.[1];
+  assert.ok(script, `the dashboard page at /: ${page.slice(0, 300)}`);
+  assert.equal((await fetch(url + script)).status, 200);
 
   const weft = async (args: string[], token = admin) => {
     const r = await run(process.execPath, ["bin/weft.js", ...args], { cwd: dir, env: { ...process.env, WEFT_URL: url, WEFT_TOKEN: token } });
