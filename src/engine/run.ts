@@ -119,7 +119,11 @@ export class InstanceRun {
         const jobs = this.jobs;
         this.jobs = [];
         const budget = this.cpuBudget();
-        const out = await this.ctx.activate(jobs, this.e.clock.now(), budget);
+        // While a step body is in flight (it awaited a host call, fetch or file operation), its
+        // activations are never cut off at the sync budget: the replay that follows a cut-off would
+        // run the body again in this process and repeat effects it already had. A body that starts
+        // and computes within one activation has had no effect yet when it is cut off.
+        const out = await this.ctx.activate(jobs, this.e.clock.now(), budget, this.running.size === 0);
         for (const r of this.running.values()) r.cpuMs += out.cpuMs;
         if (!out.ok) {
           if (out.reason === "disposed") {

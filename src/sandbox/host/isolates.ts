@@ -195,14 +195,19 @@ export class GuestContext {
     this.syncBudgetMs = syncBudgetMs;
   }
 
-  async activate(jobs: Job[], now: number, timeoutMs: number): Promise<ActivationOutcome> {
+  /**
+   * `allowSync` false: run on the isolate's thread even if a sync budget is set. A sync activation past
+   * its budget is cut off and its run replayed, so the caller allows it only when a cut-off cannot
+   * repeat an effect (no step body in flight).
+   */
+  async activate(jobs: Job[], now: number, timeoutMs: number, allowSync = true): Promise<ActivationOutcome> {
     const sh = this.shared;
     const o = sh.owner;
     return o.exclusive(async () => {
       if (this.dead || sh.dead || o.dead || !sh.fn) return { ok: false, reason: "disposed", message: "the isolate is gone", cpuMs: 0 } as const;
       const before = o.isolate.cpuTime;
       const limit = Math.max(1, Math.ceil(timeoutMs));
-      const sync = this.syncBudgetMs > 0 && jobs.length > 0;
+      const sync = allowSync && this.syncBudgetMs > 0 && jobs.length > 0;
       const opts = { arguments: { copy: true }, result: { copy: true }, timeout: sync ? Math.min(limit, this.syncBudgetMs) : limit } as const;
       sh.active = this;
       try {
