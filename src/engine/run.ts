@@ -119,11 +119,7 @@ export class InstanceRun {
         const jobs = this.jobs;
         this.jobs = [];
         const budget = this.cpuBudget();
-        // While a step body is in flight (it awaited a host call, fetch or file operation), its
-        // activations are never cut off at the sync budget: the replay that follows a cut-off would
-        // run the body again in this process and repeat effects it already had. A body that starts
-        // and computes within one activation has had no effect yet when it is cut off.
-        const out = await this.ctx.activate(jobs, this.e.clock.now(), budget, this.running.size === 0);
+        const out = await this.ctx.activate(jobs, this.e.clock.now(), budget);
         for (const r of this.running.values()) r.cpuMs += out.cpuMs;
         if (!out.ok) {
           if (out.reason === "disposed") {
@@ -309,6 +305,8 @@ export class InstanceRun {
       });
     });
     this.running.set(p.key, { attempt, startedAt: now, cpuMs: 0, timer });
+    // a body in flight: no activation of this context may be cut off at the sync budget (isolates.ts)
+    this.ctx?.setBodiesInFlight(this.running.size);
     this.e.metrics.attemptsStarted++;
     if (tellGuest) this.push({ t: "runAttempt", key: p.key, attempt });
   }
@@ -330,6 +328,7 @@ export class InstanceRun {
     if (!r || r.attempt !== attempt || !p) return;
     r.timer.cancel();
     this.running.delete(key);
+    this.ctx?.setBodiesInFlight(this.running.size);
     const now = this.e.clock.now();
     if (this.e.events.listenerCount("attempt") > 0) this.e.events.emit("attempt", { pk: this.pk, key, attempt, tenant: this.inst.tenant, workflow: this.inst.workflow, durationMs: now - r.startedAt, ok: !error });
     if (!error) {
@@ -551,6 +550,7 @@ export class InstanceRun {
       this.storage?.abortAttempt(key, r.attempt);
       r.timer.cancel();
       this.running.delete(key);
+      this.ctx?.setBodiesInFlight(this.running.size);
       const d = decideAfterFailure(p.config!.retry, r.attempt, error);
       const state = d.retry ? "pending" : "failed";
       const rec: StepRecord = {

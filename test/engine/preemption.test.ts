@@ -56,6 +56,35 @@ test("a body that had an effect is never cut off and replayed: its effect happen
   assert.equal(stepsOf(await inst.describe(), "heavy")[0]!.attempts.length, 1);
 });
 
+test("a neighbour's cut-off does not replay a run whose body is in flight in the same context", LIMIT, async (t) => {
+  const h = await open(t, { clock: undefined, syncBudgetMs: 5 });
+  const calls: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let entered!: () => void;
+  const inside = new Promise<void>((r) => (entered = r));
+  await deploy(h.engine, "mixed", wf(`
+    if (event.payload.role === "waiter") {
+      return await step.do("call out", async (ctx) => {
+        await this.env.slow("waiter attempt " + ctx.attempt); // in flight while the neighbour computes
+        return "called";
+      });
+    }
+    return await step.do("compute", async () => {
+      let x = 0;
+      for (let i = 0; i < 3e8; i++) x = (x + i * 7) % 1000003; // far past the 5 ms budget, from its first activation
+      return x;
+    });`), { env: { slow: async (x: string) => { calls.push(x); entered(); await gate; } } });
+  const wfb = h.engine.workflow(TENANT, "mixed");
+  const waiter = await wfb.create({ id: "waiter", params: { role: "waiter" } });
+  await inside; // the waiter's body has had its effect and waits on the host
+  const heavy = await wfb.create({ id: "heavy", params: { role: "heavy" } });
+  assert.equal((await heavy.waitFor()).status, "complete");
+  release();
+  assert.deepEqual(await waiter.waitFor(), { status: "complete", output: "called" });
+  assert.deepEqual(calls, ["waiter attempt 1"], "the waiter's body ran once: its run was not replayed");
+});
+
 test("with the sync budget off, every activation runs on the isolate's thread and still completes", LIMIT, async (t) => {
   const h = await open(t, { clock: undefined, syncBudgetMs: 0 });
   await deploy(h.engine, "plain", wf(`

@@ -113,6 +113,8 @@ class SharedContext {
   startedFn?: ivm.Reference<() => Command[]>;
   /** the slot whose activation is running now: the only run a synchronous host call can act for */
   active?: GuestContext;
+  /** step bodies in flight over all slots (GuestContext.setBodiesInFlight) */
+  bodiesInFlight = 0;
   private context?: ivm.Context;
 
   constructor(owner: VersionIsolate, timeoutMs: number) {
@@ -190,24 +192,32 @@ export class GuestContext {
   onSync?: (req: SyncRequest) => SyncReply;
   private readonly shared: SharedContext;
   private readonly syncBudgetMs: number;
+  private bodies = 0;
   constructor(shared: SharedContext, syncBudgetMs: number) {
     this.shared = shared;
     this.syncBudgetMs = syncBudgetMs;
   }
 
   /**
-   * `allowSync` false: run on the isolate's thread even if a sync budget is set. A sync activation past
-   * its budget is cut off and its run replayed, so the caller allows it only when a cut-off cannot
-   * repeat an effect (no step body in flight).
+   * The number of this run's step bodies in flight (started, not done), kept up to date by the run.
+   * A sync activation past its budget is cut off and the whole shared context is dropped, so every
+   * run in it replays; a body in flight would then run again in this process and repeat effects it
+   * already had. So no activation of a context is synchronous while any of its runs has one.
    */
-  async activate(jobs: Job[], now: number, timeoutMs: number, allowSync = true): Promise<ActivationOutcome> {
+  setBodiesInFlight(n: number): void {
+    if (this.released) return;
+    this.shared.bodiesInFlight += n - this.bodies;
+    this.bodies = n;
+  }
+
+  async activate(jobs: Job[], now: number, timeoutMs: number): Promise<ActivationOutcome> {
     const sh = this.shared;
     const o = sh.owner;
     return o.exclusive(async () => {
       if (this.dead || sh.dead || o.dead || !sh.fn) return { ok: false, reason: "disposed", message: "the isolate is gone", cpuMs: 0 } as const;
       const before = o.isolate.cpuTime;
       const limit = Math.max(1, Math.ceil(timeoutMs));
-      const sync = allowSync && this.syncBudgetMs > 0 && jobs.length > 0;
+      const sync = this.syncBudgetMs > 0 && jobs.length > 0 && sh.bodiesInFlight === 0;
       const opts = { arguments: { copy: true }, result: { copy: true }, timeout: sync ? Math.min(limit, this.syncBudgetMs) : limit } as const;
       sh.active = this;
       try {
@@ -262,6 +272,8 @@ export class GuestContext {
     if (this.released) return;
     this.released = true;
     const sh = this.shared;
+    sh.bodiesInFlight -= this.bodies;
+    this.bodies = 0;
     sh.slots.delete(this);
     sh.owner.lastUsed = Date.now();
     if (this.dead || sh.dead || sh.owner.dead) return;
