@@ -140,6 +140,12 @@ export class InstanceRun {
           this.e.log(this.pk, "warn", `console output limit reached: ${out.result.droppedLogs} line(s) dropped (at most 1000 lines per activation)`);
         }
         for (const c of out.result.commands) this.handle(c);
+        // The attempts still running now have bodies that an activation ran and left waiting (on a
+        // host call, fetch, file operation or timer): they may have had effects. While there are any,
+        // no activation of this context is cut off at the sync budget (isolates.ts), because the
+        // replay after a cut-off would run them again in this process. An attempt only scheduled
+        // (runAttempt) has not started and is counted after the activation that starts it.
+        this.ctx.setBodiesInFlight(this.running.size);
       }
     } catch (err) {
       if (!this.done) this.e.onRunError(this, err);
@@ -147,6 +153,11 @@ export class InstanceRun {
       this.activating = false;
     }
     this.checkQuiet();
+  }
+
+  /** an attempt ended: it no longer holds the context's activations off the sync budget */
+  private bodiesDone(): void {
+    this.ctx?.setBodiesInFlight(Math.min(this.ctx.bodiesInFlight, this.running.size));
   }
 
   private cpuBudget(): number {
@@ -305,8 +316,6 @@ export class InstanceRun {
       });
     });
     this.running.set(p.key, { attempt, startedAt: now, cpuMs: 0, timer });
-    // a body in flight: no activation of this context may be cut off at the sync budget (isolates.ts)
-    this.ctx?.setBodiesInFlight(this.running.size);
     this.e.metrics.attemptsStarted++;
     if (tellGuest) this.push({ t: "runAttempt", key: p.key, attempt });
   }
@@ -328,7 +337,7 @@ export class InstanceRun {
     if (!r || r.attempt !== attempt || !p) return;
     r.timer.cancel();
     this.running.delete(key);
-    this.ctx?.setBodiesInFlight(this.running.size);
+    this.bodiesDone();
     const now = this.e.clock.now();
     if (this.e.events.listenerCount("attempt") > 0) this.e.events.emit("attempt", { pk: this.pk, key, attempt, tenant: this.inst.tenant, workflow: this.inst.workflow, durationMs: now - r.startedAt, ok: !error });
     if (!error) {
@@ -407,7 +416,7 @@ export class InstanceRun {
 
   private onFs(c: Extract<Command, { t: "fs" }>): void {
     this.hostCalls.add(c.id);
-    this.st().fs(c.req).then(
+    this.st().fs(c.req, c.running).then(
       (value) => ({ value, error: undefined }),
       (err) => ({ value: undefined, error: errorReply(err) }),
     ).then(({ value, error }) => {
@@ -550,7 +559,7 @@ export class InstanceRun {
       this.storage?.abortAttempt(key, r.attempt);
       r.timer.cancel();
       this.running.delete(key);
-      this.ctx?.setBodiesInFlight(this.running.size);
+      this.bodiesDone();
       const d = decideAfterFailure(p.config!.retry, r.attempt, error);
       const state = d.retry ? "pending" : "failed";
       const rec: StepRecord = {

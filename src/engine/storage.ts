@@ -68,7 +68,16 @@ export class RunStorage {
   /** The attempt a write made now belongs to, or why it is refused. */
   private writer(what: string, guestView?: [string, number][]): string {
     const r = guestView ?? this.running();
-    if (r.length === 1) return `${r[0]![0]}#${r[0]![1]}`;
+    if (r.length === 1) {
+      const [key, attempt] = r[0]!;
+      // The guest's view can be behind the host's: an activation running on the isolate's thread may
+      // still run a body whose attempt timed out here (its changes were already thrown away). Such a
+      // write belongs to no attempt and would otherwise land in the next one's changes.
+      if (guestView && this.aborted.has(`${key}#${attempt}`)) {
+        throw new WeftError(ErrorCode.StorageReadOnly, `${what}: step attempt ${attempt} is no longer running (it timed out or was abandoned), so its write is refused; the step's next attempt starts from the state before it`, { reason: "attempt_ended" });
+      }
+      return `${key}#${attempt}`;
+    }
     if (r.length === 0) {
       throw new WeftError(ErrorCode.StorageReadOnly, `${what}: writes outside step.do are refused — code outside steps runs again on every replay, so its writes would repeat. Move the write into a step.do callback (reads outside steps are fine).`, { reason: "outside_step" });
     }
@@ -166,10 +175,10 @@ export class RunStorage {
   }
 
   /** One ctx.fs call. Ops run in the order the code made them; a write is tied to its attempt now. */
-  fs(req: FsRequest): Promise<unknown> {
+  fs(req: FsRequest, guestView?: [string, number][]): Promise<unknown> {
     let w: string | undefined;
     try {
-      if (WRITES.has(req.op)) w = this.writer(`fs.${req.op}`);
+      if (WRITES.has(req.op)) w = this.writer(`fs.${req.op}`, guestView);
       if (req.op === "rename") (parsePath(req.from, "rename"), parsePath(req.to, "rename"));
       else if ("path" in req) parsePath(req.path, req.op, req.op === "readdir" || req.op === "stat" || req.op === "exists");
     } catch (e) {
@@ -272,11 +281,14 @@ export class RunStorage {
     this.afterJournal.delete(key);
   }
   private readonly afterJournal = new Map<string, () => void>();
+  /** attempts whose changes were thrown away: a late write of theirs is refused (writer) */
+  private readonly aborted = new Set<string>();
   private committing: Promise<void> = Promise.resolve();
 
   /** Throw away the attempt's changes (it failed, timed out, or the run is stopping). */
   abortAttempt(key: string, attempt: number): void {
     const w = `${key}#${attempt}`;
+    this.aborted.add(w);
     if (this.sqlOwner === w) {
       this.sqlOwner = undefined;
       this.txDepth = 0;

@@ -80,7 +80,7 @@ export type Command =
   | { t: "attemptDone"; key: string; attempt: number; value?: unknown; error?: ErrorInfo }
   | { t: "hostCall"; id: number; fn: string; args: unknown[] }
   /** a ctx.fs operation; answered with a hostResult job */
-  | { t: "fs"; id: number; req: FsRequest }
+  | { t: "fs"; id: number; req: FsRequest; running: [string, number][] }
   | { t: "fetch"; id: number; url: string; method: string; headers: [string, string][]; body: Uint8Array | null }
   | { t: "setTimer"; id: number; ms: number }
   | { t: "clearTimer"; id: number }

@@ -85,7 +85,7 @@ test("a failed attempt's file changes are thrown away; the retry sees the files 
     });
     return { seen, files: await fs.readdir(""), n: await fs.readFile("n.txt", "utf8"), commits: (await fs.log()).length };`));
   const inst = await h.engine.workflow("acme", "fretry").create();
-  await until(async () => (await inst.describe()).steps.some((x) => x.type === "step" && x.name === "flaky" && x.attempts.length >= 1), "the failure");
+  await until(async () => (await inst.describe()).steps.some((x) => x.type === "step" && x.name === "flaky" && x.attempts.filter((a) => a.success === false).length >= 1), "the failure"); // failed, not just started
   h.clock.advance(SECOND);
   const s = await inst.waitFor();
   assert.equal(s.status, "complete", JSON.stringify(s.error));

@@ -132,7 +132,9 @@ const storage = makeStorage((req) => {
   if (!hostSync || !current) return { ok: false, error: { name: "Error", message: "ctx.storage is only available while the workflow runs" } };
   return hostSync({ ...req, running: current.run.runningAttempts() } as SyncRequest);
 }, toError);
-const files = makeFs((req) => hostPromise((id) => ({ t: "fs", id, req })));
+// the attempts running as the guest sees them go along: the host ties a write to its attempt only if
+// that attempt is still running on its side too (it may have timed out meanwhile)
+const files = makeFs((req) => hostPromise((id) => ({ t: "fs", id, req, running: current?.run.runningAttempts() ?? [] })));
 
 function setTimer(fn: unknown, ms: unknown, interval: boolean, args: unknown[]): number {
   if (typeof fn !== "function") throw new TypeError("setTimeout: callback must be a function");

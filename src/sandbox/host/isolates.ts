@@ -204,6 +204,10 @@ export class GuestContext {
    * run in it replays; a body in flight would then run again in this process and repeat effects it
    * already had. So no activation of a context is synchronous while any of its runs has one.
    */
+  get bodiesInFlight(): number {
+    return this.bodies;
+  }
+
   setBodiesInFlight(n: number): void {
     if (this.released) return;
     this.shared.bodiesInFlight += n - this.bodies;
