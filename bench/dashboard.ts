@@ -13,7 +13,7 @@ import { chromium, type Browser } from "playwright-core";
 import { startServer } from "../src/api/server.ts";
 import { median, percentile, tempDir } from "./util.ts";
 // the callbacks given to page.evaluate / addInitScript run in the browser, where these exist
-declare const window: any, document: any, MutationObserver: any, sessionStorage: any, performance: any;
+declare const window: any, document: any, MutationObserver: any, sessionStorage: any;
 
 export interface DashboardResult {
   n: number;

@@ -34,7 +34,6 @@ export function useLoad<T>(fn: (signal: AbortSignal) => Promise<T>, keys: unknow
       ac.abort();
       clearTimeout(timer);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...keys, tick, poll?.live, poll?.ms]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { ...state, reload };

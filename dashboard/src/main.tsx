@@ -101,7 +101,7 @@ function App() {
     { id: "workflows", label: "Workflows", href: links.workflows() },
     { id: "instances", label: "Instances", href: "#/instances" },
     // tenants and tokens are the platform's (admin) business
-    ...(ctx.session.kind === "admin" ? [{ id: "tenants", label: "Tenants", href: "#/tenants" }] : []),
+    ...(ctx.session.kind === "admin" ? [{ id: "tenants", label: "Tenants", href: links.tenants() }] : []),
   ];
   return (
     <SessionCtx.Provider value={ctx}>

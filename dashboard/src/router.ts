@@ -49,4 +49,6 @@ export const links = {
   workflow: (t: string, w: string, tab?: string) => href(["t", t, "w", w], { tab }),
   instances: (t: string, w: string, q?: Record<string, string | undefined>) => href(["t", t, "w", w, "instances"], q),
   instance: (t: string, w: string, id: string, tab?: string) => href(["t", t, "w", w, "i", id], { tab }),
+  tenants: () => href(["tenants"]),
+  tenant: (t: string) => href(["tenants", t]),
 };

@@ -1,12 +1,12 @@
 // Debian's chromium driven by playwright-core for the dashboard tests: a real server on a fresh data
 // directory, a browser, and small waits on the page's own state (no fixed sleeps). Screenshots go to
 // test-results/dashboard/.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { startServer, type RunningServer } from "../../src/api/server.ts";
+import type { RunningServer } from "../../src/api/server.ts";
+import { serverFor } from "../api/helpers.ts";
 
 export const CHROMIUM = process.env.WEFT_CHROMIUM ?? "/usr/bin/chromium";
 export const SHOTS = join(import.meta.dirname, "../../test-results/dashboard");
@@ -28,21 +28,15 @@ export interface Served {
   api(method: string, path: string, body?: unknown, token?: string): Promise<any>;
 }
 
+/** the API tests' server (serverFor), with a client that throws on any error status */
 export async function serve(t: TestContext): Promise<Served> {
-  const dataDir = mkdtempSync(join(tmpdir(), "weft-dash-test-"));
-  const server = await startServer({ dataDir, port: 0, quiet: true, drainMs: 1000 });
-  t.after(async () => {
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  const admin = server.adminToken!;
+  const s = await serverFor(t, { drainMs: 1000 });
   return {
-    server, url: server.url, admin,
-    async api(method, path, body, token = admin) {
-      const r = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await r.text();
-      if (!r.ok) throw new Error(`${method} ${path} → ${r.status} ${text}`);
-      return text ? JSON.parse(text) : undefined;
+    server: s.server, url: s.url, admin: s.admin,
+    async api(method, path, body, token = s.admin) {
+      const r = await s.call(method, path, body, token);
+      if (r.status >= 400) throw new Error(`${method} ${path} → ${r.status} ${r.text}`);
+      return r.body;
     },
   };
 }

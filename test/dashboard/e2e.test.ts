@@ -9,7 +9,7 @@ import { statSync } from "node:fs";
 import type { Page } from "playwright-core";
 import { launch, newPage, screenshot, serve, signIn, statusIs } from "./browser.ts";
 // the callbacks given to page.evaluate / addInitScript run in the browser, where these exist
-declare const window: any, document: any, MutationObserver: any, sessionStorage: any, performance: any;
+declare const window: any, document: any, MutationObserver: any;
 
 const LIMIT = { timeout: 120_000 };
 

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { launch, newPage, serve, signIn } from "./browser.ts";
 // the callbacks given to page.evaluate / addInitScript run in the browser, where these exist
-declare const window: any, document: any, MutationObserver: any, sessionStorage: any, performance: any;
+declare const document: any;
 
 const LIMIT = { timeout: 90_000 };
 const SLEEPER = `import { WorkflowEntrypoint } from "cloudflare:workers";

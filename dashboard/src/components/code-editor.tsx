@@ -137,7 +137,6 @@ function useEditor(host: { current: EditorHost | null }, value: string, docKey: 
       view.current = null;
       delete el.cmView;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
   useLayoutEffect(() => {
     const v = view.current;

@@ -39,7 +39,7 @@ function TenantSection({ tenant, window: win }: { tenant: string; window: (typeo
         <span class="page-actions">
           <a class="btn small" href={links.workflows(tenant)}>Workflows</a>
           <a class="btn small" href={links.newWorkflow(tenant)}>New workflow</a>
-          {ctx.session.kind === "admin" ? <a class="btn small" href={`#/tenants/${encodeURIComponent(tenant)}`}>Quotas and tokens</a> : null}
+          {ctx.session.kind === "admin" ? <a class="btn small" href={links.tenant(tenant)}>Quotas and tokens</a> : null}
         </span>
       </div>
       <div class="grid">

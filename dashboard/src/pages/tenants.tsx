@@ -5,7 +5,7 @@ import { ApiError, paths, type Tenant } from "../api.ts";
 import { CopyButton, ErrorBox, Loading, PageHeader } from "../components/ui.tsx";
 import { ago, time } from "../format.ts";
 import { useLoad } from "../hooks.ts";
-import { href, navigate } from "../router.ts";
+import { href, links, navigate } from "../router.ts";
 import { useSession } from "../session.ts";
 
 export const QUOTAS: { key: string; label: string; unit?: string }[] = [
@@ -22,11 +22,6 @@ interface Token {
   createdAt: string;
   revokedAt: string | null;
 }
-
-export const tenantLinks = {
-  list: () => href(["tenants"]),
-  tenant: (t: string) => href(["tenants", t]),
-};
 
 function AdminOnly() {
   return (
@@ -55,7 +50,7 @@ export function TenantsPage() {
           setError(null);
           try {
             const t = await api.send<Tenant>("POST", paths.tenants(), { name: name.trim() });
-            navigate(tenantLinks.tenant(t.name));
+            navigate(links.tenant(t.name));
           } catch (err) {
             setError(err);
           } finally {
@@ -85,7 +80,7 @@ export function TenantsPage() {
             <tbody>
               {list.data.tenants.map((t) => (
                 <tr key={t.name}>
-                  <td><a href={tenantLinks.tenant(t.name)}>{t.name}</a></td>
+                  <td><a href={links.tenant(t.name)}>{t.name}</a></td>
                   {QUOTAS.map((q) => <td class="hide-narrow mono" key={q.key}>{t.quotas[q.key]?.toLocaleString("en-US")}</td>)}
                   <td title={time(t.createdAt)}>{ago(t.createdAt)}</td>
                 </tr>
@@ -232,7 +227,7 @@ export function TenantPage({ tenant }: { tenant: string }) {
   if (session.kind !== "admin") return <AdminOnly />;
   return (
     <>
-      <PageHeader title={<>Tenant {tenant}</>} crumbs={[{ label: "Overview", href: "#/" }, { label: "Tenants", href: tenantLinks.list() }, { label: tenant }]}>
+      <PageHeader title={<>Tenant {tenant}</>} crumbs={[{ label: "Overview", href: "#/" }, { label: "Tenants", href: links.tenants() }, { label: tenant }]}>
         <a class="btn" href={href(["workflows"], { tenant })}>Workflows</a>
       </PageHeader>
       <ErrorBox error={t.error} title={t.error instanceof ApiError && t.error.status === 404 ? "No such tenant" : "Could not load the tenant"} />
