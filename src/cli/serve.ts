@@ -47,13 +47,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const dataDir = values.data ?? process.env.WEFT_DATA ?? "./weft-data";
   const server = await startServer({ host: values.host ?? process.env.WEFT_HOST ?? "127.0.0.1", port, dataDir, drainMs: drain * 1000 });
-  process.stdout.write(`weft is serving ${server.url} (data: ${dataDir})\n`);
-  if (server.adminToken) {
-    process.stdout.write(
-      `\nAdmin token (shown once; only its hash is stored):\n\n  ${server.adminToken}\n\n` +
-        `Use it with the CLI:  export WEFT_URL=${server.url} WEFT_TOKEN=${server.adminToken}\n\n`,
-    );
-  }
+  // one write: whoever waits for the "serving" line (a supervisor, a test) has the token with it
+  process.stdout.write(
+    `weft is serving ${server.url} (data: ${dataDir})\n` +
+      (server.adminToken
+        ? `\nAdmin token (shown once; only its hash is stored):\n\n  ${server.adminToken}\n\n` +
+          `Use it with the CLI:  export WEFT_URL=${server.url} WEFT_TOKEN=${server.adminToken}\n\n`
+        : ""),
+  );
   return new Promise<number>((resolve) => {
     let signals = 0;
     const stop = (sig: string) => {

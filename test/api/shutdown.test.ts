@@ -38,6 +38,7 @@ test("SIGTERM: the running step finishes and commits, exit 0; restart continues;
 
   // life 1: first start prints the admin token once
   const l1 = serve(dataDir);
+  t.after(() => l1.child.kill("SIGKILL")); // a failed assertion must not leave the server (and this file) running
   const url1 = await l1.started;
   const token = /Admin token[^\n]*\n\n\s+(weft_\S+)/.exec(l1.output())?.[1];
   assert.ok(token, l1.output());
@@ -54,6 +55,7 @@ test("SIGTERM: the running step finishes and commits, exit 0; restart continues;
 
   // life 2: no token printed again; the step committed in life 1 is not run again
   const l2 = serve(dataDir);
+  t.after(() => l2.child.kill("SIGKILL"));
   const url2 = await l2.started;
   assert.doesNotMatch(l2.output(), /Admin token/);
   const done = await until(async () => {
