@@ -121,6 +121,13 @@ export class InstanceRun {
         const budget = this.cpuBudget();
         const out = await this.ctx.activate(jobs, this.e.clock.now(), budget);
         for (const r of this.running.values()) r.cpuMs += out.cpuMs;
+        // The context can be dropped (a neighbour's cut-off) between this activation's end and this
+        // line: the run replays, so its commands must not act (a host call a body made here would run
+        // now and again in the replay). Nothing of them has happened yet.
+        if (out.ok && this.ctx.dead) {
+          this.stop();
+          return this.e.onRunCrashed(this);
+        }
         if (!out.ok) {
           if (out.reason === "disposed") {
             // the context went away under this run (another run's cut-off, or the isolate's death)
