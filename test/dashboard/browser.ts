@@ -1,6 +1,8 @@
 // Debian's chromium driven by playwright-core for the dashboard tests: a real server on a fresh data
 // directory, a browser, and small waits on the page's own state (no fixed sleeps). Screenshots go to
-// test-results/dashboard/.
+// test-results/dashboard/. The browser tests are *.browser.ts and `npm test` runs them after the rest,
+// one at a time: chromium next to the timing-sensitive suites (kill -9 loops, CLI processes) would
+// load the 2-core machine for both.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
