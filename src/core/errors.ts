@@ -32,6 +32,8 @@ export const ErrorCode = {
   Unauthorized: "unauthorized",
   Forbidden: "forbidden",
   PayloadTooLarge: "payload_too_large",
+  /** the store could not write (disk full, or out of space for the database): retried once writes succeed */
+  StorageFull: "storage_full",
   Internal: "internal",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
