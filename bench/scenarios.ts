@@ -3,7 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { Engine, type WorkflowInstance } from "../src/index.ts";
 import { SqliteStore } from "../src/store/sqlite/store.ts";
-import type { JournalOp } from "../src/store/ports.ts";
+import type { JournalOp, JournalResult } from "../src/store/ports.ts";
 import { BODIES, TENANT, deploy, keepAlive, median, percentile, pool, sleep, tempDir } from "./util.ts";
 
 async function withEngine<T>(label: string, opts: Parameters<typeof Engine.open>[0], fn: (e: Engine) => Promise<T>): Promise<T> {
@@ -116,9 +116,10 @@ export async function completions(n = 2_000, inFlight = 100): Promise<Completion
 /** Records when each successful step.do commit becomes durable (the journal promise resolves). */
 class TimedStore extends SqliteStore {
   readonly stepCommits: number[] = [];
-  override async journal(pk: number, epoch: number, ops: JournalOp[]): Promise<void> {
-    await super.journal(pk, epoch, ops);
+  override async journal(pk: number, epoch: number, ops: JournalOp[], options?: { sync?: boolean }): Promise<JournalResult> {
+    const res = await super.journal(pk, epoch, ops, options);
     if (ops.some((o) => o.op === "step" && o.kind === "do" && o.state === "complete")) this.stepCommits.push(performance.now());
+    return res;
   }
 }
 

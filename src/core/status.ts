@@ -52,3 +52,17 @@ export function checkAction(action: InstanceAction, status: InstanceStatus, inst
   const msg = refusal(action, status, JSON.stringify(instanceId));
   if (msg !== undefined) throw new WeftError(ErrorCode.InvalidState, msg, { instanceId, status, action });
 }
+
+/**
+ * The run queue's one list: statuses whose instance a claim takes when it is due. (A paused or
+ * finished instance is never claimed; waitingForPause is settled by the claim: see CLAIM_SETTLES.)
+ */
+export const CLAIMABLE: readonly InstanceStatus[] = ["queued", "running", "waiting"];
+/** A pausing instance whose run is gone (its claim expired): the claim makes it paused, without a run. */
+export const CLAIM_SETTLES: Readonly<Partial<Record<InstanceStatus, InstanceStatus>>> = { waitingForPause: "paused" };
+/** Statuses with work left (the run queue may hold them): claimable, or settled by a claim. */
+export const UNFINISHED: readonly InstanceStatus[] = [...CLAIMABLE, "waitingForPause"];
+
+export function isClaimable(s: InstanceStatus): boolean {
+  return (CLAIMABLE as readonly string[]).includes(s);
+}

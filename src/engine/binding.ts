@@ -193,42 +193,19 @@ export class WorkflowInstance {
   async pause(): Promise<void> {
     const r = await this.current();
     checkAction("pause", r.status, r.id);
-    const live = this.engine.liveRun(this.pk);
-    const now = this.engine.clock.now();
-    if (live && live.mode === "run") {
-      await this.engine.store.journal(this.pk, live.epoch, [{ op: "status", status: "waitingForPause" }, { op: "history", type: "workflow_waiting_for_pause", at: now }]);
-      this.engine.notify(this.pk);
-      live.requestPause();
-      return;
-    }
-    this.engine.dequeue(this.pk);
-    await this.engine.store.fence(this.pk, [{ op: "status", status: "paused" }, { op: "history", type: "workflow_paused", at: now }]);
-    this.engine.notify(this.pk);
+    await this.engine.pauseInstance(r);
   }
 
   async resume(): Promise<void> {
     const r = await this.current();
     checkAction("resume", r.status, r.id);
-    const live = this.engine.liveRun(this.pk);
-    if (live) {
-      live.stop(); // waitingForPause: drop the draining run, the new one replays what it committed
-    }
-    await this.engine.store.fence(this.pk, [{ op: "status", status: "queued" }, { op: "history", type: "workflow_resumed", at: this.engine.clock.now() }]);
-    await this.engine.enqueue(await this.current(), r.startedAt === null ? "fresh" : "wake");
+    await this.engine.resumeInstance(r);
   }
 
   async terminate(options?: { rollback?: boolean }): Promise<void> {
     const r = await this.current();
     checkAction("terminate", r.status, r.id);
-    this.engine.liveRun(this.pk)?.stop();
-    this.engine.dequeue(this.pk);
-    const now = this.engine.clock.now();
-    const epoch = await this.engine.store.fence(this.pk, [
-      { op: "status", status: "terminated", endedAt: now, wakeAt: null },
-      { op: "history", type: "workflow_terminated", at: now, data: { rollback: options?.rollback === true } },
-    ]);
-    this.engine.notify(this.pk);
-    if (options?.rollback) await this.engine.rollbackTerminated(this.pk, epoch);
+    await this.engine.terminateInstance(r, options?.rollback === true);
   }
 
   async restart(options?: { from?: { name: string; count?: number; type?: "do" | "sleep" | "waitForEvent" } }): Promise<void> {
@@ -248,25 +225,11 @@ export class WorkflowInstance {
       }
       fromSeq = hit.seq;
     }
-    this.engine.liveRun(this.pk)?.stop();
-    this.engine.dequeue(this.pk);
-    await this.engine.store.truncate(this.pk, fromSeq);
-    this.engine.data.forgetRecorded(this.pk);
-    await this.engine.store.fence(this.pk, [
-      { op: "status", status: "queued", endedAt: null, wakeAt: null, error: null, output: null },
-      { op: "history", type: "workflow_restarted", at: this.engine.clock.now(), data: options?.from ?? null },
-    ]);
-    this.engine.notify(this.pk);
-    await this.engine.enqueue(await this.current(), "wake");
+    await this.engine.restartInstance(r, fromSeq, options?.from);
   }
 
   async delete(): Promise<void> {
-    await this.current();
-    this.engine.liveRun(this.pk)?.stop();
-    this.engine.dequeue(this.pk);
-    await this.engine.store.deleteInstance(this.pk);
-    this.engine.data.removeSql(this.pk);
-    this.engine.notify(this.pk);
+    await this.engine.deleteInstance(await this.current());
   }
 
   // ---- the instance's data, from outside (committed state only) ---------------------------------
@@ -304,8 +267,7 @@ export class WorkflowInstance {
     const limit = (await this.engine.version(r.tenant, r.workflow, r.version)).config.limits.stepResultBytes;
     if (bytes > limit) throw new WeftError(ErrorCode.TooLarge, `event payload is ${bytes} bytes, the limit is ${limit} bytes`, { size: bytes, limit });
     checkAction("sendEvent", r.status, r.id);
-    await this.engine.store.addEvent(this.pk, type, event.payload, this.engine.clock.now());
-    await this.engine.deliverTo(this.pk);
+    await this.engine.deliverEvent(r, type, event.payload);
   }
 
   /** Retained lifecycle events, then live ones; ends after completed/errored/terminated. */

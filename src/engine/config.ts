@@ -1,6 +1,7 @@
 // Engine options, compiled once into a fully defaulted config; nothing downstream checks for undefined.
 import type { Clock } from "../core/clock.ts";
 import { SystemClock } from "../core/clock.ts";
+import type { CrashHandler } from "../core/crash-points.ts";
 import type { Store } from "../store/ports.ts";
 
 export interface WorkflowLimits {
@@ -47,8 +48,21 @@ export interface EngineOptions {
   limits?: Partial<WorkflowLimits>;
   /** the fetch used for allowed egress (default: the global fetch) */
   fetch?: typeof fetch;
-  /** recover unfinished instances on open (default true) */
+  /**
+   * run unfinished instances (the claim loop) after open (default true); false opens the engine
+   * for reading and control only
+   */
   recover?: boolean;
+  /**
+   * How long a claim on an instance holds without a heartbeat (ms, default 30 s): a run whose
+   * process died is taken over this long after its last heartbeat (the embedded store voids an
+   * earlier process's claims at open, so a restart continues at once). Heartbeats every third of it.
+   */
+  leaseMs?: number;
+  /** the clock leases are measured on: process liveness is real time, even when workflow time is virtual (default: the system clock) */
+  leaseClock?: Clock;
+  /** this engine node's id in claims (default: a random one per open) */
+  nodeId?: string;
   /** crash points for tests: called at the moments a kill is hardest to recover from */
   hooks?: EngineHooks;
   /**
@@ -74,6 +88,8 @@ const SILENT: EngineLogger = { info: () => undefined, warn: () => undefined, err
 export interface EngineHooks {
   /** a step's SQL writes and result are committed in the instance database; its journal write is not made yet */
   afterSqlCommit?: (instance: string, step: string) => void;
+  /** called at every named crash point (core/crash-points.ts); tests kill the process there */
+  crashPoint?: CrashHandler;
 }
 
 export interface EngineConfig {
@@ -90,6 +106,9 @@ export interface EngineConfig {
   limits: WorkflowLimits;
   fetch: typeof fetch;
   recover: boolean;
+  leaseMs: number;
+  leaseClock: Clock;
+  nodeId: string | undefined;
   hooks: EngineHooks;
   hostFunctions: Record<string, (...args: unknown[]) => unknown>;
   secretKey: string | undefined;
@@ -123,6 +142,9 @@ export function compileConfig(o: EngineOptions): EngineConfig {
     limits: { ...DEFAULT_LIMITS, ...o.limits },
     fetch: o.fetch ?? globalThis.fetch,
     recover: o.recover ?? true,
+    leaseMs: o.leaseMs ?? 30_000,
+    leaseClock: o.leaseClock ?? new SystemClock(),
+    nodeId: o.nodeId,
     hooks: o.hooks ?? {},
     hostFunctions: o.hostFunctions ?? {},
     secretKey: o.secretKey ?? process.env.WEFT_SECRET_KEY,

@@ -6,11 +6,12 @@ import { serialize } from "node:v8";
 import { EventEmitter } from "node:events";
 import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
 import { validateTenantName, validateWorkflowName } from "../core/ids.ts";
-import type { InstanceStatus } from "../core/status.ts";
+import { UNFINISHED, type InstanceStatus } from "../core/status.ts";
 import { compileTenant, guestRuntimeBundle, type TenantCode } from "../sandbox/host/compile.ts";
 import { IsolatePool } from "../sandbox/host/isolates.ts";
 import { SqliteStore } from "../store/sqlite/store.ts";
-import type { InstanceRecord, Store, VersionConfig, VersionRecord } from "../store/ports.ts";
+import type { Claim, InstanceRecord, Store, VersionConfig, VersionRecord } from "../store/ports.ts";
+import type { CrashPoint } from "../core/crash-points.ts";
 import { compileConfig, type EngineConfig, type EngineOptions, type WorkflowLimits } from "./config.ts";
 import { InstanceRun } from "./run.ts";
 import { InstanceData } from "./instance-data.ts";
@@ -74,10 +75,19 @@ export interface EngineCore {
   onRunFinished(r: InstanceRun, status: InstanceStatus): void;
   onRunSuspended(r: InstanceRun, status: "waiting" | "paused", wakeAt: number | null): void;
   onRunStopped(r: InstanceRun): void;
+  /** the run ended without releasing its claim and wants to run again (a replay) */
   onRunCrashed(r: InstanceRun): void;
   readonly heavy: Set<number>;
   onRunError(r: InstanceRun, err: unknown): void;
+  crash(point: CrashPoint, detail: { instance?: string; pk?: number; step?: string }): void;
+  /** a run's write succeeded (the store has room again after a storage_full) */
+  storageOk(): void;
+  /** the lease clock's now (claims) */
+  leaseNow(): number;
 }
+
+/** due instances read per look at the run queue */
+const POLL_BATCH = 1000;
 
 /** how long a host call made before the version was deployed again in this process waits for that deploy */
 const HOST_SIDE_WAIT_MS = 30_000;
@@ -108,6 +118,17 @@ export class Engine implements EngineCore {
   private readonly logBuffer: { instance: number; at: number; level: string; message: string }[] = [];
   private logFlush = false;
   private wakeTimer?: { at: number; cancel(): void };
+  /** this engine's id in the claims it takes */
+  readonly node: string;
+  private heartbeat?: ReturnType<typeof setInterval>;
+  private polling = false;
+  private pollAgain = false;
+  /** the last look at the run queue found a full batch: look again when the queue runs low */
+  private moreDue = false;
+  /** deleted instances whose runs may still be starting: their data is removed once they stop */
+  private readonly deleted = new Set<number>();
+  /** pause() found the instance's claim live while its run was still starting here */
+  private readonly pauseOnStart = new Set<number>();
   private closed = false;
   private dispatching = false;
   private readonly notifyPending = new Set<number>();
@@ -129,6 +150,7 @@ export class Engine implements EngineCore {
     });
     this.sched = new Scheduler(config.maxActiveRuns, (t) => this.tenantLimits.get(t) ?? Infinity);
     this.events.setMaxListeners(0);
+    this.node = config.nodeId ?? `node-${randomUUID()}`;
   }
 
   static async open(options: EngineOptions = {}): Promise<Engine> {
@@ -136,8 +158,45 @@ export class Engine implements EngineCore {
     const store = config.store ?? new SqliteStore({ dataDir: config.dataDir, synchronous: config.synchronous });
     const e = new Engine(config, store);
     e.pool.refill(await e.runtimeCode());
-    if (config.recover) await e.recover();
+    if (config.recover) {
+      // The embedded store belongs to one process: claims of an earlier one (killed, or stopped
+      // mid-run) are void, so its instances continue now instead of after their lease.
+      if (store.kind === "sqlite") await store.voidClaims();
+      const counts = await store.countByStatus();
+      const unfinished = UNFINISHED.reduce((n, st) => n + (counts[st] ?? 0), 0);
+      if (unfinished > 0) config.logger.info({ instances: unfinished }, "recovering unfinished instances");
+      e.heartbeat = setInterval(() => e.background(e.beat()), Math.max(50, Math.floor(config.leaseMs / 3)));
+      e.heartbeat.unref();
+      // recovery is ordinary claim work, in the background: the engine serves at once
+      e.background(e.poll());
+      e.background(e.data.removeOrphans(async (pk) => (await store.getInstanceByPk(pk)) !== undefined || e.runs.has(pk)));
+    }
     return e;
+  }
+
+  leaseNow(): number {
+    return this.config.leaseClock.now();
+  }
+
+  private claimArgs(): Claim {
+    const leaseNow = this.leaseNow();
+    return { node: this.node, now: this.clock.now(), leaseNow, leaseUntil: leaseNow + this.config.leaseMs };
+  }
+
+  crash(point: CrashPoint, detail: { instance?: string; pk?: number; step?: string }): void {
+    this.config.hooks.crashPoint?.(point, detail);
+  }
+
+  /** heartbeat: extend the claims of the runs held here; a run whose claim is gone stops (it is fenced anyway) */
+  private async beat(): Promise<void> {
+    if (this.closed) return;
+    const pks = [...this.runs.keys(), ...this.starting];
+    if (pks.length === 0) return;
+    const held = new Set(await this.store.extendClaims(this.node, pks, this.leaseNow() + this.config.leaseMs));
+    for (const pk of pks) {
+      const r = this.runs.get(pk);
+      if (r && !held.has(pk) && r.mode === "run") r.stop();
+    }
   }
 
   runtimeCode(): Promise<string> {
@@ -335,26 +394,61 @@ export class Engine implements EngineCore {
   }
 
   // ---- scheduling ----------------------------------------------------------------------------
-  private async recover(): Promise<void> {
-    const found = await this.store.recoverable();
-    if (found.length > 0) this.config.logger.info({ instances: found.length }, "recovering unfinished instances");
-    for (const r of found) {
-      if (r.status === "waiting") continue; // the wake timer and event delivery below take these
-      if (r.status === "waitingForPause") {
-        await this.store.fence(r.pk, [{ op: "status", status: "paused" }]);
-        continue;
-      }
-      const inst = await this.store.getInstanceByPk(r.pk);
-      if (inst) await this.enqueue(inst, r.status === "queued" && inst.startedAt === null ? "fresh" : "wake");
+  // The store's run queue is the one record of what is due; the scheduler below orders what this
+  // engine found due (fairness, concurrency, quotas) and every start is a claim, so a hint that is
+  // stale or duplicated costs a refused claim, never a wrong run.
+
+  /** Look at the run queue: take in what is due now, and arm the timer for the next wake time. */
+  private async poll(): Promise<void> {
+    if (this.closed) return;
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
     }
-    // events sent just before a crash may not have been matched to their waits yet
-    for (const pk of await this.store.waitingWithOpenEvents()) await this.deliverTo(pk);
-    await this.armWake();
+    this.polling = true;
+    try {
+      do {
+        this.pollAgain = false;
+        const now = this.clock.now();
+        const due = await this.store.due(now, this.leaseNow(), POLL_BATCH);
+        let added = 0;
+        for (const d of due) {
+          if (this.runs.has(d.pk) || this.starting.has(d.pk) || this.sched.isQueued(d.pk)) continue;
+          if (!d.fresh) sample(this.metrics.timerLatenessMs, Math.max(0, this.clock.now() - d.readyAt));
+          await this.enqueueRef(d, d.fresh ? "fresh" : "wake");
+          added++;
+        }
+        this.moreDue = due.length === POLL_BATCH && added > 0;
+      } while (this.pollAgain && !this.closed);
+    } finally {
+      this.polling = false;
+    }
+    await this.armReady();
   }
 
+  /** the timer for the next instance that becomes due (a sleep's end, a retry, a wait's timeout) */
+  private async armReady(): Promise<void> {
+    if (this.closed) return;
+    const next = await this.store.nextReadyAt(this.clock.now(), this.leaseNow());
+    if (next === null || this.closed) return;
+    if (this.wakeTimer && this.wakeTimer.at <= next && this.wakeTimer.at > this.clock.now()) return;
+    this.wakeTimer?.cancel();
+    const h = this.clock.at(next, () => {
+      this.wakeTimer = undefined;
+      this.background(this.poll());
+    });
+    this.wakeTimer = { at: next, cancel: () => h.cancel() };
+  }
+
+  /** A hint that this instance may be due: it joins the queue; its start is a claim. */
   async enqueue(inst: InstanceRecord, kind: "wake" | "fresh"): Promise<void> {
+    await this.enqueueRef(inst, kind);
+  }
+
+  private async enqueueRef(inst: { pk: number; tenant: string; workflow: string; version: string }, kind: "wake" | "fresh"): Promise<void> {
     if (this.runs.has(inst.pk) || this.starting.has(inst.pk) || this.closed) return;
-    const v = await this.version(inst.tenant, inst.workflow, inst.version);
+    const v = await this.version(inst.tenant, inst.workflow, inst.version).catch(() => undefined);
+    if (!v) return; // its workflow was deleted
     const r: Ready = { pk: inst.pk, tenant: inst.tenant, workflowKey: `${inst.tenant}/${inst.workflow}`, concurrency: v.config.limits.concurrency };
     this.sched.enqueue(r, kind);
     this.dispatch();
@@ -372,6 +466,10 @@ export class Engine implements EngineCore {
     } finally {
       this.dispatching = false;
     }
+    if (this.moreDue && this.sched.depth() === 0) {
+      this.moreDue = false;
+      this.background(this.poll());
+    }
   }
 
   private async startRun(r: Ready): Promise<void> {
@@ -382,18 +480,21 @@ export class Engine implements EngineCore {
     }
     this.starting.add(r.pk);
     try {
-      const inst = await this.store.getInstanceByPk(r.pk);
-      if (!inst || !["queued", "running", "waiting"].includes(inst.status) || this.runs.has(r.pk)) {
+      const got = await this.store.claim(r.pk, this.claimArgs());
+      if (!got || this.closed || this.deleted.has(r.pk)) {
+        this.starting.delete(r.pk);
         this.sched.stopped(r.workflowKey);
         this.dispatch();
         return;
       }
+      const inst = got.inst;
+      this.crash("after-claim", { instance: inst.id, pk: inst.pk });
       const v = await this.version(inst.tenant, inst.workflow, inst.version);
-      const epoch = await this.store.claim(inst.pk, "running", this.clock.now());
-      run = new InstanceRun(this, inst, v, epoch, "run");
+      run = new InstanceRun(this, inst, v, got.epoch, "run", got.wakes);
       run.slot = r.workflowKey;
       this.runs.set(inst.pk, run);
       this.starting.delete(r.pk);
+      if (this.pauseOnStart.delete(inst.pk)) run.requestPause();
       this.notify(inst.pk);
       await run.start();
     } catch (err) {
@@ -404,6 +505,7 @@ export class Engine implements EngineCore {
       }
     } finally {
       this.starting.delete(r.pk);
+      if (!this.runs.has(r.pk)) this.afterRunsOf(r.pk);
     }
   }
 
@@ -412,7 +514,7 @@ export class Engine implements EngineCore {
     const inst = await this.store.getInstanceByPk(pk);
     if (!inst) return;
     const v = await this.version(inst.tenant, inst.workflow, inst.version);
-    const run = new InstanceRun(this, inst, v, epoch, "rollback");
+    const run = new InstanceRun(this, inst, v, epoch, "rollback", 0);
     this.runs.set(pk, run);
     await run.start();
     await run.runRollbacks({ name: "WorkflowTerminated", message: `instance "${inst.id}" was terminated` });
@@ -423,12 +525,26 @@ export class Engine implements EngineCore {
     return this.runs.get(pk);
   }
 
+  /** the instance has no run here any more: a deleted one's data goes now */
+  private afterRunsOf(pk: number): void {
+    if (this.runs.has(pk) || this.starting.has(pk)) return;
+    this.pauseOnStart.delete(pk);
+    if (this.deleted.has(pk)) {
+      this.deleted.delete(pk);
+      this.data.removeSql(pk);
+    }
+  }
+
   onRunStopped(r: InstanceRun): void {
     if (this.runs.get(r.pk) === r) this.runs.delete(r.pk);
     if (r.slot) {
       this.sched.stopped(r.slot);
       r.slot = undefined;
     }
+    this.afterRunsOf(r.pk);
+    // A run that ended without releasing its claim (fenced by a restart, lost its lease, stopped for
+    // a replay) leaves an instance that may be due: look, the claim decides.
+    if (!r.released && r.mode === "run" && !this.closed && !this.deleted.has(r.pk)) this.background(this.enqueueRef(r.ref, "wake"));
     this.dispatch();
   }
 
@@ -439,84 +555,117 @@ export class Engine implements EngineCore {
 
   onRunSuspended(r: InstanceRun, _status: "waiting" | "paused", wakeAt: number | null): void {
     this.notify(r.pk);
-    if (wakeAt !== null && (!this.wakeTimer || wakeAt < this.wakeTimer.at)) this.background(this.armWake());
-    this.background(this.deliverTo(r.pk)); // an event may have arrived while the run was suspending
+    if (wakeAt !== null && (!this.wakeTimer || wakeAt < this.wakeTimer.at)) this.background(this.armReady());
+    // a wake-up it had not seen made it due at once (release): look now
+    this.background(this.poll());
   }
 
   /** instances whose activations outran the sync budget: their runs use asynchronous activations */
   readonly heavy = new Set<number>();
 
-  onRunCrashed(r: InstanceRun): void {
-    this.background(this.store.getInstanceByPk(r.pk).then((inst) => inst && this.enqueue(inst, "wake")));
+  onRunCrashed(_r: InstanceRun): void {
+    // the run stopped without releasing its claim: onRunStopped looks again, the claim replays it
   }
 
   onRunError(r: InstanceRun, err: unknown): void {
     if ((err as WeftError)?.code === ErrorCode.LeaseLost) return r.stop();
+    if ((err as WeftError)?.code === ErrorCode.StorageFull) return this.onStorageFull(r, err);
     const error: ErrorInfo = { name: "WorkflowInternalError", message: `internal error: ${(err as Error)?.message ?? String(err)}` };
     this.config.logger.error({ err, instance: r.pk }, "an instance run failed inside the engine; the instance is marked errored");
     r.stop();
-    this.store.journal(r.pk, r.epoch, [{ op: "status", status: "errored", error, endedAt: this.clock.now(), wakeAt: null }]).then(
-      () => this.notify(r.pk),
-      () => undefined,
-    );
-  }
-
-  /** deliver buffered events to a suspended instance; wake it if one matched */
-  async deliverTo(pk: number): Promise<void> {
-    const live = this.runs.get(pk);
-    if (live) return live.deliver();
-    const inst = await this.store.getInstanceByPk(pk);
-    if (!inst || inst.status !== "waiting") return;
-    const got = await this.store.deliverEvents(pk, this.clock.now());
-    if (got.length > 0) {
-      this.notify(pk);
-      await this.enqueue(inst, "wake");
-    }
-  }
-
-  private async armWake(): Promise<void> {
-    if (this.closed) return;
-    const next = await this.store.nextWakeAt();
-    if (next === null) return;
-    if (this.wakeTimer && this.wakeTimer.at <= next) return;
-    this.wakeTimer?.cancel();
-    const h = this.clock.at(next, () => {
-      this.wakeTimer = undefined;
-      this.background(this.fireDue());
-    });
-    this.wakeTimer = { at: next, cancel: () => h.cancel() };
-  }
-
-  private async fireDue(): Promise<void> {
-    if (this.closed) return;
+    r.released = true;
     const now = this.clock.now();
-    for (;;) {
-      const pks = await this.store.due(now, 1000);
-      let queued = 0;
-      for (const pk of pks) {
-        if (this.runs.has(pk) || this.starting.has(pk) || this.sched.isQueued(pk)) continue;
-        const inst = await this.store.getInstanceByPk(pk);
-        if (!inst) continue;
-        if (inst.wakeAt !== null) sample(this.metrics.timerLatenessMs, this.clock.now() - inst.wakeAt);
-        await this.enqueue(inst, "wake");
-        queued++;
-      }
-      if (pks.length < 1000 || queued === 0) break;
-    }
-    await this.armWakeAfter(now);
+    this.store.release(r.pk, r.epoch, { now, readyAt: null, seenWakes: Number.MAX_SAFE_INTEGER }, [
+      { op: "status", status: "errored", error, endedAt: now, wakeAt: null },
+      { op: "history", type: "workflow_errored", at: now, data: { error } },
+    ]).then(() => this.notify(r.pk), () => undefined);
   }
 
-  private async armWakeAfter(now: number): Promise<void> {
-    const next = await this.store.nextWakeAt();
-    if (next === null || this.closed) return;
-    // instances due now but not yet claimed keep their wake_at; look again shortly after
-    const at = next <= now ? now + 50 : next;
-    this.wakeTimer?.cancel();
-    const h = this.clock.at(at, () => {
-      this.wakeTimer = undefined;
-      this.background(this.fireDue());
-    });
-    this.wakeTimer = { at, cancel: () => h.cancel() };
+  /**
+   * A write of the run was refused because the store is full. Nothing of it was committed; the run
+   * stops (keeping its claim) and the instance is tried again, with backoff, until writes succeed.
+   */
+  private storageRetryMs = 0;
+  private onStorageFull(r: InstanceRun, err: unknown): void {
+    r.stop();
+    r.released = true; // no look right away: the retry below is the look
+    this.storageRetryMs = Math.min(30_000, Math.max(100, this.storageRetryMs * 2));
+    this.config.logger.warn({ err, instance: r.pk, retryInMs: this.storageRetryMs }, "the store is full: the instance's run stopped and is retried once writes succeed");
+    const ref = r.ref;
+    const t = setTimeout(() => this.background(this.enqueueRef(ref, "wake")), this.storageRetryMs);
+    t.unref();
+  }
+
+  /** a write succeeded: the store has room again */
+  storageOk(): void {
+    this.storageRetryMs = 0;
+  }
+
+  /** sendEvent: stored and matched in one transaction (which also wakes the instance); tell its run */
+  async deliverEvent(inst: InstanceRecord, type: string, payload: unknown): Promise<void> {
+    const res = await this.store.addEvent(inst.pk, type, payload, this.clock.now());
+    if (res.delivered.length === 0) return;
+    this.crash("after-event-delivery", { instance: inst.id, pk: inst.pk });
+    this.notify(inst.pk);
+    const live = this.runs.get(inst.pk);
+    if (live) live.delivered(res.delivered, res.wakes);
+    else await this.enqueueRef(inst, "wake");
+  }
+
+  // ---- control ---------------------------------------------------------------------------------
+  async pauseInstance(inst: InstanceRecord): Promise<void> {
+    const res = await this.store.pause(inst.pk, this.clock.now(), this.leaseNow());
+    const live = this.runs.get(inst.pk);
+    if (res === "pausing") {
+      if (live && live.mode === "run") live.requestPause();
+      else if (this.starting.has(inst.pk)) this.pauseOnStart.add(inst.pk);
+    } else {
+      this.dequeue(inst.pk);
+      if (live?.mode === "run") live.stop();
+    }
+    this.notify(inst.pk);
+  }
+
+  async resumeInstance(inst: InstanceRecord): Promise<void> {
+    const res = await this.store.resume(inst.pk, this.clock.now());
+    this.pauseOnStart.delete(inst.pk);
+    const live = this.runs.get(inst.pk);
+    // a pausing run goes on: its attempt in flight finishes and commits (never runs again)
+    if (res === "unpaused" && live && live.mode === "run") live.cancelPause();
+    else await this.enqueueRef(inst, inst.startedAt === null ? "fresh" : "wake");
+    this.notify(inst.pk);
+  }
+
+  async terminateInstance(inst: InstanceRecord, rollback: boolean): Promise<void> {
+    this.runs.get(inst.pk)?.stop();
+    this.dequeue(inst.pk);
+    const now = this.clock.now();
+    const epoch = await this.store.fence(inst.pk, [
+      { op: "status", status: "terminated", endedAt: now, wakeAt: null },
+      { op: "history", type: "workflow_terminated", at: now, data: { rollback } },
+    ], null);
+    this.notify(inst.pk);
+    if (rollback) await this.rollbackTerminated(inst.pk, epoch);
+  }
+
+  async restartInstance(inst: InstanceRecord, fromSeq: number | undefined, from: unknown): Promise<void> {
+    this.runs.get(inst.pk)?.stop();
+    this.dequeue(inst.pk);
+    await this.store.restart(inst.pk, fromSeq, this.clock.now(), from ?? null);
+    this.data.forgetRecorded(inst.pk);
+    this.notify(inst.pk);
+    await this.enqueueRef(inst, "wake");
+  }
+
+  /** Delete an instance for good: its rows in one transaction, then its data once no run of it is left. */
+  async deleteInstance(inst: InstanceRecord): Promise<void> {
+    this.deleted.add(inst.pk);
+    this.runs.get(inst.pk)?.stop();
+    this.dequeue(inst.pk);
+    await this.store.deleteInstance(inst.pk);
+    this.crash("during-delete", { instance: inst.id, pk: inst.pk });
+    this.afterRunsOf(inst.pk);
+    this.notify(inst.pk);
   }
 
   /**
@@ -534,10 +683,11 @@ export class Engine implements EngineCore {
   async deleteWorkflow(tenant: string, workflow: string): Promise<void> {
     const pks = await this.store.deleteWorkflow(tenant, workflow);
     for (const pk of pks) {
+      this.deleted.add(pk);
       this.runs.get(pk)?.stop();
       this.dequeue(pk);
       await this.store.deleteInstance(pk);
-      this.data.removeSql(pk);
+      this.afterRunsOf(pk);
       this.notify(pk);
     }
     for (const k of [...this.versions.keys()]) if (k.startsWith(`${tenant}/${workflow}/`)) this.versions.delete(k);
@@ -592,6 +742,7 @@ export class Engine implements EngineCore {
     if (this.closed) return;
     this.closed = true;
     this.wakeTimer?.cancel();
+    if (this.heartbeat) clearInterval(this.heartbeat);
     for (const r of [...this.runs.values()]) r.stop();
     for (const list of this.hostSideWaiters.values()) for (const wake of list) wake();
     this.hostSideWaiters.clear();

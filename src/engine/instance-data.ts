@@ -3,7 +3,7 @@
 // from outside a run — files at any commit, the commit list, read-only SQL, and the repository for
 // git's HTTP protocol. Seeding (create with files) and forking (create from another instance's
 // commit) build or point at commits here.
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, WeftError } from "../core/errors.ts";
 import { parsePath } from "../core/paths.ts";
@@ -70,6 +70,26 @@ export class InstanceData {
 
   putObjects(tenant: string, objects: StoredObject[]): Promise<void> {
     return this.store.putObjects(tenant, objects);
+  }
+
+  /**
+   * SQL databases of instances that no longer exist (a run of a deleted instance that was still
+   * starting could make one after the delete): removed, so no instance data outlives its instance.
+   */
+  async removeOrphans(exists: (pk: number) => Promise<boolean>): Promise<number> {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const pk of new Set(names.map((n) => /^(\d+)\.sqlite/.exec(n)?.[1]).filter((x) => x !== undefined).map(Number))) {
+      if (await exists(pk)) continue;
+      this.removeSql(pk);
+      removed++;
+    }
+    return removed;
   }
 
   removeSql(pk: number): void {

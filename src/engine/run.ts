@@ -10,7 +10,8 @@ import { formatMs } from "../core/duration.ts";
 import type { TimerHandle } from "../core/clock.ts";
 import type { Command, HistoryEntry, Job } from "../sandbox/protocol.ts";
 import type { GuestContext } from "../sandbox/host/isolates.ts";
-import type { InstanceRecord, JournalOp, StepRecord, VersionRecord } from "../store/ports.ts";
+import type { DeliveredEvent, InstanceRecord, JournalOp, JournalResult, StepRecord, VersionRecord } from "../store/ports.ts";
+import type { HistoryType } from "../core/journal.ts";
 import type { EngineCore } from "./engine.ts";
 import { sample } from "../observability/samples.ts";
 import { RunStorage, errorReply } from "./storage.ts";
@@ -44,6 +45,12 @@ export class InstanceRun {
   pauseRequested = false;
   /** the scheduler slot (workflow key) this run holds, released once when it stops */
   slot?: string;
+  /** the run let go of its claim (suspended, finished): nothing is left for the engine to look at */
+  released = false;
+  /** the wake count this run has acted on (see Release.seenWakes) */
+  private seenWakes: number;
+  /** resolutions held back while a pause was requested: delivered if the pause is cancelled */
+  private withheld: { key: string; value: unknown; error: ErrorInfo | undefined; at: number }[] = [];
   private ctx?: GuestContext;
   private readonly e: EngineCore;
   private readonly inst: InstanceRecord;
@@ -60,8 +67,9 @@ export class InstanceRun {
   /** the instance's SQL database and files, opened on first use */
   private storage?: RunStorage;
 
-  constructor(e: EngineCore, inst: InstanceRecord, version: VersionRecord, epoch: number, mode: "run" | "rollback") {
+  constructor(e: EngineCore, inst: InstanceRecord, version: VersionRecord, epoch: number, mode: "run" | "rollback", wakes: number) {
     this.e = e;
+    this.seenWakes = wakes;
     this.pk = inst.pk;
     this.inst = inst;
     this.version = version;
@@ -71,6 +79,11 @@ export class InstanceRun {
 
   get cfg() {
     return this.version.config;
+  }
+
+  /** what the engine needs to queue this instance again */
+  get ref(): { pk: number; tenant: string; workflow: string; version: string } {
+    return this.inst;
   }
 
   /** Load the journal, open a context and start run() (replaying what is journaled). */
@@ -231,8 +244,7 @@ export class InstanceRun {
     if (j) {
       // an event was delivered to this wait while the guest was still replaying up to it
       if (c.kind === "wait" && j.state === "complete") return this.resolve(p, j.value, undefined, j.at ?? now);
-      // journaled earlier, still pending: re-arm its timer (and for waits, look for a buffered event)
-      if (c.kind === "wait") void this.deliver();
+      // journaled earlier, still pending: re-arm its timer (buffered events were matched when it was journaled)
       return this.arm(p);
     }
     const dueAt = c.kind === "sleep" ? (c.untilMs ?? now + (c.durationMs ?? 0)) : now + (c.timeoutMs ?? 0);
@@ -242,8 +254,9 @@ export class InstanceRun {
     };
     this.journaled.set(c.key, rec);
     const type = c.kind === "sleep" ? "sleep_started" : "wait_started";
-    void this.write([{ op: "step", ...rec }, { op: "history", type, at: now, data: { key: c.key, name: c.name, dueAt, eventType: c.eventType } }]).then(() => {
-      if (c.kind === "wait") void this.deliver();
+    void this.write([{ op: "step", ...rec }, { op: "history", type, at: now, data: { key: c.key, name: c.name, dueAt, eventType: c.eventType } }]).then((res) => {
+      // an event buffered before the wait was matched to it in the same transaction
+      if (res.delivered.length > 0) this.delivered(res.delivered, -1);
       this.arm(p);
     });
   }
@@ -266,7 +279,6 @@ export class InstanceRun {
   }
 
   private async waitTimedOut(p: Pending): Promise<void> {
-    await this.deliver();
     if (!this.pending.has(p.key) || this.done) return;
     const error: ErrorInfo = {
       name: "WorkflowTimeoutError",
@@ -280,19 +292,12 @@ export class InstanceRun {
     this.resolve(p, undefined, error, p.dueAt!);
   }
 
-  /** Match buffered events to this run's pending waits and hand them over. */
-  async deliver(): Promise<void> {
+  /**
+   * Events the store delivered to this instance's waits (matched in the transaction that stored the
+   * event or journaled the wait). `wakes`: the wake count that delivery recorded, now acted on.
+   */
+  delivered(got: DeliveredEvent[], wakes: number): void {
     if (this.done) return;
-    this.inflightWrites++;
-    let got: Awaited<ReturnType<EngineCore["store"]["deliverEvents"]>>;
-    try {
-      got = await this.e.store.deliverEvents(this.pk, this.e.clock.now());
-    } catch (err) {
-      if (!this.done) this.e.onRunError(this, err);
-      return;
-    } finally {
-      this.inflightWrites--;
-    }
     for (const d of got) {
       const p = this.pending.get(d.key);
       if (p) this.resolve(p, d.value, undefined, d.at);
@@ -302,15 +307,19 @@ export class InstanceRun {
         if (j) this.journaled.set(d.key, { ...j, state: "complete", value: d.value, at: d.at });
       }
     }
+    if (wakes > this.seenWakes) this.seenWakes = wakes;
     if (got.length) this.e.notify(this.pk);
-    else setImmediate(() => this.checkQuiet());
   }
 
   private resolve(p: Pending, value: unknown, error: ErrorInfo | undefined, at: number): void {
     if (!this.pending.has(p.key)) return;
     p.timer?.cancel();
     this.pending.delete(p.key);
-    if (this.pauseRequested && this.mode === "run") return this.checkQuiet(); // paused runs replay it later
+    if (this.pauseRequested && this.mode === "run") {
+      // a paused run replays it later; a cancelled pause hands it over (cancelPause)
+      this.withheld.push({ key: p.key, value, error, at });
+      return this.checkQuiet();
+    }
     this.push({ t: "resolve", key: p.key, value, error, at });
   }
 
@@ -329,6 +338,7 @@ export class InstanceRun {
 
   private scheduleAttempt(p: Pending, attempt: number, at: number): void {
     p.dueAt = at;
+    p.attempts = attempt - 1;
     const go = () => {
       p.timer = undefined;
       if (!this.done && this.pending.has(p.key) && !this.pauseRequested) this.beginAttempt(p, attempt, true);
@@ -368,7 +378,7 @@ export class InstanceRun {
         this.e.metrics.stepsCompleted++;
         this.resolve(p, value, undefined, now);
       };
-      if (this.storage?.owns(key, attempt)) return this.commitWithStorage(rec as StepRecord & { state: "complete" }, attempt, ops, completed, done);
+      if (this.storage?.owns(key, attempt)) return this.commitWithStorage(rec as StepRecord & { state: "complete" }, attempt, r.startedAt, ops, completed, done);
       void this.write([...ops, completed]).then(done);
       return;
     }
@@ -391,12 +401,15 @@ export class InstanceRun {
   }
 
   /** The attempt changed SQL or files: they commit with its result (see storage.ts). */
-  private commitWithStorage(rec: StepRecord & { state: "complete" }, attempt: number, ops: JournalOp[], completed: JournalOp, done: () => void): void {
+  private commitWithStorage(rec: StepRecord & { state: "complete" }, attempt: number, startedAt: number, ops: JournalOp[], completed: JournalOp, done: () => void): void {
     this.inflightWrites++; // nothing suspends the run while its storage commits
-    this.st().commitAttempt(rec, attempt).then(
+    this.st().commitAttempt(rec, attempt, startedAt).then(
       ({ ops: extra, early }) => {
         this.inflightWrites--;
-        if (early) this.e.config.hooks.afterSqlCommit?.(this.inst.id, rec.key);
+        if (early) {
+          this.e.config.hooks.afterSqlCommit?.(this.inst.id, rec.key);
+          this.e.crash("after-sql-commit", { instance: this.inst.id, pk: this.pk, step: rec.key });
+        }
         // early: the instance database holds the result durably, so this write needs no fsync of its own
         const journaled = this.write([...ops, ...extra, completed], !early).then(() => this.storage?.journaled(rec.key));
         // early: the result is durable with the SQL writes; a crash now is repaired by adoption
@@ -455,31 +468,36 @@ export class InstanceRun {
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------
-  private write(ops: JournalOp[], sync = true): Promise<void> {
+  private write(ops: JournalOp[], sync = true): Promise<JournalResult> {
     this.inflightWrites++;
     const p = this.e.store.journal(this.pk, this.epoch, ops, sync ? undefined : { sync: false }).finally(() => {
       this.inflightWrites--;
     });
     this.e.notifySoon(this.pk);
     return p.then(
-      () => void setImmediate(() => this.checkQuiet()), // after the caller's continuation has run
+      (res) => {
+        this.e.storageOk();
+        setImmediate(() => this.checkQuiet()); // after the caller's continuation has run
+        return res;
+      },
       (err) => {
         if ((err as WeftError).code === ErrorCode.LeaseLost) this.stop();
         else this.e.onRunError(this, err);
         throw err;
       },
-    ).catch(() => new Promise<void>(() => {})); // a refused write resolves nothing downstream
+    ).catch(() => new Promise<JournalResult>(() => {})); // a refused write resolves nothing downstream
   }
 
-  private finish(status: "complete" | "errored", extra: { output?: unknown; error?: ErrorInfo }, type: string): void {
+  private finish(status: "complete" | "errored", extra: { output?: unknown; error?: ErrorInfo }, type: HistoryType): void {
     if (this.done || this.mode === "rollback") return;
     const now = this.e.clock.now();
     const ops: JournalOp[] = [
       { op: "status", status, wakeAt: null, endedAt: now, ...extra },
       { op: "history", type, at: now, data: extra.error ? { error: extra.error } : undefined },
     ];
+    this.released = true;
     this.stop();
-    void this.e.store.journal(this.pk, this.epoch, ops).then(
+    void this.e.store.release(this.pk, this.epoch, { now, readyAt: null, seenWakes: this.seenWakes }, ops).then(
       () => this.e.onRunFinished(this, status),
       (err) => this.e.onRunError(this, err),
     );
@@ -503,8 +521,10 @@ export class InstanceRun {
 
   private suspend(status: "waiting" | "paused", wakeAt: number | null): void {
     const now = this.e.clock.now();
+    this.released = true;
     this.stop();
-    void this.e.store.journal(this.pk, this.epoch, [
+    // the claim goes with the next wake time; a wake-up this run has not seen makes it due at once
+    void this.e.store.release(this.pk, this.epoch, { now, readyAt: status === "waiting" ? wakeAt : null, seenWakes: this.seenWakes }, [
       { op: "status", status, wakeAt },
       { op: "history", type: status === "paused" ? "workflow_paused" : "workflow_waiting", at: now },
     ]).then(() => this.e.onRunSuspended(this, status, wakeAt), (err) => this.e.onRunError(this, err));
@@ -533,8 +553,24 @@ export class InstanceRun {
 
   requestPause(): void {
     this.pauseRequested = true;
-    for (const p of this.pending.values()) if (p.kind !== "do" || !this.running.has(p.key)) p.timer?.cancel();
+    for (const p of this.pending.values()) {
+      if (p.kind === "do" && this.running.has(p.key)) continue;
+      p.timer?.cancel();
+      p.timer = undefined;
+    }
     this.checkQuiet();
+  }
+
+  /** resume() while pausing: the run goes on as if no pause was asked for (nothing runs again) */
+  cancelPause(): void {
+    if (!this.pauseRequested || this.done) return;
+    this.pauseRequested = false;
+    for (const w of this.withheld.splice(0)) this.push({ t: "resolve", key: w.key, value: w.value, error: w.error, at: w.at });
+    for (const p of this.pending.values()) {
+      if (this.running.has(p.key) || p.timer) continue;
+      if (p.kind === "do" || p.kind === "rollback") this.scheduleAttempt(p, p.attempts + 1, p.dueAt ?? this.e.clock.now());
+      else this.arm(p);
+    }
   }
 
   /** Rollback mode: the guest replays, then runs the registered rollback handlers newest first. */
@@ -559,7 +595,7 @@ export class InstanceRun {
       return this.finish("errored", { error: { name: "WorkflowError", code: what.code, message: `workflow code outside steps ${what.text}` } }, "workflow_errored");
     }
     // The context is no longer trustworthy: record the attempts' failures, then replay in a fresh one.
-    const writes: Promise<void>[] = [];
+    const writes: Promise<unknown>[] = [];
     for (const [key, r] of [...this.running]) {
       const p = this.pending.get(key)!;
       const error: ErrorInfo = { name: "WorkflowError", code: what.code, message: `step "${p.name}" attempt ${r.attempt} ${what.text}` };

@@ -37,6 +37,12 @@ export function errorReply(err: unknown): ErrorInfo {
   return info;
 }
 
+/** what the instance database records with a step's SQL writes (older databases hold the step alone) */
+interface RecordedResult {
+  step: StepRecord;
+  attemptStartedAt?: number;
+}
+
 export class RunStorage {
   private db?: SqlDatabase;
   private scratch?: SqlDatabase;
@@ -239,7 +245,7 @@ export class RunStorage {
    * caller may resolve the step before its journal write lands. Everything that decides what
    * belongs to this attempt happens before the first await.
    */
-  async commitAttempt(rec: StepRecord & { state: "complete" }, attempt: number): Promise<{ ops: JournalOp[]; early: boolean }> {
+  async commitAttempt(rec: StepRecord & { state: "complete" }, attempt: number, startedAt: number): Promise<{ ops: JournalOp[]; early: boolean }> {
     const w = `${rec.key}#${attempt}`;
     const db = this.db;
     const sql = this.sqlOwner === w && db !== undefined && db.inTransaction;
@@ -266,7 +272,9 @@ export class RunStorage {
         return { ops, early: false };
       }
       if (fs) await this.data.putObjects(this.inst.tenant, fs.objects);
-      this.committing = db.commitAttempt({ key: rec.key, attempt, value: rec, at: rec.at!, fsHead: fs?.head ?? null }, this.confirmed.splice(0));
+      // the attempt's start goes with the result: an adopted step keeps its successful attempt (describe)
+      const recorded: RecordedResult = { step: rec, attemptStartedAt: startedAt };
+      this.committing = db.commitAttempt({ key: rec.key, attempt, value: recorded, at: rec.at!, fsHead: fs?.head ?? null }, this.confirmed.splice(0));
       await this.committing;
       return { ops: ops.filter((o) => o.op !== "objects"), early: true };
     } finally {
@@ -311,15 +319,20 @@ export class RunStorage {
     const ops: JournalOp[] = [];
     const steps: StepRecord[] = [];
     let head: string | null = null;
-    for (const r of rows.sort((a, b) => (a.value as StepRecord).seq - (b.value as StepRecord).seq)) {
+    const recordedOf = (v: unknown): RecordedResult => ((v as RecordedResult).step ? (v as RecordedResult) : { step: v as StepRecord });
+    for (const r of rows.sort((a, b) => recordedOf(a.value).step.seq - recordedOf(b.value).step.seq)) {
       const j = journaled.get(r.key);
       if (j && j.state !== "pending") {
         this.confirmed.push(r.key);
         continue;
       }
-      const rec = r.value as StepRecord;
+      const { step: rec, attemptStartedAt } = recordedOf(r.value);
       steps.push(rec);
       ops.push({ op: "step", ...rec }, { op: "history", type: "step_completed", at: rec.at ?? r.at, data: { key: rec.key, name: rec.name, recovered: true } });
+      // as the live commit does: a first attempt that succeeds has no row; a later one is written
+      if (r.attempt > 1) {
+        ops.push({ op: "attempt", key: rec.key, attempt: r.attempt, startedAt: attemptStartedAt ?? rec.at ?? r.at, endedAt: rec.at ?? r.at, success: true, error: null });
+      }
       if (r.fsHead) head = r.fsHead;
     }
     if (head) {

@@ -1,9 +1,18 @@
-// The storage port the engine depends on. Adapters: sqlite/ (embedded, default) and, later,
-// postgres/. All methods are async so that a networked adapter fits; every journal write names the
-// run epoch that owns the instance and is refused (LeaseLost) when the epoch has moved on.
+// The storage ports the engine depends on, split by concern: catalog (versions, workflows),
+// instances, journal, run queue (claims with an owner and an expiry), mailbox (events), objects
+// (git), tenancy, telemetry (logs, history, counts). Adapters: sqlite/ (embedded, default) and
+// postgres/ (cluster); both pass testing/store-suite.ts. All methods are async so that a networked
+// adapter fits. The store is the one place where the truth lives:
+// - every cause of a wake-up (create, timer due, event delivered, resume, restart, retry due) makes
+//   the instance runnable (ready_at) in the same transaction as that cause;
+// - a run takes an instance with a claim (owner, expiry, epoch); every journal write names the epoch
+//   and is refused (LeaseLost) once it has moved on; a claim is released with the next wake time.
+// Times: `now` is the engine clock (workflow time: ready_at, timestamps); `leaseNow`/`leaseUntil`
+// are the lease clock (process liveness; real time even when workflow time is virtual).
 import type { ErrorInfo } from "../core/errors.ts";
 import type { InstanceStatus } from "../core/status.ts";
-import type { EntryKind } from "../core/replay.ts";
+import type { HistoryType, StepRecord } from "../core/journal.ts";
+export type { StepRecord } from "../core/journal.ts";
 
 export interface VersionRecord {
   tenant: string;
@@ -43,6 +52,8 @@ export interface InstanceRecord {
   output: unknown;
   error: ErrorInfo | null;
   wakeAt: number | null;
+  /** the run queue: when the instance next needs a run (null: nothing to do until something wakes it) */
+  readyAt: number | null;
   epoch: number;
   /** the commit ctx.fs is at (null: no files yet) and how many files it holds */
   fsHead: string | null;
@@ -70,23 +81,6 @@ export interface NewInstance {
   fsFiles?: number;
 }
 
-export interface StepRecord {
-  key: string;
-  kind: EntryKind;
-  seq: number;
-  name: string;
-  count: number;
-  state: "complete" | "failed" | "pending";
-  value?: unknown;
-  error?: ErrorInfo;
-  at?: number;
-  startedAt: number;
-  dueAt?: number;
-  attempts: number;
-  config?: unknown;
-  eventType?: string;
-}
-
 export interface AttemptRecord {
   key: string;
   attempt: number;
@@ -100,7 +94,7 @@ export type JournalOp =
   | ({ op: "step" } & StepRecord)
   | ({ op: "attempt" } & AttemptRecord)
   | { op: "status"; status: InstanceStatus; wakeAt?: number | null; output?: unknown; error?: ErrorInfo | null; endedAt?: number | null; startedAt?: number }
-  | { op: "history"; type: string; at: number; data?: unknown }
+  | { op: "history"; type: HistoryType; at: number; data?: unknown }
   /** git objects of the instance's tenant (idempotent: content-addressed) */
   | { op: "objects"; tenant: string; objects: StoredObject[] }
   /** move the instance's filesystem to a new commit */
@@ -175,50 +169,145 @@ export interface DeliveredEvent {
   at: number;
 }
 
-export interface Store {
-  readonly kind: "sqlite" | "postgres";
+export interface Claim {
+  /** the engine node that claims */
+  node: string;
+  /** engine time: instances whose readyAt is at or before it are due */
+  now: number;
+  /** lease clock: claims that expired at or before it are free */
+  leaseNow: number;
+  /** lease clock: the claim holds until then unless extended */
+  leaseUntil: number;
+}
+
+export interface Claimed {
+  inst: InstanceRecord;
+  /** the run's fencing token: every journal write names it */
+  epoch: number;
+  /** wake-ups recorded so far: a release that has not seen later ones makes the instance due again */
+  wakes: number;
+}
+
+export interface DueInstance {
+  pk: number;
+  tenant: string;
+  workflow: string;
+  version: string;
+  readyAt: number;
+  /** never started: new instances queue behind waking ones */
+  fresh: boolean;
+}
+
+export interface Release {
+  /** engine time of the release */
+  now: number;
+  /** when the instance needs its next run (null: not until something wakes it) */
+  readyAt: number | null;
+  /** the wake count the run has acted on; a later wake-up makes the instance due at once */
+  seenWakes: number;
+}
+
+/** What a journal write or an event brought about in the same transaction. */
+export interface JournalResult {
+  /** buffered events matched to waits the write journaled */
+  delivered: DeliveredEvent[];
+}
+
+export interface EventResult {
+  delivered: DeliveredEvent[];
+  /** the instance's wake count after this event (a live run that takes the delivery has seen it) */
+  wakes: number;
+}
+
+export interface CatalogPort {
   putVersion(v: VersionRecord): Promise<void>;
   getVersion(tenant: string, workflow: string, version: string): Promise<VersionRecord | undefined>;
   latestVersion(tenant: string, workflow: string): Promise<VersionRecord | undefined>;
   listVersions(tenant: string, workflow: string): Promise<{ version: string; createdAt: number }[]>;
+  listWorkflows(tenant: string): Promise<{ workflow: string; latestVersion: string; updatedAt: number }[]>;
+  /** remove a workflow and its versions; returns the pks of its instances (the caller deletes them) */
+  deleteWorkflow(tenant: string, workflow: string): Promise<number[]>;
+}
 
-  /** all or nothing; an id that exists already fails the whole call with AlreadyExists naming it */
+export interface InstancesPort {
+  /**
+   * All or nothing; an id that exists already fails the whole call with AlreadyExists naming it. New
+   * instances are due at once (readyAt = createdAt). Their pks are never reused, even after a delete.
+   */
   createInstances(rows: NewInstance[], objects?: { tenant: string; objects: StoredObject[] }): Promise<InstanceRecord[]>;
   getInstance(tenant: string, workflow: string, id: string): Promise<InstanceRecord | undefined>;
   getInstanceByPk(pk: number): Promise<InstanceRecord | undefined>;
   listInstances(f: ListFilter): Promise<InstanceRecord[]>;
+  /** the instance and everything of it, in one transaction: a run that still holds it is fenced out */
   deleteInstance(pk: number): Promise<void>;
-  /** instances a restarted engine must continue: queued, running, waitingForPause, due waiting */
-  recoverable(): Promise<{ pk: number; status: InstanceStatus; wakeAt: number | null; tenant: string; workflow: string }[]>;
-  /** waiting instances due at or before `now` (the scheduling index) */
-  due(now: number, limit: number): Promise<number[]>;
-  nextWakeAt(): Promise<number | null>;
-  /** waiting instances that have buffered, unconsumed events */
-  waitingWithOpenEvents(): Promise<number[]>;
+}
 
-  /** take ownership of an instance for one run: bumps and returns the epoch, records workflow_running */
-  claim(pk: number, status: InstanceStatus, at: number): Promise<number>;
+export interface JournalPort {
   /**
-   * Fenced, atomic, durable when the promise resolves — unless `sync: false`: the caller has made
-   * these facts durable elsewhere (a step's result recorded in the instance database), so the write
-   * resolves once committed and becomes durable with the next synced one.
+   * Fenced by the claim's epoch (LeaseLost), atomic, durable when the promise resolves — unless
+   * `sync: false`: the caller made these facts durable elsewhere (a step's result recorded with its
+   * SQL writes in the instance database), so the write resolves once committed and becomes durable
+   * with the next synced one. (Goes away when SQL changes travel in the journal itself.)
    */
-  journal(pk: number, epoch: number, ops: JournalOp[], options?: { sync?: boolean }): Promise<void>;
-  /** move the epoch without a run (terminate, restart, pause of a sleeping instance): fences out old runs */
-  fence(pk: number, ops: JournalOp[]): Promise<number>;
+  journal(pk: number, epoch: number, ops: JournalOp[], options?: { sync?: boolean }): Promise<JournalResult>;
   steps(pk: number): Promise<StepRecord[]>;
   attempts(pk: number): Promise<AttemptRecord[]>;
-  /** restart support: drop journal entries with seq >= fromSeq (all when undefined) */
-  truncate(pk: number, fromSeq: number | undefined): Promise<void>;
+}
 
-  addEvent(pk: number, type: string, payload: unknown, at: number): Promise<void>;
-  /** match buffered events to pending waits (oldest first), atomically */
-  deliverEvents(pk: number, at: number): Promise<DeliveredEvent[]>;
+export interface RunQueuePort {
+  /** instances due now and not claimed by a live claim (another node's or an expired one), oldest first */
+  due(now: number, leaseNow: number, limit: number): Promise<DueInstance[]>;
+  /** the earliest readyAt after `after` among instances not held by a live claim (null: none) */
+  nextReadyAt(after: number, leaseNow: number): Promise<number | null>;
+  /**
+   * Take a due instance for one run: bumps the epoch, status running, records workflow_running.
+   * undefined when it is not due, held by another node's live claim, gone, or settled by the claim
+   * itself (a pausing instance whose run died becomes paused). A node may take over its own claim.
+   */
+  claim(pk: number, c: Claim): Promise<Claimed | undefined>;
+  /** claim up to `limit` due instances, oldest first (what claim() would take one by one) */
+  claimDue(c: Claim, limit: number): Promise<Claimed[]>;
+  /** heartbeat: extend this node's claims on these instances; returns the pks still held */
+  extendClaims(node: string, pks: number[], leaseUntil: number): Promise<number[]>;
+  /** end a run (fenced): the ops, then the claim let go with the next wake time, in one transaction */
+  release(pk: number, epoch: number, r: Release, ops: JournalOp[]): Promise<void>;
+  /** the embedded store is one process's: claims of an earlier process are void at open */
+  voidClaims(): Promise<number>;
+  /**
+   * Move the epoch without a run (terminate, pause of an instance not running): fences out old runs
+   * and lets go of any claim. `readyAt` (when given) is the instance's new place in the run queue.
+   */
+  fence(pk: number, ops: JournalOp[], readyAt?: number | null): Promise<number>;
+  /**
+   * pause(): a running instance with a live claim becomes waitingForPause (its run finishes the
+   * attempts in flight and releases it paused); any other is paused at once (fenced).
+   */
+  pause(pk: number, now: number, leaseNow: number): Promise<"pausing" | "paused">;
+  /**
+   * resume(): a pausing instance goes back to running (its run was never stopped); a paused one is
+   * queued and due now (fenced, a wake-up).
+   */
+  resume(pk: number, now: number): Promise<"unpaused" | "queued">;
+  /** restart(): cut the journal (core/journal.ts cutByRestart), fence, queue and wake, in one transaction */
+  restart(pk: number, fromSeq: number | undefined, now: number, data: unknown): Promise<void>;
+}
 
+export interface MailboxPort {
+  /**
+   * Buffer an event and, in the same transaction, match buffered events to pending waits; a delivery
+   * makes the instance due now (a wake-up). NotFound when the instance is gone, InvalidState when it
+   * finished: the event is not stored then.
+   */
+  addEvent(pk: number, type: string, payload: unknown, at: number): Promise<EventResult>;
+}
+
+export interface ObjectsPort {
   /** git objects, durable when the promise resolves; writing one that exists is a no-op */
   putObjects(tenant: string, objects: StoredObject[]): Promise<void>;
   readObject(tenant: string, oid: string): Promise<StoredObject | undefined>;
+}
 
+export interface TenancyPort {
   /** AlreadyExists if the name is taken */
   createTenant(t: TenantRecord): Promise<void>;
   getTenant(name: string): Promise<TenantRecord | undefined>;
@@ -229,15 +318,19 @@ export interface Store {
   listTokens(tenant: string | null): Promise<TokenRecord[]>;
   /** false if there is no such live token */
   revokeToken(tenant: string | null, id: string, at: number): Promise<boolean>;
-  listWorkflows(tenant: string): Promise<{ workflow: string; latestVersion: string; updatedAt: number }[]>;
-  /** remove a workflow and its versions; returns the pks of its instances (the caller deletes them) */
-  deleteWorkflow(tenant: string, workflow: string): Promise<number[]>;
+}
 
+export interface TelemetryPort {
+  /** lines of instances that no longer exist are dropped (checked in the same transaction) */
   appendLogs(lines: LogLine[]): Promise<void>;
   logs(pk: number, after: number, limit: number): Promise<(LogLine & { seq: number })[]>;
   history(pk: number, after: number): Promise<HistoryEvent[]>;
   countByStatus(tenant?: string, workflow?: string): Promise<Record<string, number>>;
   /** creations and endings per time bucket of `bucketMs`, from `from` (inclusive) to `to` (exclusive) */
   activity(q: ActivityQuery): Promise<ActivityBucket[]>;
+}
+
+export interface Store extends CatalogPort, InstancesPort, JournalPort, RunQueuePort, MailboxPort, ObjectsPort, TenancyPort, TelemetryPort {
+  readonly kind: "sqlite" | "postgres";
   close(): Promise<void>;
 }

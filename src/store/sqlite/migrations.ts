@@ -64,6 +64,47 @@ CREATE INDEX instances_created ON instances (tenant, created_at);
 CREATE INDEX instances_ended ON instances (tenant, ended_at) WHERE ended_at IS NOT NULL;
 `,
   },
+  {
+    id: 5,
+    name: "run queue",
+    // The store becomes the run queue. instances is rebuilt with AUTOINCREMENT: a pk names the
+    // instance's data (its SQL database file, its rows), so it must never be handed out again after a
+    // delete (plain INTEGER PRIMARY KEY reuses the highest one). New columns:
+    // - ready_at: when the instance next needs a run (null: nothing to do until something wakes it);
+    // - claim_owner / claim_until: the run that holds it (node id, lease expiry on the lease clock);
+    // - wakes: wake-ups recorded (a release that has not seen the latest one makes it due again);
+    // - history_seq: the last history sequence number (no MAX(seq)+1).
+    // Instances that were unfinished are due at once, so the first claim loop continues them; a
+    // waiting one keeps its wake time unless it has buffered events (they may match on its run).
+    sql: `
+CREATE TABLE instances_v5 (pk INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, workflow TEXT NOT NULL, id TEXT NOT NULL, version TEXT NOT NULL,
+  status TEXT NOT NULL, params BLOB, metadata TEXT NOT NULL DEFAULT '{}', trigger TEXT NOT NULL DEFAULT 'api',
+  created_at INTEGER NOT NULL, started_at INTEGER, ended_at INTEGER, modified_at INTEGER NOT NULL,
+  output BLOB, error TEXT, wake_at INTEGER, epoch INTEGER NOT NULL DEFAULT 0, fs_head TEXT, fs_files INTEGER NOT NULL DEFAULT 0,
+  ready_at INTEGER, claim_owner TEXT, claim_until INTEGER, wakes INTEGER NOT NULL DEFAULT 0, history_seq INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (tenant, workflow, id));
+INSERT INTO instances_v5 (pk, tenant, workflow, id, version, status, params, metadata, trigger, created_at, started_at, ended_at, modified_at,
+  output, error, wake_at, epoch, fs_head, fs_files, ready_at, history_seq)
+SELECT pk, tenant, workflow, id, version, status, params, metadata, trigger, created_at, started_at, ended_at, modified_at,
+  output, error, wake_at, epoch, fs_head, fs_files,
+  CASE WHEN status IN ('queued','running','waitingForPause') THEN modified_at
+       WHEN status = 'waiting' AND EXISTS (SELECT 1 FROM events e WHERE e.instance = instances.pk AND e.consumed_by IS NULL) THEN modified_at
+       WHEN status = 'waiting' THEN wake_at ELSE NULL END,
+  COALESCE((SELECT MAX(seq) FROM history h WHERE h.instance = instances.pk), 0)
+FROM instances;
+DROP TABLE instances;
+ALTER TABLE instances_v5 RENAME TO instances;
+DELETE FROM sqlite_sequence WHERE name IN ('instances', 'instances_v5');
+INSERT INTO sqlite_sequence (name, seq) SELECT 'instances', COALESCE(MAX(pk), 0) FROM instances;
+CREATE INDEX instances_ready ON instances (ready_at) WHERE ready_at IS NOT NULL;
+CREATE INDEX instances_active ON instances (status) WHERE status IN ('queued','running','waitingForPause','waiting');
+CREATE INDEX instances_list ON instances (tenant, workflow, pk);
+CREATE INDEX instances_status ON instances (tenant, workflow, status, pk);
+CREATE INDEX instances_created ON instances (tenant, created_at);
+CREATE INDEX instances_ended ON instances (tenant, ended_at) WHERE ended_at IS NOT NULL;
+CREATE INDEX instances_claims ON instances (claim_owner) WHERE claim_owner IS NOT NULL;
+`,
+  },
 ];
 
 export function migrate(db: DatabaseSync): void {

@@ -10,13 +10,32 @@ import { serialize, deserialize } from "node:v8";
 import { mkdirSync, openSync, closeSync, fdatasync, fdatasyncSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
-import type { InstanceStatus } from "../../core/status.ts";
+import { CLAIMABLE, CLAIM_SETTLES, UNFINISHED, checkAction, isClaimable, type InstanceStatus } from "../../core/status.ts";
+import { cutByRestart, matchEvents, type HistoryType } from "../../core/journal.ts";
 import type {
-  ActivityBucket, ActivityQuery, AttemptRecord, DeliveredEvent, StoredObject, TenantRecord, TokenRecord, HistoryEvent, InstanceRecord, JournalOp, ListFilter, LogLine, NewInstance, StepRecord, Store, VersionRecord,
+  ActivityBucket, ActivityQuery, AttemptRecord, Claim, Claimed, DeliveredEvent, DueInstance, EventResult, StoredObject, TenantRecord, TokenRecord, HistoryEvent, InstanceRecord, JournalOp,
+  JournalResult, ListFilter, LogLine, NewInstance, Release, StepRecord, Store, VersionRecord,
 } from "../ports.ts";
 import { migrate } from "./migrations.ts";
 
 type Row = Record<string, unknown>;
+
+const list = (xs: readonly string[]): string => xs.map((x) => `'${x}'`).join(",");
+const CLAIMABLE_SQL = list(CLAIMABLE);
+const UNFINISHED_SQL = list(UNFINISHED);
+
+/** SQLite's "no room" errors (SQLITE_FULL 13, and an I/O error writing, SQLITE_IOERR 10): the store is full, not broken */
+function storageError(e: unknown): unknown {
+  const x = e as { errcode?: number; code?: string; message?: string };
+  const primary = typeof x?.errcode === "number" ? x.errcode & 0xff : undefined;
+  if (primary === 13 || /database or disk is full|SQLITE_FULL/i.test(x?.message ?? "")) {
+    return new WeftError(ErrorCode.StorageFull, `the store could not write: the disk (or the database's space) is full (${x.message}); nothing was changed — free space and retry`, { reason: "full" });
+  }
+  if (primary === 10 && /disk I\/O error/i.test(x?.message ?? "")) {
+    return new WeftError(ErrorCode.StorageFull, `the store could not write: ${x.message}; nothing was changed — check the disk and retry`, { reason: "io" });
+  }
+  return e;
+}
 
 const enc = (v: unknown): Uint8Array | null => (v === undefined ? null : serialize(v));
 const dec = (b: unknown): unknown => (b == null ? undefined : deserialize(b as Uint8Array));
@@ -135,7 +154,8 @@ export class SqliteStore implements Store {
       } catch {
         /* nothing open */
       }
-      for (const item of batch) item.reject(e);
+      const err = storageError(e);
+      for (const item of batch) item.reject(err);
       return;
     }
     const settle = () => batch.forEach((item, i) => (results[i]!.ok ? item.resolve(results[i]!.v) : item.reject(results[i]!.v)));
@@ -185,7 +205,8 @@ export class SqliteStore implements Store {
       status: r.status as InstanceStatus, params: dec(r.params), metadata: unjson(r.metadata) ?? {}, trigger: r.trigger as string,
       createdAt: r.created_at as number, startedAt: (r.started_at as number) ?? null, endedAt: (r.ended_at as number) ?? null,
       modifiedAt: r.modified_at as number, output: dec(r.output), error: unjson<ErrorInfo>(r.error) ?? null,
-      wakeAt: (r.wake_at as number) ?? null, epoch: r.epoch as number, fsHead: (r.fs_head as string) ?? null, fsFiles: (r.fs_files as number) ?? 0,
+      wakeAt: (r.wake_at as number) ?? null, readyAt: (r.ready_at as number) ?? null, epoch: r.epoch as number,
+      fsHead: (r.fs_head as string) ?? null, fsFiles: (r.fs_files as number) ?? 0,
     };
   }
 
@@ -193,19 +214,19 @@ export class SqliteStore implements Store {
     return this.write(() => {
       const out: InstanceRecord[] = [];
       if (objects) this.insertObjects(objects.tenant, objects.objects);
-      const ins = this.q(`INSERT INTO instances (tenant, workflow, id, version, status, params, metadata, trigger, created_at, modified_at, epoch, fs_head, fs_files)
-                          VALUES (?,?,?,?, 'queued', ?,?,?,?,?, 0, ?, ?) ON CONFLICT DO NOTHING RETURNING pk`);
-      const hist = this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE instance = ?1), 'workflow_queued', ?2, NULL)`);
+      // a wake-up in the same transaction as its cause: a new instance is due at once
+      const ins = this.q(`INSERT INTO instances (tenant, workflow, id, version, status, params, metadata, trigger, created_at, modified_at, epoch, fs_head, fs_files, ready_at)
+                          VALUES (?,?,?,?, 'queued', ?,?,?,?,?, 0, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk`);
       for (const n of rows) {
-        const r = ins.get(n.tenant, n.workflow, n.id, n.version, enc(n.params), JSON.stringify(n.metadata), n.trigger, n.createdAt, n.createdAt, n.fsHead ?? null, n.fsFiles ?? 0) as Row | undefined;
+        const r = ins.get(n.tenant, n.workflow, n.id, n.version, enc(n.params), JSON.stringify(n.metadata), n.trigger, n.createdAt, n.createdAt, n.fsHead ?? null, n.fsFiles ?? 0, n.createdAt) as Row | undefined;
         if (!r) {
           throw new WeftError(ErrorCode.AlreadyExists, `instance "${n.id}" already exists in workflow ${n.workflow}; instance ids are unique and never reused`, {
             instanceId: n.id, workflow: n.workflow,
           });
         }
-        hist.run(r.pk as number, n.createdAt);
+        this.hist(r.pk as number, "workflow_queued", n.createdAt);
         out.push({
-          pk: r.pk as number, ...n, status: "queued", startedAt: null, endedAt: null, modifiedAt: n.createdAt, output: undefined, error: null, wakeAt: null, epoch: 0,
+          pk: r.pk as number, ...n, status: "queued", startedAt: null, endedAt: null, modifiedAt: n.createdAt, output: undefined, error: null, wakeAt: null, readyAt: n.createdAt, epoch: 0,
           fsHead: n.fsHead ?? null, fsFiles: n.fsFiles ?? 0,
         });
       }
@@ -239,37 +260,155 @@ export class SqliteStore implements Store {
 
   async deleteInstance(pk: number): Promise<void> {
     await this.write(() => {
+      // one transaction: a run that still holds the instance finds it gone at its next write (fenced)
       for (const t of ["steps", "attempts", "events", "logs", "history"]) this.q(`DELETE FROM ${t} WHERE instance=?`).run(pk);
       this.q(`DELETE FROM instances WHERE pk=?`).run(pk);
     });
   }
 
-  async recoverable(): Promise<{ pk: number; status: InstanceStatus; wakeAt: number | null; tenant: string; workflow: string }[]> {
-    return (this.q(`SELECT pk, status, wake_at, tenant, workflow FROM instances WHERE status IN ('queued','running','waitingForPause','waiting') ORDER BY pk`).all() as Row[]).map((r) => ({
-      pk: r.pk as number, status: r.status as InstanceStatus, wakeAt: (r.wake_at as number) ?? null, tenant: r.tenant as string, workflow: r.workflow as string,
+  /** the next history sequence number of an instance (a counter on its row, never MAX(seq)+1) */
+  private hist(pk: number, type: HistoryType, at: number, data?: unknown): void {
+    const r = this.q(`UPDATE instances SET history_seq = history_seq + 1 WHERE pk = ? RETURNING history_seq`).get(pk) as Row | undefined;
+    if (!r) return;
+    this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES (?,?,?,?,?)`).run(pk, r.history_seq as number, type, at, json(data));
+  }
+
+  // ---- the run queue -------------------------------------------------------------------------
+  async due(now: number, leaseNow: number, limit: number): Promise<DueInstance[]> {
+    return (this.q(`SELECT pk, tenant, workflow, version, ready_at, started_at FROM instances
+                    WHERE ready_at IS NOT NULL AND ready_at <= ? AND (claim_owner IS NULL OR claim_until <= ?) AND status IN (${UNFINISHED_SQL})
+                    ORDER BY ready_at, pk LIMIT ?`).all(now, leaseNow, limit) as Row[]).map((r) => ({
+      pk: r.pk as number, tenant: r.tenant as string, workflow: r.workflow as string, version: r.version as string, readyAt: r.ready_at as number, fresh: r.started_at === null,
     }));
   }
 
-  async due(now: number, limit: number): Promise<number[]> {
-    return (this.q(`SELECT pk FROM instances WHERE wake_at IS NOT NULL AND wake_at <= ? AND status = 'waiting' ORDER BY wake_at LIMIT ?`).all(now, limit) as Row[]).map((r) => r.pk as number);
-  }
-
-  async nextWakeAt(): Promise<number | null> {
-    const r = this.q(`SELECT MIN(wake_at) AS t FROM instances WHERE wake_at IS NOT NULL AND status = 'waiting'`).get() as Row;
+  async nextReadyAt(after: number, leaseNow: number): Promise<number | null> {
+    const r = this.q(`SELECT MIN(ready_at) AS t FROM instances WHERE ready_at > ? AND (claim_owner IS NULL OR claim_until <= ?)`).get(after, leaseNow) as Row;
     return (r.t as number) ?? null;
   }
 
-  async waitingWithOpenEvents(): Promise<number[]> {
-    return (this.q(`SELECT DISTINCT e.instance AS pk FROM events e JOIN instances i ON i.pk = e.instance WHERE e.consumed_by IS NULL AND i.status = 'waiting'`).all() as Row[]).map((r) => r.pk as number);
+  private claimOne(pk: number, c: Claim): Claimed | undefined {
+    const r = this.q(`SELECT status, ready_at, claim_owner, claim_until FROM instances WHERE pk = ?`).get(pk) as Row | undefined;
+    if (!r || r.ready_at === null || (r.ready_at as number) > c.now) return undefined;
+    if (r.claim_owner !== null && r.claim_owner !== c.node && (r.claim_until as number) > c.leaseNow) return undefined;
+    const status = r.status as InstanceStatus;
+    const settled = CLAIM_SETTLES[status];
+    if (settled) {
+      // its run is gone: what it was waiting for (the end of the attempts in flight) is over
+      this.q(`UPDATE instances SET status = ?, ready_at = NULL, claim_owner = NULL, claim_until = NULL, epoch = epoch + 1, modified_at = ? WHERE pk = ?`).run(settled, c.now, pk);
+      this.hist(pk, "workflow_paused", c.now);
+      return undefined;
+    }
+    if (!isClaimable(status)) return undefined;
+    const row = this.q(`UPDATE instances SET epoch = epoch + 1, status = 'running', claim_owner = ?, claim_until = ?, started_at = COALESCE(started_at, ?), modified_at = ?
+                        WHERE pk = ? RETURNING *`).get(c.node, c.leaseUntil, c.now, c.now, pk) as Row;
+    this.hist(pk, "workflow_running", c.now);
+    return { inst: this.instance(row)!, epoch: row.epoch as number, wakes: row.wakes as number };
   }
 
-  // ---- runs ----------------------------------------------------------------------------------
-  async claim(pk: number, status: InstanceStatus, at: number): Promise<number> {
+  async claim(pk: number, c: Claim): Promise<Claimed | undefined> {
+    return this.write(() => this.claimOne(pk, c));
+  }
+
+  async claimDue(c: Claim, limit: number): Promise<Claimed[]> {
     return this.write(() => {
-      const r = this.q(`UPDATE instances SET epoch = epoch + 1, status = ?, wake_at = NULL, started_at = COALESCE(started_at, ?), modified_at = ? WHERE pk = ? RETURNING epoch`).get(status, at, at, pk) as Row | undefined;
+      const out: Claimed[] = [];
+      for (const d of this.q(`SELECT pk FROM instances WHERE ready_at IS NOT NULL AND ready_at <= ? AND (claim_owner IS NULL OR claim_owner = ? OR claim_until <= ?)
+                              AND status IN (${UNFINISHED_SQL}) ORDER BY ready_at, pk LIMIT ?`).all(c.now, c.node, c.leaseNow, limit) as Row[]) {
+        const got = this.claimOne(d.pk as number, c);
+        if (got) out.push(got);
+      }
+      return out;
+    });
+  }
+
+  async extendClaims(node: string, pks: number[], leaseUntil: number): Promise<number[]> {
+    if (pks.length === 0) return [];
+    return this.write(() => (this.q(`UPDATE instances SET claim_until = ? WHERE claim_owner = ? AND pk IN (SELECT value FROM json_each(?)) RETURNING pk`)
+      .all(leaseUntil, node, JSON.stringify(pks)) as Row[]).map((r) => r.pk as number));
+  }
+
+  private fenced(pk: number, epoch: number): void {
+    const r = this.q(`SELECT epoch FROM instances WHERE pk = ?`).get(pk) as Row | undefined;
+    if (!r || r.epoch !== epoch) {
+      throw new WeftError(ErrorCode.LeaseLost, `instance ${pk}: this run (epoch ${epoch}) no longer owns the instance (now ${r ? String(r.epoch) : "deleted"}); its write was refused`, { pk, epoch });
+    }
+  }
+
+  async release(pk: number, epoch: number, rel: Release, ops: JournalOp[]): Promise<void> {
+    await this.write(() => {
+      this.fenced(pk, epoch);
+      this.applyOps(pk, ops);
+      // a wake-up the run has not acted on (an event delivered after it read the journal) makes the
+      // instance due at once, whatever the run asked for; paused and finished instances wait for none
+      this.q(`UPDATE instances SET ready_at = CASE WHEN status IN (${CLAIMABLE_SQL}) AND wakes > ? THEN ? WHEN status IN (${CLAIMABLE_SQL}) THEN ? ELSE NULL END,
+              claim_owner = NULL, claim_until = NULL WHERE pk = ?`).run(rel.seenWakes, rel.now, rel.readyAt, pk);
+    });
+  }
+
+  async voidClaims(): Promise<number> {
+    return this.write(() => Number(this.q(`UPDATE instances SET claim_owner = NULL, claim_until = NULL WHERE claim_owner IS NOT NULL`).run().changes));
+  }
+
+  async fence(pk: number, ops: JournalOp[], readyAt?: number | null): Promise<number> {
+    return this.write(() => {
+      const r = this.q(`UPDATE instances SET epoch = epoch + 1, claim_owner = NULL, claim_until = NULL WHERE pk = ? RETURNING epoch`).get(pk) as Row | undefined;
       if (!r) throw new WeftError(ErrorCode.NotFound, `instance ${pk} no longer exists`, { pk });
-      this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE instance = ?1), 'workflow_running', ?2, NULL)`).run(pk, at);
+      this.applyOps(pk, ops);
+      if (readyAt !== undefined) this.q(`UPDATE instances SET ready_at = ? WHERE pk = ?`).run(readyAt, pk);
       return r.epoch as number;
+    });
+  }
+
+  private current(pk: number): Row {
+    const r = this.q(`SELECT id, status, claim_owner, claim_until FROM instances WHERE pk = ?`).get(pk) as Row | undefined;
+    if (!r) throw new WeftError(ErrorCode.NotFound, `instance ${pk} does not exist (it was deleted)`, { pk });
+    return r;
+  }
+
+  async pause(pk: number, now: number, leaseNow: number): Promise<"pausing" | "paused"> {
+    return this.write(() => {
+      const r = this.current(pk);
+      checkAction("pause", r.status as InstanceStatus, r.id as string);
+      if (r.status === "running" && r.claim_owner !== null && (r.claim_until as number) > leaseNow) {
+        this.q(`UPDATE instances SET status = 'waitingForPause', modified_at = ? WHERE pk = ?`).run(now, pk);
+        this.hist(pk, "workflow_waiting_for_pause", now);
+        return "pausing";
+      }
+      this.q(`UPDATE instances SET status = 'paused', ready_at = NULL, claim_owner = NULL, claim_until = NULL, epoch = epoch + 1, modified_at = ? WHERE pk = ?`).run(now, pk);
+      this.hist(pk, "workflow_paused", now);
+      return "paused";
+    });
+  }
+
+  async resume(pk: number, now: number): Promise<"unpaused" | "queued"> {
+    return this.write(() => {
+      const r = this.current(pk);
+      checkAction("resume", r.status as InstanceStatus, r.id as string);
+      this.hist(pk, "workflow_resumed", now);
+      if (r.status === "waitingForPause") {
+        // the run that was pausing goes on (it never stopped): its attempts in flight still commit
+        this.q(`UPDATE instances SET status = 'running', modified_at = ? WHERE pk = ?`).run(now, pk);
+        return "unpaused";
+      }
+      this.q(`UPDATE instances SET status = 'queued', ready_at = ?, wakes = wakes + 1, epoch = epoch + 1, claim_owner = NULL, claim_until = NULL, modified_at = ? WHERE pk = ?`).run(now, now, pk);
+      return "queued";
+    });
+  }
+
+  async restart(pk: number, fromSeq: number | undefined, now: number, data: unknown): Promise<void> {
+    await this.write(() => {
+      this.current(pk);
+      const cut = (this.q(`SELECT key, seq, kind FROM steps WHERE instance = ?`).all(pk) as Row[])
+        .filter((s) => cutByRestart({ seq: s.seq as number, kind: s.kind as StepRecord["kind"] }, fromSeq)).map((s) => s.key as string);
+      if (cut.length > 0) {
+        const keys = JSON.stringify(cut);
+        this.q(`DELETE FROM attempts WHERE instance = ? AND key IN (SELECT value FROM json_each(?))`).run(pk, keys);
+        this.q(`DELETE FROM steps WHERE instance = ? AND key IN (SELECT value FROM json_each(?))`).run(pk, keys);
+      }
+      this.q(`UPDATE instances SET status = 'queued', ended_at = NULL, wake_at = NULL, error = NULL, output = NULL, ready_at = ?, wakes = wakes + 1,
+              epoch = epoch + 1, claim_owner = NULL, claim_until = NULL, modified_at = ? WHERE pk = ?`).run(now, now, pk);
+      this.hist(pk, "workflow_restarted", now, data);
     });
   }
 
@@ -307,29 +446,20 @@ export class SqliteStore implements Store {
           this.q(`UPDATE instances SET fs_head = ?, fs_files = ? WHERE pk = ?`).run(o.head, o.files, pk);
           break;
         case "history":
-          this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE instance = ?1), ?2, ?3, ?4)`).run(pk, o.type, o.at, json(o.data));
+          this.hist(pk, o.type, o.at, o.data);
           break;
       }
     }
   }
 
-  async journal(pk: number, epoch: number, ops: JournalOp[], options?: { sync?: boolean }): Promise<void> {
-    await this.write(() => {
-      const r = this.q(`SELECT epoch FROM instances WHERE pk = ?`).get(pk) as Row | undefined;
-      if (!r || r.epoch !== epoch) {
-        throw new WeftError(ErrorCode.LeaseLost, `instance ${pk}: this run (epoch ${epoch}) no longer owns the instance (now ${r ? String(r.epoch) : "deleted"}); its write was refused`, { pk, epoch });
-      }
-      this.applyOps(pk, ops);
-    }, false, options?.sync !== false);
-  }
-
-  async fence(pk: number, ops: JournalOp[]): Promise<number> {
+  async journal(pk: number, epoch: number, ops: JournalOp[], options?: { sync?: boolean }): Promise<JournalResult> {
     return this.write(() => {
-      const r = this.q(`UPDATE instances SET epoch = epoch + 1 WHERE pk = ? RETURNING epoch`).get(pk) as Row | undefined;
-      if (!r) throw new WeftError(ErrorCode.NotFound, `instance ${pk} no longer exists`, { pk });
+      this.fenced(pk, epoch);
       this.applyOps(pk, ops);
-      return r.epoch as number;
-    });
+      // a wait journaled now takes an event buffered before it, in this same transaction
+      const waits = ops.some((o) => o.op === "step" && o.kind === "wait" && o.state === "pending");
+      return { delivered: waits ? this.match(pk, ops.find((o) => o.op === "history")?.at ?? Date.now()) : [] };
+    }, false, options?.sync !== false);
   }
 
   async steps(pk: number): Promise<StepRecord[]> {
@@ -348,39 +478,39 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async truncate(pk: number, fromSeq: number | undefined): Promise<void> {
-    await this.write(() => {
-      if (fromSeq === undefined) {
-        this.q(`DELETE FROM steps WHERE instance = ?`).run(pk);
-        this.q(`DELETE FROM attempts WHERE instance = ?`).run(pk);
-        return;
-      }
-      this.q(`DELETE FROM attempts WHERE instance = ? AND key IN (SELECT key FROM steps WHERE instance = ? AND (seq >= ? OR kind = 'rollback'))`).run(pk, pk, fromSeq);
-      this.q(`DELETE FROM steps WHERE instance = ? AND (seq >= ? OR kind = 'rollback')`).run(pk, fromSeq);
-    });
-  }
-
   // ---- events --------------------------------------------------------------------------------
-  async addEvent(pk: number, type: string, payload: unknown, at: number): Promise<void> {
-    await this.write(() => {
-      this.q(`INSERT INTO events (instance, type, payload, created_at) VALUES (?,?,?,?)`).run(pk, type, enc(payload), at);
-    });
+  /** match buffered events to pending waits (core/journal.ts matchEvents) and deliver them */
+  private match(pk: number, at: number): DeliveredEvent[] {
+    const waits = (this.q(`SELECT key, seq, event_type FROM steps WHERE instance = ? AND kind = 'wait' AND state = 'pending'`).all(pk) as Row[])
+      .map((w) => ({ key: w.key as string, seq: w.seq as number, eventType: w.event_type as string }));
+    if (waits.length === 0) return [];
+    const events = this.q(`SELECT seq, type, payload, created_at FROM events WHERE instance = ? AND consumed_by IS NULL`).all(pk) as Row[];
+    if (events.length === 0) return [];
+    const byId = new Map(events.map((e) => [e.seq as number, e]));
+    const out: DeliveredEvent[] = [];
+    for (const m of matchEvents(waits, events.map((e) => ({ id: e.seq as number, type: e.type as string })))) {
+      const ev = byId.get(m.event)!;
+      const value = { payload: dec(ev.payload), timestamp: ev.created_at as number, type: ev.type as string };
+      this.q(`UPDATE events SET consumed_by = ? WHERE seq = ?`).run(m.wait, m.event);
+      this.q(`UPDATE steps SET state = 'complete', value = ?, at = ? WHERE instance = ? AND key = ?`).run(enc(value), at, pk, m.wait);
+      this.hist(pk, "wait_completed", at, { key: m.wait, type: ev.type });
+      out.push({ key: m.wait, value, at });
+    }
+    return out;
   }
 
-  async deliverEvents(pk: number, at: number): Promise<DeliveredEvent[]> {
+  async addEvent(pk: number, type: string, payload: unknown, at: number): Promise<EventResult> {
     return this.write(() => {
-      const out: DeliveredEvent[] = [];
-      const waits = this.q(`SELECT key, event_type FROM steps WHERE instance = ? AND kind = 'wait' AND state = 'pending' ORDER BY seq`).all(pk) as Row[];
-      for (const w of waits) {
-        const ev = this.q(`SELECT seq, payload, created_at FROM events WHERE instance = ? AND type = ? AND consumed_by IS NULL ORDER BY seq LIMIT 1`).get(pk, w.event_type as string) as Row | undefined;
-        if (!ev) continue;
-        const value = { payload: dec(ev.payload), timestamp: ev.created_at as number, type: w.event_type as string };
-        this.q(`UPDATE events SET consumed_by = ? WHERE seq = ?`).run(w.key as string, ev.seq as number);
-        this.q(`UPDATE steps SET state = 'complete', value = ?, at = ? WHERE instance = ? AND key = ?`).run(enc(value), at, pk, w.key as string);
-        this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM history WHERE instance = ?1), 'wait_completed', ?2, ?3)`).run(pk, at, JSON.stringify({ key: w.key, type: w.event_type }));
-        out.push({ key: w.key as string, value, at });
-      }
-      return out;
+      // existence and status in the same transaction: an event for an instance deleted (or finished)
+      // meanwhile is refused, never stored for whoever comes next
+      const r = this.current(pk);
+      checkAction("sendEvent", r.status as InstanceStatus, r.id as string);
+      this.q(`INSERT INTO events (instance, type, payload, created_at) VALUES (?,?,?,?)`).run(pk, type, enc(payload), at);
+      const delivered = this.match(pk, at);
+      if (delivered.length === 0) return { delivered, wakes: -1 };
+      // the wake-up, in the delivery's transaction
+      const w = this.q(`UPDATE instances SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > ? THEN ? ELSE ready_at END, wakes = wakes + 1 WHERE pk = ? RETURNING wakes`).get(at, at, pk) as Row;
+      return { delivered, wakes: w.wakes as number };
     });
   }
 
@@ -471,7 +601,8 @@ export class SqliteStore implements Store {
   async appendLogs(lines: LogLine[]): Promise<void> {
     if (lines.length === 0) return;
     await this.write(() => {
-      const s = this.q(`INSERT INTO logs (instance, at, level, message) VALUES (?,?,?,?)`);
+      // a line of an instance deleted meanwhile is dropped, never kept for whoever comes next
+      const s = this.q(`INSERT INTO logs (instance, at, level, message) SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM instances WHERE pk = ?1)`);
       for (const l of lines) s.run(l.instance, l.at, l.level, l.message);
     });
   }
