@@ -379,7 +379,10 @@ export class InstanceRun {
         this.resolve(p, value, undefined, now);
       };
       if (this.storage?.owns(key, attempt)) return this.commitWithStorage(rec as StepRecord & { state: "complete" }, attempt, r.startedAt, ops, completed, done);
-      void this.write([...ops, completed]).then(done);
+      void this.write([...ops, completed]).then(() => {
+        this.e.crash("after-journal-commit", { instance: this.inst.id, pk: this.pk, step: key });
+        done();
+      });
       return;
     }
     this.storage?.abortAttempt(key, attempt);
@@ -411,7 +414,10 @@ export class InstanceRun {
           this.e.crash("after-sql-commit", { instance: this.inst.id, pk: this.pk, step: rec.key });
         }
         // early: the instance database holds the result durably, so this write needs no fsync of its own
-        const journaled = this.write([...ops, ...extra, completed], !early).then(() => this.storage?.journaled(rec.key));
+        const journaled = this.write([...ops, ...extra, completed], !early).then(() => {
+          this.e.crash("after-journal-commit", { instance: this.inst.id, pk: this.pk, step: rec.key });
+          this.storage?.journaled(rec.key);
+        });
         // early: the result is durable with the SQL writes; a crash now is repaired by adoption
         if (early) done();
         else void journaled.then(done);
