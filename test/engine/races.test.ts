@@ -1,0 +1,146 @@
+// Races between control actions (delete, restart, pause/resume, events) and runs that are starting
+// or have a step in flight — the bugs fault injection found when part of the truth lived in memory.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Engine } from "../../src/index.ts";
+import type { Store } from "../../src/store/ports.ts";
+import { SqliteStore } from "../../src/store/sqlite/store.ts";
+import { TENANT, deploy, open, recorder, until, wf } from "./helpers.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+test("resume() while waitingForPause lets the running attempt finish and commit: its body runs once", async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const rec = recorder();
+  const h = await open(t);
+  await deploy(h.engine, "w", wf(`
+    const a = await step.do("slow", async () => { await this.env.hit("slow"); await this.env.gate(); return 1; });
+    const b = await step.do("next", async () => { await this.env.hit("next"); return 2; });
+    return a + b;`), { env: { ...rec.env, gate: () => gate } });
+  const inst = await h.engine.workflow(TENANT, "w").create({ id: "p1" });
+  await until(() => rec.count("slow") === 1, "the slow step to start");
+  await inst.pause();
+  assert.equal((await inst.status()).status, "waitingForPause");
+  await inst.resume();
+  assert.equal((await inst.status()).status, "running");
+  release();
+  const s = await inst.waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  assert.equal(s.output, 3);
+  assert.equal(rec.count("slow"), 1, "the in-flight body must not run again after resume()");
+  assert.equal(rec.count("next"), 1);
+});
+
+test("pause() then resume() of a waiting instance: withheld results are delivered, nothing runs twice", async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const rec = recorder();
+  const h = await open(t);
+  await deploy(h.engine, "w", wf(`
+    const [a, b] = await Promise.all([
+      step.do("quick", async () => { await this.env.hit("quick"); return 1; }),
+      step.do("slow", async () => { await this.env.hit("slow"); await this.env.gate(); return 2; }),
+    ]);
+    return a + b;`), { env: { ...rec.env, gate: () => gate } });
+  const inst = await h.engine.workflow(TENANT, "w").create({ id: "p2" });
+  await until(() => rec.count("slow") === 1 && rec.count("quick") === 1, "both steps to start");
+  await inst.pause();
+  await inst.resume();
+  release();
+  const s = await inst.waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  assert.equal(s.output, 3);
+  assert.deepEqual([rec.count("quick"), rec.count("slow")], [1, 1]);
+});
+
+test("restart() right after create() never leaves the instance queued with nothing running", async (t) => {
+  const h = await open(t);
+  await deploy(h.engine, "w", wf(`return await step.do("a", async () => event.payload.n);`));
+  const wfb = h.engine.workflow(TENANT, "w");
+  for (let n = 0; n < 25; n++) {
+    const inst = await wfb.create({ id: `r${n}`, params: { n } });
+    await inst.restart();
+    const s = await inst.waitFor();
+    assert.equal(s.status, "complete", `r${n}: ${JSON.stringify(s)}`);
+    assert.equal(s.output, n);
+  }
+});
+
+test("a deleted instance leaks nothing into the next one with its id, nor into another tenant's: no rows, events, logs", async (t) => {
+  const h = await open(t);
+  const source = wf(`
+    const seen = await step.do("look", async () => {
+      this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS owner (who TEXT)");
+      const before = this.ctx.storage.sql.exec("SELECT who FROM owner").toArray().map((r) => r.who);
+      this.ctx.storage.sql.exec("INSERT INTO owner VALUES (?)", event.payload.who);
+      console.log("log of " + event.payload.who);
+      return before;
+    });
+    const ev = await step.waitForEvent("e", { type: "go", timeout: "1 hour" });
+    return { seen, ev: ev.payload };`);
+  await deploy(h.engine, "w", source);
+  await h.engine.deploy({ tenant: "other", workflow: "w", code: { mainModule: "index.ts", modules: { "index.ts": source } } });
+  for (let n = 0; n < 10; n++) {
+    const id = `d${n}`;
+    const a = await h.engine.workflow(TENANT, "w").create({ id, params: { who: `A${n}` } });
+    // the delete races the run that is starting, an event and the run's log lines
+    const event = a.sendEvent({ type: "go", payload: `for A${n}` }).catch((e: { code?: string }) => e.code);
+    await a.delete();
+    await event;
+    const b = await h.engine.workflow(TENANT, "w").create({ id, params: { who: `B${n}` } });
+    const c = await h.engine.workflow("other", "w").create({ id, params: { who: `C${n}` } });
+    await until(async () => (await b.describe()).steps.some((s) => s.type === "waitForEvent"), `${id} to wait`);
+    await until(async () => (await c.describe()).steps.some((s) => s.type === "waitForEvent"), `other ${id} to wait`);
+    // the event sent to A is not delivered to B: B is still waiting
+    assert.equal((await b.describe()).steps.find((s) => s.type === "waitForEvent")!.finished, false, `${id}: A's event reached B`);
+    await b.sendEvent({ type: "go", payload: `for B${n}` });
+    await c.sendEvent({ type: "go", payload: `for C${n}` });
+    assert.deepEqual((await b.waitFor()).output, { seen: [], ev: `for B${n}` });
+    assert.deepEqual((await c.waitFor()).output, { seen: [], ev: `for C${n}` });
+    assert.deepEqual((await b.query("SELECT who FROM owner")).rows, [[`B${n}`]]);
+    assert.deepEqual((await c.query("SELECT who FROM owner")).rows, [[`C${n}`]]);
+    await until(async () => (await h.engine.store.logs(b.record.pk, 0, 100)).length > 0, "B's log line");
+    const logs = (await h.engine.store.logs(b.record.pk, 0, 100)).map((l) => l.message);
+    assert.deepEqual(logs, [`log of B${n}`]);
+  }
+});
+
+test("an event sent to a deleted instance is refused, not stored for a later one", async (t) => {
+  const h = await open(t);
+  await deploy(h.engine, "w", wf(`return (await step.waitForEvent("e", { type: "go", timeout: "1 hour" })).payload;`));
+  const a = await h.engine.workflow(TENANT, "w").create({ id: "z" });
+  await a.delete();
+  await assert.rejects(a.sendEvent({ type: "go", payload: 1 }), { code: "not_found" });
+});
+
+test("Engine.open serves at once: recovery is background claim work, not a step of open", async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-open-"));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const first = await Engine.open({ dataDir, recover: false });
+  const { version } = await first.deploy({ tenant: TENANT, workflow: "w", code: { mainModule: "index.ts", modules: { "index.ts": wf(`return await step.do("a", async () => event.payload.n);`) } } });
+  await first.close();
+  // 1000 unfinished instances, as a process that died would leave them
+  const store = new SqliteStore({ dataDir });
+  await store.createInstances(Array.from({ length: 1000 }, (_, n) => ({ tenant: TENANT, workflow: "w", id: `o${n}`, version, params: { n }, metadata: {}, trigger: "api", createdAt: Date.now() })));
+  // a store whose run queue does not answer until we say so: open must not wait for it
+  let answer!: () => void;
+  const held = new Promise<void>((r) => (answer = r));
+  let asked = 0;
+  const gated = new Proxy(store, {
+    get(target, prop, recv) {
+      const v = Reflect.get(target, prop, recv);
+      if (prop === "due") return async (...args: unknown[]) => (asked++, await held, (v as (...a: unknown[]) => unknown).apply(target, args));
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  }) as Store;
+  const engine = await Engine.open({ dataDir, store: gated });
+  t.after(() => engine.close());
+  assert.ok(asked >= 1, "the claim loop has started");
+  assert.equal((await engine.workflow(TENANT, "w").get("o0")).record.status, "queued", "nothing ran before open returned");
+  answer();
+  const last = await engine.workflow(TENANT, "w").get("o999");
+  assert.equal((await last.waitFor()).output, 999);
+  assert.equal((await store.countByStatus(TENANT, "w")).complete, 1000);
+});
