@@ -449,7 +449,10 @@ export class Engine implements EngineCore {
     if (this.runs.has(inst.pk) || this.starting.has(inst.pk) || this.closed) return;
     const v = await this.version(inst.tenant, inst.workflow, inst.version).catch(() => undefined);
     if (!v) return; // its workflow was deleted
-    const r: Ready = { pk: inst.pk, tenant: inst.tenant, workflowKey: `${inst.tenant}/${inst.workflow}`, concurrency: v.config.limits.concurrency };
+    const r: Ready = {
+      pk: inst.pk, tenant: inst.tenant, workflowKey: `${inst.tenant}/${inst.workflow}`, concurrency: v.config.limits.concurrency,
+      ref: { pk: inst.pk, tenant: inst.tenant, workflow: inst.workflow, version: inst.version },
+    };
     this.sched.enqueue(r, kind);
     this.dispatch();
   }
@@ -479,6 +482,7 @@ export class Engine implements EngineCore {
       return;
     }
     this.starting.add(r.pk);
+    const ref = r.ref;
     try {
       const got = await this.store.claim(r.pk, this.claimArgs());
       if (!got || this.closed || this.deleted.has(r.pk)) {
@@ -501,6 +505,7 @@ export class Engine implements EngineCore {
       if (run) this.onRunError(run, err);
       else {
         this.sched.stopped(r.workflowKey);
+        if ((err as WeftError)?.code === ErrorCode.StorageFull && ref) this.retryLater(ref, err);
         this.dispatch();
       }
     } finally {
@@ -587,11 +592,15 @@ export class Engine implements EngineCore {
    */
   private storageRetryMs = 0;
   private onStorageFull(r: InstanceRun, err: unknown): void {
+    r.released = true; // no look right away: the retry is the look
     r.stop();
-    r.released = true; // no look right away: the retry below is the look
+    this.retryLater(r.ref, err);
+  }
+
+  /** try the instance again after a backoff (real time: it waits for the disk, not for workflow time) */
+  private retryLater(ref: { pk: number; tenant: string; workflow: string; version: string }, err: unknown): void {
     this.storageRetryMs = Math.min(30_000, Math.max(100, this.storageRetryMs * 2));
-    this.config.logger.warn({ err, instance: r.pk, retryInMs: this.storageRetryMs }, "the store is full: the instance's run stopped and is retried once writes succeed");
-    const ref = r.ref;
+    this.config.logger.warn({ err, instance: ref.pk, retryInMs: this.storageRetryMs }, "the store is full: the instance's run stopped and is retried once writes succeed");
     const t = setTimeout(() => this.background(this.enqueueRef(ref, "wake")), this.storageRetryMs);
     t.unref();
   }

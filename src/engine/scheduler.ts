@@ -8,6 +8,8 @@ export interface Ready {
   tenant: string;
   workflowKey: string;
   concurrency: number;
+  /** what the engine needs to queue the instance again */
+  ref?: { pk: number; tenant: string; workflow: string; version: string };
 }
 
 /** FIFO with O(1) shift and lazy removal. */
