@@ -507,9 +507,12 @@ export class SqliteStore implements Store {
       checkAction("sendEvent", r.status as InstanceStatus, r.id as string);
       this.q(`INSERT INTO events (instance, type, payload, created_at) VALUES (?,?,?,?)`).run(pk, type, enc(payload), at);
       const delivered = this.match(pk, at);
-      if (delivered.length === 0) return { delivered, wakes: -1 };
-      // the wake-up, in the delivery's transaction
-      const w = this.q(`UPDATE instances SET ready_at = CASE WHEN ready_at IS NULL OR ready_at > ? THEN ? ELSE ready_at END, wakes = wakes + 1 WHERE pk = ? RETURNING wakes`).get(at, at, pk) as Row;
+      // the wake-up, in the delivery's transaction (a paused instance stays out of the run queue:
+      // its resume makes it due); an event no wait took wakes nothing, and the count stays
+      const w = (delivered.length === 0
+        ? this.q(`SELECT wakes FROM instances WHERE pk = ?`).get(pk)
+        : this.q(`UPDATE instances SET ready_at = CASE WHEN status IN (${UNFINISHED_SQL}) AND (ready_at IS NULL OR ready_at > ?) THEN ? ELSE ready_at END,
+                  wakes = wakes + 1 WHERE pk = ? RETURNING wakes`).get(at, at, pk)) as Row;
       return { delivered, wakes: w.wakes as number };
     });
   }
