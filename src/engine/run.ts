@@ -28,6 +28,8 @@ interface Pending {
   dueAt?: number;
   eventType?: string;
   timer?: TimerHandle;
+  /** an attempt ended and its outcome is being journaled: the next step (resolve or retry) is decided */
+  settling?: boolean;
 }
 
 interface Running {
@@ -337,6 +339,7 @@ export class InstanceRun {
   }
 
   private scheduleAttempt(p: Pending, attempt: number, at: number): void {
+    p.settling = false;
     p.dueAt = at;
     p.attempts = attempt - 1;
     const go = () => {
@@ -354,6 +357,7 @@ export class InstanceRun {
     if (!r || r.attempt !== attempt || !p) return;
     r.timer.cancel();
     this.running.delete(key);
+    p.settling = true;
     this.bodiesDone();
     const now = this.e.clock.now();
     if (this.e.events.listenerCount("attempt") > 0) this.e.events.emit("attempt", { pk: this.pk, key, attempt, tenant: this.inst.tenant, workflow: this.inst.workflow, durationMs: now - r.startedAt, ok: !error });
@@ -573,7 +577,8 @@ export class InstanceRun {
     this.pauseRequested = false;
     for (const w of this.withheld.splice(0)) this.push({ t: "resolve", key: w.key, value: w.value, error: w.error, at: w.at });
     for (const p of this.pending.values()) {
-      if (this.running.has(p.key) || p.timer) continue;
+      // running, armed, or its attempt's outcome is being committed (it resolves or retries by itself)
+      if (this.running.has(p.key) || p.timer || p.settling) continue;
       if (p.kind === "do" || p.kind === "rollback") this.scheduleAttempt(p, p.attempts + 1, p.dueAt ?? this.e.clock.now());
       else this.arm(p);
     }
