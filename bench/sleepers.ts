@@ -38,7 +38,7 @@ try {
     peakRss = Math.max(peakRss, mu.rss);
     // diagnostics: how much of the RSS is the (now idle) isolates' heaps
     const isolates = engine.stats();
-    await engine.pool.dispose();
+    await engine.sandbox.dispose();
     await sleep(200);
     const rssNoIsolatesMiB = process.memoryUsage().rss / MiB;
     return {

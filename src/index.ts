@@ -1,5 +1,6 @@
 // Public library surface: `import { Engine } from "weft"`.
-export { Engine, type DeployInput } from "./engine/engine.ts";
+export { Engine } from "./main.ts";
+export type { DeployInput } from "./engine/engine.ts";
 export type { EngineOptions, WorkflowLimits } from "./engine/config.ts";
 export { WorkflowBinding, WorkflowInstance, type CreateOptions, type InstanceStatusView } from "./engine/binding.ts";
 export type { InstanceDetail, StepDetail } from "./engine/describe.ts";

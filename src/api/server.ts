@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
-import { Engine } from "../engine/engine.ts";
+import { Engine } from "../main.ts";
 import type { EngineOptions } from "../engine/config.ts";
 import { Tenancy } from "../tenancy/tenancy.ts";
 import { createMetrics } from "../observability/metrics.ts";

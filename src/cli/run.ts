@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { validateEventType } from "../core/ids.ts";
 import { WeftError } from "../core/errors.ts";
-import type { Engine } from "../engine/engine.ts";
+import type { Engine } from "../main.ts";
 import type { WorkflowInstance } from "../engine/binding.ts";
 import { collectModules, InputError, workflowNameFor } from "./modules.ts";
 import { EventFeeder, runRealTime, runSkipTime, type QueuedEvent } from "./drive.ts";
@@ -115,7 +115,7 @@ export async function runCommand(args: RunArgs, io: RunIo = defaultIo): Promise<
     throw e;
   }
   // loaded here, not at the top: usage errors and --help do not pay for the engine, isolates and esbuild
-  const [{ Engine }, { FakeClock }] = await Promise.all([import("../engine/engine.ts"), import("../testing/fake-clock.ts")]);
+  const [{ Engine }, { FakeClock }] = await Promise.all([import("../main.ts"), import("../testing/fake-clock.ts")]);
   const dataDir = mkdtempSync(join(tmpdir(), "weft-run-"));
   const clock = args.skipTime ? new FakeClock(Date.now()) : undefined;
   let engine: Engine | undefined;

@@ -7,9 +7,11 @@ import { validateEventType, validateInstanceId } from "../core/ids.ts";
 import { checkAction, type InstanceStatus } from "../core/status.ts";
 import { checkSerializable } from "../core/values.ts";
 import type { InstanceRecord, NewInstance, StoredObject } from "../store/ports.ts";
-import type { SqlResult, SqlValue } from "../instance-data/sql/database.ts";
+import type { SqlResult, SqlValue } from "../instance-data/ports.ts";
 import type { FsChange, FsCommit } from "../sandbox/protocol.ts";
-import { fsLimits, type FileInput } from "./instance-data.ts";
+import { fsLimits } from "../core/limits.ts";
+
+export type FileInput = string | Uint8Array;
 import type { Engine } from "./engine.ts";
 import { describeInstance, type InstanceDetail } from "./describe.ts";
 

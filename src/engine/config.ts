@@ -3,27 +3,9 @@ import type { Clock } from "../core/clock.ts";
 import { SystemClock } from "../core/clock.ts";
 import type { CrashHandler } from "../core/crash-points.ts";
 import type { Store } from "../store/ports.ts";
+import { DEFAULT_LIMITS, type WorkflowLimits } from "../core/limits.ts";
+export { DEFAULT_LIMITS, type WorkflowLimits } from "../core/limits.ts";
 
-export interface WorkflowLimits {
-  /** heap limit of the isolate that hosts this version's runs (MB) */
-  memoryMb: number;
-  /** CPU time one step attempt may use (ms); Cloudflare's default is 30 s */
-  cpuMsPerStep: number;
-  /** step.do calls per instance (Cloudflare: 10,000 default, up to 25,000) */
-  steps: number;
-  /** serialized size of one step result, the workflow output, params or an event payload */
-  stepResultBytes: number;
-  /** instances of this workflow running at once; excess instances are queued */
-  concurrency: number;
-  /** size of one instance's SQL database (ctx.storage.sql), bytes */
-  sqlBytes: number;
-  /** how long one ctx.storage.sql statement may run (ms); longer ones are stopped */
-  sqlMsPerQuery: number;
-  /** size of one file in an instance's filesystem (ctx.fs), bytes */
-  fileBytes: number;
-  /** files in one instance's filesystem */
-  files: number;
-}
 
 export interface EngineOptions {
   /** embedded store directory (default ./weft-data) */
@@ -115,17 +97,6 @@ export interface EngineConfig {
   logger: EngineLogger;
 }
 
-export const DEFAULT_LIMITS: WorkflowLimits = {
-  memoryMb: 128,
-  cpuMsPerStep: 30_000,
-  steps: 10_000,
-  stepResultBytes: 1024 * 1024,
-  concurrency: 1000,
-  sqlBytes: 1024 * 1024 * 1024,
-  sqlMsPerQuery: 2000,
-  fileBytes: 32 * 1024 * 1024,
-  files: 10_000,
-};
 
 export function compileConfig(o: EngineOptions): EngineConfig {
   return {

@@ -7,15 +7,16 @@ import { EventEmitter } from "node:events";
 import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
 import { validateTenantName, validateWorkflowName } from "../core/ids.ts";
 import { UNFINISHED, type InstanceStatus } from "../core/status.ts";
-import { compileTenant, guestRuntimeBundle, type TenantCode } from "../sandbox/host/compile.ts";
-import { IsolatePool } from "../sandbox/host/isolates.ts";
-import { SqliteStore } from "../store/sqlite/store.ts";
-import type { Claim, InstanceRecord, Store, VersionConfig, VersionRecord } from "../store/ports.ts";
+import type {
+  ActivityBucket, ActivityQuery, Claim, HistoryEvent, InstanceRecord, ListFilter, LogLine, Store, VersionConfig, VersionRecord,
+} from "../store/ports.ts";
 import type { CrashPoint } from "../core/crash-points.ts";
-import { compileConfig, type EngineConfig, type EngineOptions, type WorkflowLimits } from "./config.ts";
+import type { EngineConfig, WorkflowLimits } from "./config.ts";
 import { InstanceRun } from "./run.ts";
-import { InstanceData } from "./instance-data.ts";
-import { HostFunctionRef, SecretBox, SecretValue, openSecrets } from "./secrets.ts";
+import type { InstanceDataPort } from "../instance-data/ports.ts";
+import type { EngineDeps, SandboxRuntime, TenantCode } from "./ports.ts";
+import { SecretBox, openSecrets } from "./secrets.ts";
+import { encodeEnv, pickClass } from "./deploy-rules.ts";
 import { Scheduler, type Ready } from "./scheduler.ts";
 import { checkEgress, type EgressPolicy } from "./egress.ts";
 import { sample } from "../observability/samples.ts";
@@ -59,8 +60,8 @@ export interface AttemptEnded {
 export interface EngineCore {
   readonly events: EventEmitter;
   readonly store: Store;
-  readonly data: InstanceData;
-  readonly pool: IsolatePool;
+  readonly data: InstanceDataPort;
+  readonly sandbox: SandboxRuntime;
   readonly clock: EngineConfig["clock"];
   readonly config: EngineConfig;
   readonly metrics: EngineMetrics;
@@ -100,8 +101,9 @@ interface HostSide {
 export class Engine implements EngineCore {
   readonly store: Store;
   /** instances' SQL databases and files */
-  readonly data: InstanceData;
-  readonly pool: IsolatePool;
+  readonly data: InstanceDataPort;
+  /** isolates and the tenant-code compiler */
+  readonly sandbox: SandboxRuntime;
   readonly clock: EngineConfig["clock"];
   readonly config: EngineConfig;
   readonly metrics: EngineMetrics = { coldStartMs: [], stepsCompleted: 0, stepsFailed: 0, timerLatenessMs: [], preemptions: 0, attemptsStarted: 0, creations: 0 };
@@ -139,25 +141,23 @@ export class Engine implements EngineCore {
   /** per-tenant quota of running instances (set by the control plane); beyond it instances queue */
   private readonly tenantLimits = new Map<string, number>();
 
-  private constructor(config: EngineConfig, store: Store) {
+  /** src/main.ts composes the dependencies (Engine.open); the engine sees their ports only */
+  protected constructor(config: EngineConfig, deps: EngineDeps) {
     this.config = config;
     this.clock = config.clock;
-    this.store = store;
-    this.data = new InstanceData(store, config.dataDir, config.synchronous === "full");
-    this.pool = new IsolatePool({
-      memoryMb: config.limits.memoryMb, maxContextsPerIsolate: config.maxContextsPerIsolate, maxRunsPerContext: config.maxRunsPerContext, maxIdleIsolates: config.maxIdleIsolates,
-      syncBudgetMs: config.syncBudgetMs,
-    });
+    this.store = deps.store;
+    this.data = deps.data;
+    this.sandbox = deps.sandbox;
     this.sched = new Scheduler(config.maxActiveRuns, (t) => this.tenantLimits.get(t) ?? Infinity);
     this.events.setMaxListeners(0);
     this.node = config.nodeId ?? `node-${randomUUID()}`;
   }
 
-  static async open(options: EngineOptions = {}): Promise<Engine> {
-    const config = compileConfig(options);
-    const store = config.store ?? new SqliteStore({ dataDir: config.dataDir, synchronous: config.synchronous });
-    const e = new Engine(config, store);
-    e.pool.refill(await e.runtimeCode());
+  /** After construction: warm the sandbox and, unless recover is off, start the claim loop. */
+  protected async start(): Promise<void> {
+    const { config, store } = this;
+    const e = this;
+    e.sandbox.refill(await e.runtimeCode());
     if (config.recover) {
       // The embedded store belongs to one process: claims of an earlier one (killed, or stopped
       // mid-run) are void, so its instances continue now instead of after their lease.
@@ -171,7 +171,6 @@ export class Engine implements EngineCore {
       e.background(e.poll());
       e.background(e.data.removeOrphans(async (pk) => (await store.getInstanceByPk(pk)) !== undefined || e.runs.has(pk)));
     }
-    return e;
   }
 
   leaseNow(): number {
@@ -200,7 +199,7 @@ export class Engine implements EngineCore {
   }
 
   runtimeCode(): Promise<string> {
-    return guestRuntimeBundle();
+    return this.sandbox.runtimeCode();
   }
 
   // ---- deploy --------------------------------------------------------------------------------
@@ -231,9 +230,9 @@ export class Engine implements EngineCore {
         return f;
       },
     });
-    const bundle = await compileTenant(d.code);
+    const bundle = await this.sandbox.compile(d.code);
     const runtime = await this.runtimeCode();
-    const found = await this.pool.inspect(runtime, bundle, limits.memoryMb, limits.cpuMsPerStep);
+    const found = await this.sandbox.inspect(runtime, bundle, limits.memoryMb, limits.cpuMsPerStep);
     const className = pickClass(found, d.className, d.code.mainModule);
     const config: VersionConfig = {
       limits, env, ...(Object.keys(hostNames).length ? { hostNames } : {}),
@@ -703,6 +702,35 @@ export class Engine implements EngineCore {
     this.latest.delete(`${tenant}/${workflow}`);
   }
 
+  // ---- queries (the HTTP API and the CLI read through these, never through the store) ---------
+  listWorkflows(tenant: string): Promise<{ workflow: string; latestVersion: string; updatedAt: number }[]> {
+    return this.store.listWorkflows(tenant);
+  }
+
+  listVersions(tenant: string, workflow: string): Promise<{ version: string; createdAt: number }[]> {
+    return this.store.listVersions(tenant, workflow);
+  }
+
+  countByStatus(tenant?: string, workflow?: string): Promise<Record<string, number>> {
+    return this.store.countByStatus(tenant, workflow);
+  }
+
+  activity(q: ActivityQuery): Promise<ActivityBucket[]> {
+    return this.store.activity(q);
+  }
+
+  listInstances(f: ListFilter): Promise<InstanceRecord[]> {
+    return this.store.listInstances(f);
+  }
+
+  logs(inst: InstanceRecord, after: number, limit: number): Promise<(LogLine & { seq: number })[]> {
+    return this.store.logs(inst.pk, after, limit);
+  }
+
+  history(inst: InstanceRecord, after: number): Promise<HistoryEvent[]> {
+    return this.store.history(inst.pk, after);
+  }
+
   /** A tenant's quota of instances running at once (undefined: no quota); raising it starts queued ones. */
   setTenantConcurrency(tenant: string, limit: number | undefined): void {
     if (limit === undefined) this.tenantLimits.delete(tenant);
@@ -715,7 +743,7 @@ export class Engine implements EngineCore {
   }
 
   stats(): { activeRuns: number; queued: number; isolates: number; contexts: number; runs: number; heapBytes: number } {
-    return { activeRuns: this.runs.size, queued: this.sched.depth(), ...this.pool.stats() };
+    return { activeRuns: this.runs.size, queued: this.sched.depth(), ...this.sandbox.stats() };
   }
 
   newInstanceId(): string {
@@ -757,61 +785,8 @@ export class Engine implements EngineCore {
     this.hostSideWaiters.clear();
     await new Promise((r) => setImmediate(r));
     await this.store.appendLogs(this.logBuffer.splice(0)).catch(() => undefined);
-    await this.pool.dispose();
+    await this.sandbox.dispose();
     await this.data.close();
     await this.store.close();
   }
-}
-
-/** Split env into plain values (stored) and host functions (kept in memory, called by path). */
-interface EnvEncoding {
-  fns: Map<string, (...args: unknown[]) => unknown>;
-  seal(plaintext: string): string;
-  host(name: string, path: string): (...args: unknown[]) => unknown;
-}
-
-function encodeEnv(v: unknown, path: string, enc: EnvEncoding): unknown {
-  const fns = enc.fns;
-  if (typeof v === "function") {
-    fns.set(path, v as (...args: unknown[]) => unknown);
-    return { __weftFn: path };
-  }
-  if (v instanceof HostFunctionRef) {
-    fns.set(path, enc.host(v.name, path));
-    return { __weftFn: path };
-  }
-  if (v instanceof SecretValue) {
-    if (typeof v.value !== "string") throw new WeftError(ErrorCode.InvalidArgument, `env.${path}: a secret must be a string`, { field: `env.${path}` });
-    return { __weftSecret: enc.seal(v.value) };
-  }
-  if (Array.isArray(v)) return v.map((x, i) => encodeEnv(x, `${path}[${i}]`, enc));
-  if (v && typeof v === "object") {
-    const proto = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) {
-      throw new WeftError(ErrorCode.NotSerializable, `env${path ? "." + path : ""} is a ${proto?.constructor?.name ?? "class instance"}: env carries plain values, arrays, objects and functions only`, { field: `env.${path}` });
-    }
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = encodeEnv(x, path ? `${path}.${k}` : k, enc);
-    return out;
-  }
-  if (typeof v === "symbol" || typeof v === "bigint") {
-    throw new WeftError(ErrorCode.NotSerializable, `env.${path} is a ${typeof v}: not a value env can carry`, { field: `env.${path}` });
-  }
-  return v;
-}
-
-function pickClass(found: { classes: string[]; exports: string[] }, className: string | undefined, main: string): string {
-  if (className !== undefined) {
-    if (found.classes.includes(className)) return className;
-    throw new WeftError(ErrorCode.NoWorkflowClass, `className "${className}" is not an exported class extending WorkflowEntrypoint in ${main}; found: ${found.classes.join(", ") || "none"}`, {
-      className, classes: found.classes, exports: found.exports,
-    });
-  }
-  if (found.classes.length === 1) return found.classes[0]!;
-  if (found.classes.length === 0) {
-    throw new WeftError(ErrorCode.NoWorkflowClass, `no exported class extends WorkflowEntrypoint in ${main} (exports: ${found.exports.join(", ") || "none"}); export one, e.g. \`export class MyWorkflow extends WorkflowEntrypoint { async run(event, step) {…} }\``, {
-      exports: found.exports,
-    });
-  }
-  throw new WeftError(ErrorCode.AmbiguousWorkflowClass, `several workflow classes are exported (${found.classes.join(", ")}); pass className to choose one`, { classes: found.classes });
 }

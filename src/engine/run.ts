@@ -9,7 +9,7 @@ import { decideAfterFailure } from "../core/retry.ts";
 import { formatMs } from "../core/duration.ts";
 import type { TimerHandle } from "../core/clock.ts";
 import type { Command, HistoryEntry, Job } from "../sandbox/protocol.ts";
-import type { GuestContext } from "../sandbox/host/isolates.ts";
+import type { SandboxContext } from "./ports.ts";
 import type { DeliveredEvent, InstanceRecord, JournalOp, JournalResult, StepRecord, VersionRecord } from "../store/ports.ts";
 import type { HistoryType } from "../core/journal.ts";
 import type { EngineCore } from "./engine.ts";
@@ -53,7 +53,7 @@ export class InstanceRun {
   private seenWakes: number;
   /** resolutions held back while a pause was requested: delivered if the pause is cancelled */
   private withheld: { key: string; value: unknown; error: ErrorInfo | undefined; at: number }[] = [];
-  private ctx?: GuestContext;
+  private ctx?: SandboxContext;
   private readonly e: EngineCore;
   private readonly inst: InstanceRecord;
   private readonly version: VersionRecord;
@@ -101,7 +101,7 @@ export class InstanceRun {
     }
     const steps = [...this.journaled.values()].sort((a, b) => a.seq - b.seq);
     const t0 = performance.now();
-    this.ctx = await this.e.pool.openContext(
+    this.ctx = await this.e.sandbox.openContext(
       `${this.version.tenant}/${this.version.workflow}/${this.version.version}`, await this.e.runtimeCode(), this.version.bundle,
       this.cfg.limits.memoryMb, this.cfg.limits.cpuMsPerStep, this.e.heavy.has(this.pk),
     );

@@ -11,12 +11,9 @@
 import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
 import { parsePath } from "../core/paths.ts";
 import type { FsRequest, SqlValue, SyncReply, SyncRequest } from "../sandbox/protocol.ts";
-import type { SqlDatabase } from "../instance-data/sql/database.ts";
-import { Worktree, type FsCommitResult } from "../instance-data/fs/worktree.ts";
+import type { FsCommitResult, InstanceDataPort, SqlDatabase, WorktreePort } from "../instance-data/ports.ts";
 import type { InstanceRecord, JournalOp, StepRecord } from "../store/ports.ts";
-import type { InstanceData } from "./instance-data.ts";
-import { fsLimits } from "./instance-data.ts";
-import { DEFAULT_LIMITS } from "./config.ts";
+import { DEFAULT_LIMITS, fsLimits } from "../core/limits.ts";
 
 const WRITES = new Set<FsRequest["op"]>(["writeFile", "mkdir", "rm", "rename"]);
 /** errors that a retry cannot fix */
@@ -46,7 +43,7 @@ interface RecordedResult {
 export class RunStorage {
   private db?: SqlDatabase;
   private scratch?: SqlDatabase;
-  private wt?: Promise<Worktree>;
+  private wt?: Promise<WorktreePort>;
   private fsChain: Promise<unknown> = Promise.resolve();
   /** the attempt (`key#attempt`) whose SQL transaction / working-tree changes are open */
   private sqlOwner?: string;
@@ -59,12 +56,12 @@ export class RunStorage {
   private txDepth = 0;
   /** keys whose recorded SQL results the journal now has: pruned at the next SQL commit */
   private confirmed: string[] = [];
-  private readonly data: InstanceData;
+  private readonly data: InstanceDataPort;
   private readonly inst: InstanceRecord;
   private readonly limits: StorageLimits;
   private readonly running: () => [string, number][];
 
-  constructor(data: InstanceData, inst: InstanceRecord, limits: StorageLimits, running: () => [string, number][]) {
+  constructor(data: InstanceDataPort, inst: InstanceRecord, limits: StorageLimits, running: () => [string, number][]) {
     this.data = data;
     this.inst = inst;
     this.limits = limits;
@@ -175,8 +172,8 @@ export class RunStorage {
   }
 
   // ---- filesystem -------------------------------------------------------------------------------
-  private worktree(): Promise<Worktree> {
-    this.wt ??= Worktree.open(this.data.reader(this.inst.tenant), this.inst.fsHead, this.inst.fsFiles, fsLimits(this.limits));
+  private worktree(): Promise<WorktreePort> {
+    this.wt ??= this.data.worktree(this.inst.tenant, this.inst.fsHead, this.inst.fsFiles, fsLimits(this.limits));
     return this.wt;
   }
 
@@ -200,7 +197,7 @@ export class RunStorage {
     return op;
   }
 
-  private async apply(wt: Worktree, req: FsRequest): Promise<unknown> {
+  private async apply(wt: WorktreePort, req: FsRequest): Promise<unknown> {
     switch (req.op) {
       case "readFile":
         return wt.readFile(parsePath(req.path, "readFile"), req.path, req.at);
@@ -336,7 +333,7 @@ export class RunStorage {
       if (r.fsHead) head = r.fsHead;
     }
     if (head) {
-      const wt = await Worktree.open(this.data.reader(this.inst.tenant), head, 0, fsLimits(this.limits));
+      const wt = await this.data.worktree(this.inst.tenant, head, 0, fsLimits(this.limits));
       ops.push({ op: "fs", head, files: await wt.countAll() });
       this.inst.fsHead = head;
       this.inst.fsFiles = await wt.countAll();

@@ -139,24 +139,4 @@ export type FsRequest =
   | { op: "log"; limit?: number }
   | { op: "diff"; a: string; b?: string };
 
-export interface FsStat {
-  type: "file" | "directory";
-  size: number;
-  /** git object id of the file's blob or the directory's tree (null for a directory not committed yet) */
-  oid: string | null;
-}
-
-export interface FsCommit {
-  oid: string;
-  message: string;
-  /** the step that made it */
-  step: { name: string; count: number } | null;
-  /** commit time, ms since the epoch */
-  at: number;
-  parents: string[];
-}
-
-export interface FsChange {
-  path: string;
-  change: "added" | "deleted" | "modified";
-}
+export type { FsStat, FsCommit, FsChange } from "../core/fs-types.ts";

@@ -192,7 +192,7 @@ test("deleting an instance removes its database file", LIMIT, async (t) => {
   await deploy(h.engine, "del", wf(`await step.do("w", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (x)"); });`));
   const inst = await h.engine.workflow("acme", "del").create();
   await inst.waitFor();
-  const file = h.engine.data.sqlPath(inst.record.pk);
+  const file = join(h.dataDir, "sql", `${inst.record.pk}.sqlite`);
   assert.equal(existsSync(file), true);
   await inst.delete();
   assert.equal(existsSync(file), false);
@@ -260,8 +260,9 @@ test("SQL works in runs whose activations run asynchronously (after a preemption
   const h = await open(t);
   await deploy(h.engine, "heavy", wf(`
     await step.do("schema", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (x)"); });
-    // longer than the 20 ms budget of a synchronous activation (the guest clock is frozen: count instead)
-    const spin = () => { let x = 0; for (let i = 0; i < 3e7; i++) x += i; return x; };
+    // far longer than the 20 ms budget of a synchronous activation on any machine (3e7 was ~20 ms on a
+    // quiet one, so the cut-off did not always come); the guest clock is frozen: count instead
+    const spin = () => { let x = 0; for (let i = 0; i < 2e8; i++) x += i; return x; };
     for (let i = 0; i < 3; i++) await step.do("s" + i, async () => { spin(); this.ctx.storage.sql.exec("INSERT INTO t VALUES (?)", i); return i; });
     return [...this.ctx.storage.sql.exec("SELECT x FROM t ORDER BY x").raw()];`));
   const before = h.engine.metrics.preemptions;

@@ -6,18 +6,14 @@
 import { ErrorCode, WeftError } from "../../core/errors.ts";
 import type { StoredObject } from "../../store/ports.ts";
 import { decodeCommit, decodeTree, encodeCommit, encodeTree, hashObject, type TreeEntry } from "./objects.ts";
-import type { FsChange, FsCommit, FsStat } from "../../sandbox/protocol.ts";
+import type { FsChange, FsCommit, FsStat } from "../../core/fs-types.ts";
 
 export interface ObjectSource {
   read(oid: string): Promise<StoredObject | undefined>;
 }
 
-export interface FsLimits {
-  /** bytes of one file */
-  fileBytes: number;
-  /** files in the instance's tree */
-  files: number;
-}
+export type { FsLimits } from "../../core/limits.ts";
+import type { FsLimits } from "../../core/limits.ts";
 
 interface FileNode {
   kind: "file";

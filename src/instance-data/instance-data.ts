@@ -7,26 +7,26 @@ import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, WeftError } from "../core/errors.ts";
 import { parsePath } from "../core/paths.ts";
-import { InstanceDatabase, type SqlDatabase, type SqlResult, type SqlValue } from "../instance-data/sql/database.ts";
-import { SqlPool } from "../instance-data/sql/pool.ts";
-import { queryInWorker } from "../instance-data/sql/query-worker.ts";
-import { Worktree, type FsLimits, type ObjectSource } from "../instance-data/fs/worktree.ts";
-import type { RepoReader } from "../instance-data/fs/git-http.ts";
-import type { InstanceRecord, StoredObject, Store } from "../store/ports.ts";
-import type { FsChange, FsCommit, FsStat } from "../sandbox/protocol.ts";
-import { DEFAULT_LIMITS } from "./config.ts";
+import { DEFAULT_LIMITS, fsLimits, type FsLimits } from "../core/limits.ts";
+import type { FsChange, FsCommit, FsStat } from "../core/fs-types.ts";
+import { InstanceDatabase } from "./sql/database.ts";
+import { SqlPool } from "./sql/pool.ts";
+import { queryInWorker } from "./sql/query-worker.ts";
+import { Worktree, type ObjectSource } from "./fs/worktree.ts";
+import type { InstanceDataPort, InstanceRef as InstanceRecord, RepoSource, SqlDatabase, SqlResult, SqlValue, WorktreePort } from "./ports.ts";
+import type { ObjectsPort, StoredObject } from "../store/ports.ts";
 
 export type FileInput = string | Uint8Array;
 
-export class InstanceData {
-  private readonly store: Store;
+export class InstanceData implements InstanceDataPort {
+  private readonly store: ObjectsPort & { getInstanceByPk(pk: number): Promise<{ fsHead: string | null } | undefined> };
   private readonly dir: string;
   readonly durable: boolean;
   /** fdatasyncs in flight across all instance databases (see InstanceDatabaseOptions.syncs) */
   private readonly syncs = { inflight: 0 };
   /** worker threads that run tenant SQL (never the engine's thread) */
   private readonly pool: SqlPool;
-  constructor(store: Store, dataDir: string, durable: boolean, sqlWorkers = 2) {
+  constructor(store: InstanceData["store"], dataDir: string, durable: boolean, sqlWorkers = 2) {
     this.pool = new SqlPool(sqlWorkers);
     this.store = store;
     this.dir = join(dataDir, "sql");
@@ -129,11 +129,15 @@ export class InstanceData {
   }
 
   // ---- git objects ----------------------------------------------------------------------------
+  worktree(tenant: string, head: string | null, files: number, limits: FsLimits): Promise<WorktreePort> {
+    return Worktree.open(this.reader(tenant), head, files, limits);
+  }
+
   reader(tenant: string): ObjectSource {
     return { read: (oid) => this.store.readObject(tenant, oid) };
   }
 
-  private async worktree(inst: InstanceRecord): Promise<Worktree> {
+  private async committed(inst: InstanceRecord): Promise<Worktree> {
     return Worktree.open(this.reader(inst.tenant), inst.fsHead, inst.fsFiles, fsLimits(undefined));
   }
 
@@ -162,7 +166,7 @@ export class InstanceData {
   async forkPoint(source: InstanceRecord, commit: unknown): Promise<{ head: string | null; files: number }> {
     if (commit === undefined) return { head: source.fsHead, files: source.fsFiles };
     if (typeof commit !== "string") throw new WeftError(ErrorCode.InvalidArgument, "create: fork.commit must be a commit id (string)", { field: "fork.commit" });
-    const wt = await this.worktree(source);
+    const wt = await this.committed(source);
     const log = await wt.log(Number.MAX_SAFE_INTEGER);
     if (!log.some((c) => c.oid === commit)) {
       throw new WeftError(ErrorCode.NotFound, `create: commit ${JSON.stringify(commit)} is not in the history of instance "${source.id}"`, { field: "fork.commit", commit });
@@ -173,11 +177,11 @@ export class InstanceData {
 
   // ---- host API: read an instance's data from outside -----------------------------------------
   async readFile(inst: InstanceRecord, path: string, at?: string): Promise<Uint8Array> {
-    return (await this.worktree(inst)).readFile(parsePath(path, "readFile"), path, at);
+    return (await this.committed(inst)).readFile(parsePath(path, "readFile"), path, at);
   }
 
   async readdir(inst: InstanceRecord, path = "", at?: string): Promise<{ name: string; type: FsStat["type"]; size: number }[]> {
-    const wt = await this.worktree(inst);
+    const wt = await this.committed(inst);
     const names = parsePath(path, "readdir", true);
     const out = [];
     for (const name of await wt.readdir(names, path, at)) {
@@ -188,11 +192,11 @@ export class InstanceData {
   }
 
   async log(inst: InstanceRecord, limit?: number): Promise<FsCommit[]> {
-    return (await this.worktree(inst)).log(limit);
+    return (await this.committed(inst)).log(limit);
   }
 
   async diff(inst: InstanceRecord, a: string, b?: string): Promise<FsChange[]> {
-    return (await this.worktree(inst)).diff(a, b);
+    return (await this.committed(inst)).diff(a, b);
   }
 
   /**
@@ -205,7 +209,7 @@ export class InstanceData {
   }
 
   /** The instance's repository for git's HTTP protocol (its only branch: main). */
-  repo(inst: InstanceRecord): RepoReader {
+  repo(inst: InstanceRecord): RepoSource {
     const read = this.reader(inst.tenant);
     return {
       head: async () => (await this.store.getInstanceByPk(inst.pk))?.fsHead ?? null,
@@ -215,9 +219,4 @@ export class InstanceData {
       },
     };
   }
-}
-
-/** Filesystem limits of a version (versions deployed before they existed get the defaults). */
-export function fsLimits(l: Partial<FsLimits> | undefined): FsLimits {
-  return { fileBytes: l?.fileBytes ?? DEFAULT_LIMITS.fileBytes, files: l?.files ?? DEFAULT_LIMITS.files };
 }

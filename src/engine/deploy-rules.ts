@@ -1,0 +1,57 @@
+// What a deploy decides about its input: how env is encoded for the store (plain values kept,
+// functions and host-function references by path, secrets sealed) and which exported class runs.
+import { ErrorCode, WeftError } from "../core/errors.ts";
+import { HostFunctionRef, SecretValue } from "./secrets.ts";
+
+/** Split env into plain values (stored) and host functions (kept in memory, called by path). */
+export interface EnvEncoding {
+  fns: Map<string, (...args: unknown[]) => unknown>;
+  seal(plaintext: string): string;
+  host(name: string, path: string): (...args: unknown[]) => unknown;
+}
+
+export function encodeEnv(v: unknown, path: string, enc: EnvEncoding): unknown {
+  const fns = enc.fns;
+  if (typeof v === "function") {
+    fns.set(path, v as (...args: unknown[]) => unknown);
+    return { __weftFn: path };
+  }
+  if (v instanceof HostFunctionRef) {
+    fns.set(path, enc.host(v.name, path));
+    return { __weftFn: path };
+  }
+  if (v instanceof SecretValue) {
+    if (typeof v.value !== "string") throw new WeftError(ErrorCode.InvalidArgument, `env.${path}: a secret must be a string`, { field: `env.${path}` });
+    return { __weftSecret: enc.seal(v.value) };
+  }
+  if (Array.isArray(v)) return v.map((x, i) => encodeEnv(x, `${path}[${i}]`, enc));
+  if (v && typeof v === "object") {
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) {
+      throw new WeftError(ErrorCode.NotSerializable, `env${path ? "." + path : ""} is a ${proto?.constructor?.name ?? "class instance"}: env carries plain values, arrays, objects and functions only`, { field: `env.${path}` });
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = encodeEnv(x, path ? `${path}.${k}` : k, enc);
+    return out;
+  }
+  if (typeof v === "symbol" || typeof v === "bigint") {
+    throw new WeftError(ErrorCode.NotSerializable, `env.${path} is a ${typeof v}: not a value env can carry`, { field: `env.${path}` });
+  }
+  return v;
+}
+
+export function pickClass(found: { classes: string[]; exports: string[] }, className: string | undefined, main: string): string {
+  if (className !== undefined) {
+    if (found.classes.includes(className)) return className;
+    throw new WeftError(ErrorCode.NoWorkflowClass, `className "${className}" is not an exported class extending WorkflowEntrypoint in ${main}; found: ${found.classes.join(", ") || "none"}`, {
+      className, classes: found.classes, exports: found.exports,
+    });
+  }
+  if (found.classes.length === 1) return found.classes[0]!;
+  if (found.classes.length === 0) {
+    throw new WeftError(ErrorCode.NoWorkflowClass, `no exported class extends WorkflowEntrypoint in ${main} (exports: ${found.exports.join(", ") || "none"}); export one, e.g. \`export class MyWorkflow extends WorkflowEntrypoint { async run(event, step) {…} }\``, {
+      exports: found.exports,
+    });
+  }
+  throw new WeftError(ErrorCode.AmbiguousWorkflowClass, `several workflow classes are exported (${found.classes.join(", ")}); pass className to choose one`, { classes: found.classes });
+}

@@ -1,0 +1,39 @@
+// The composition root: the only place that picks adapters. Engine.open compiles the options once,
+// builds the store (the embedded SQLite one unless a store is given), the instance-data adapters,
+// the isolate pool and the tenant compiler, and hands them to the engine as ports.
+import { Engine as EngineBase } from "./engine/engine.ts";
+import { compileConfig, type EngineConfig, type EngineOptions } from "./engine/config.ts";
+import type { EngineDeps, SandboxRuntime } from "./engine/ports.ts";
+import { SqliteStore } from "./store/sqlite/store.ts";
+import { InstanceData } from "./instance-data/instance-data.ts";
+import { IsolatePool } from "./sandbox/host/isolates.ts";
+import { compileTenant, guestRuntimeBundle } from "./sandbox/host/compile.ts";
+
+export function composeDeps(config: EngineConfig): EngineDeps {
+  const store = config.store ?? new SqliteStore({ dataDir: config.dataDir, synchronous: config.synchronous });
+  const data = new InstanceData(store, config.dataDir, config.synchronous === "full");
+  const pool = new IsolatePool({
+    memoryMb: config.limits.memoryMb, maxContextsPerIsolate: config.maxContextsPerIsolate, maxRunsPerContext: config.maxRunsPerContext,
+    maxIdleIsolates: config.maxIdleIsolates, syncBudgetMs: config.syncBudgetMs,
+  });
+  const sandbox: SandboxRuntime = {
+    runtimeCode: () => guestRuntimeBundle(),
+    compile: (code) => compileTenant(code),
+    inspect: (runtime, bundle, memoryMb, timeoutMs) => pool.inspect(runtime, bundle, memoryMb, timeoutMs),
+    openContext: (key, runtime, bundle, memoryMb, timeoutMs, async) => pool.openContext(key, runtime, bundle, memoryMb, timeoutMs, async),
+    refill: (runtime) => pool.refill(runtime),
+    stats: () => pool.stats(),
+    dispose: () => pool.dispose(),
+  };
+  return { store, data, sandbox };
+}
+
+export class Engine extends EngineBase {
+  /** Open an engine: embedded SQLite in options.dataDir (./weft-data) unless options.store is given. */
+  static async open(options: EngineOptions = {}): Promise<Engine> {
+    const config = compileConfig(options);
+    const e = new Engine(config, composeDeps(config));
+    await e.start();
+    return e;
+  }
+}
