@@ -296,7 +296,7 @@ export class Engine implements EngineCore {
 
   /** The key that seals deployed secrets: made (or read) on first use only. */
   private secrets(): SecretBox {
-    this.secretBox ??= SecretBox.load(this.config.dataDir, this.config.secretKey);
+    this.secretBox ??= SecretBox.load(this.config.dataDir, this.config.secretKey, this.store.kind === "sqlite");
     return this.secretBox;
   }
 

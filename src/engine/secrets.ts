@@ -2,8 +2,10 @@
 // build the env a run receives inside its isolate — never stored, returned or logged in the clear.
 // The seal is deterministic (the IV is an HMAC of the plaintext), so deploying the same secret again
 // gives the same version; equal secrets are therefore recognisable as equal, and nothing more.
-// The key comes from WEFT_SECRET_KEY (32 bytes, base64 or hex) or from <data>/secret.key, made on
-// first use with mode 0600.
+// The key comes from WEFT_SECRET_KEY (32 bytes, base64 or hex) or, for the embedded store only, from
+// <data>/secret.key, made on first use with mode 0600 (it lives with the data it protects, on one
+// machine). A shared store needs the explicit key: every node must open what any node sealed, and a
+// key file on one node would make its secrets unreadable everywhere else.
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -45,8 +47,11 @@ export class SecretBox {
   }
 
   /** The key from `configured` (WEFT_SECRET_KEY) or the data directory's key file, made if missing. */
-  static load(dataDir: string, configured: string | undefined): SecretBox {
+  static load(dataDir: string, configured: string | undefined, keyFile = true): SecretBox {
     if (configured) return new SecretBox(parseKey(configured, "WEFT_SECRET_KEY"));
+    if (!keyFile) {
+      throw new WeftError(ErrorCode.InvalidState, "secrets need WEFT_SECRET_KEY (or EngineOptions.secretKey) with a shared store: every node must use the same key, so no node-local key file is made; set it to 32 random bytes (e.g. `openssl rand -base64 32`) on every node", { field: "secretKey" });
+    }
     const file = join(dataDir, "secret.key");
     if (existsSync(file)) return new SecretBox(parseKey(readFileSync(file, "utf8"), file));
     mkdirSync(dataDir, { recursive: true });
