@@ -65,3 +65,21 @@ export interface ErrorInfo {
 export function isWeftError(e: unknown, code?: ErrorCode): e is WeftError {
   return e instanceof WeftError && (code === undefined || e.code === code);
 }
+
+/** An ErrorInfo as it is journaled: only its known fields (name, message, stack, nonRetryable, code). */
+export function errorInfo(e: ErrorInfo): ErrorInfo {
+  const out: ErrorInfo = { name: e.name, message: e.message };
+  if (e.nonRetryable) out.nonRetryable = true;
+  if (e.code) out.code = e.code;
+  if (e.stack) out.stack = e.stack;
+  return out;
+}
+
+/** Any thrown value as an ErrorInfo (a host call's or a config's failure handed to the workflow). */
+export function toErrorInfo(err: unknown, nonRetryable = false): ErrorInfo {
+  const e = err as { name?: string; message?: string; code?: string } | null | undefined;
+  const info: ErrorInfo = { name: e?.name ?? "Error", message: e?.message ?? String(err) };
+  if (e?.code) info.code = e.code;
+  if (nonRetryable) info.nonRetryable = true;
+  return info;
+}

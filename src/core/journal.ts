@@ -1,8 +1,9 @@
 // The journal's domain rules, decided once here and applied by every store adapter (which only
 // persists): which step writes may change a stored step, what a restart cuts, which buffered events
 // go to which waits, and the types of the instance's history (its lifecycle events).
-import type { ErrorInfo } from "./errors.ts";
+import { errorInfo, type ErrorInfo } from "./errors.ts";
 import type { EntryKind } from "./replay.ts";
+import type { InstanceStatus } from "./status.ts";
 
 export type StepState = "complete" | "failed" | "pending";
 
@@ -73,4 +74,78 @@ export function matchEvents(waits: readonly OpenWait[], events: readonly Buffere
     if (e) out.push({ wait: w.key, event: e.id });
   }
   return out;
+}
+
+/** A git object (content without the "type size\0" header), keyed by its SHA-1. */
+export interface StoredObject {
+  oid: string;
+  type: "blob" | "tree" | "commit";
+  data: Uint8Array;
+}
+
+export interface AttemptRecord {
+  key: string;
+  attempt: number;
+  startedAt: number;
+  endedAt: number | null;
+  success: boolean | null;
+  error: ErrorInfo | null;
+}
+
+export type JournalOp =
+  | ({ op: "step" } & StepRecord)
+  | ({ op: "attempt" } & AttemptRecord)
+  | { op: "status"; status: InstanceStatus; wakeAt?: number | null; output?: unknown; error?: ErrorInfo | null; endedAt?: number | null; startedAt?: number }
+  | { op: "history"; type: HistoryType; at: number; data?: unknown }
+  /** git objects of the instance's tenant (idempotent: content-addressed) */
+  | { op: "objects"; tenant: string; objects: StoredObject[] }
+  /** move the instance's filesystem to a new commit */
+  | { op: "fs"; head: string | null; files: number };
+
+
+/** Who a step is, as its journal entry names it. */
+export interface StepIdentity {
+  key: string;
+  kind: EntryKind;
+  seq: number;
+  name: string;
+  count: number;
+  startedAt: number;
+  /** the step's config as journaled (shown by describe) */
+  config?: unknown;
+}
+
+export type AttemptOutcome =
+  | { kind: "succeeded"; value: unknown; redacted?: boolean }
+  | { kind: "failed"; error: ErrorInfo }
+  | { kind: "retrying"; error: ErrorInfo; delayMs: number };
+
+/**
+ * The journal writes that end a step attempt — the one builder of step records for every path
+ * (an attempt's result, its failure, a retry, a sandbox crash): the attempt's start in the history,
+ * the step entry, the attempt row (a first attempt that succeeds has none: describe derives it from
+ * the step) and, separately, the history event of the outcome.
+ */
+export function attemptEnded(s: StepIdentity, a: { attempt: number; startedAt: number; endedAt: number }, o: AttemptOutcome): { step: StepRecord; ops: JournalOp[]; outcome: JournalOp } {
+  const base = { key: s.key, kind: s.kind, seq: s.seq, name: s.name, count: s.count, startedAt: s.startedAt, attempts: a.attempt, config: s.config };
+  const started: JournalOp = { op: "history", type: a.attempt === 1 ? "step_started" : "attempt_started", at: a.startedAt, data: { key: s.key, name: s.name, count: s.count, attempt: a.attempt } };
+  if (o.kind === "succeeded") {
+    const step: StepRecord = { ...base, state: "complete", value: o.value, at: a.endedAt };
+    const row: JournalOp = { op: "attempt", key: s.key, attempt: a.attempt, startedAt: a.startedAt, endedAt: a.endedAt, success: true, error: null };
+    return {
+      step, ops: a.attempt === 1 ? [started, { op: "step", ...step }] : [started, { op: "step", ...step }, row],
+      outcome: { op: "history", type: "step_completed", at: a.endedAt, data: { key: s.key, name: s.name, output: o.redacted ? "[REDACTED]" : undefined } },
+    };
+  }
+  const error = errorInfo(o.error);
+  const row: JournalOp = { op: "attempt", key: s.key, attempt: a.attempt, startedAt: a.startedAt, endedAt: a.endedAt, success: false, error };
+  if (o.kind === "failed") {
+    const step: StepRecord = { ...base, state: "failed", error, at: a.endedAt };
+    return { step, ops: [started, { op: "step", ...step }, row], outcome: { op: "history", type: "step_errored", at: a.endedAt, data: { key: s.key, error } } };
+  }
+  const step: StepRecord = { ...base, state: "pending", dueAt: a.endedAt + o.delayMs };
+  return {
+    step, ops: [started, { op: "step", ...step }, row],
+    outcome: { op: "history", type: "attempt_errored", at: a.endedAt, data: { key: s.key, attempt: a.attempt, retryDelayMs: o.delayMs, error } },
+  };
 }

@@ -3,7 +3,8 @@
 // back only after they are durable. When nothing is in flight and the next due time is far, it
 // suspends: the context is released and the instance costs only rows until it is woken.
 import { serialize } from "node:v8";
-import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
+import { ErrorCode, WeftError, errorInfo, toErrorInfo, type ErrorInfo } from "../core/errors.ts";
+import { attemptEnded } from "../core/journal.ts";
 import { compileStepConfig, type CompiledStepConfig } from "../core/step-config.ts";
 import { decideAfterFailure } from "../core/retry.ts";
 import { formatMs } from "../core/duration.ts";
@@ -219,7 +220,7 @@ export class InstanceRun {
       case "complete":
         return this.onComplete(c.value);
       case "fail":
-        return this.finish("errored", { error: stripStack(c.error) }, "workflow_errored");
+        return this.finish("errored", { error: errorInfo(c.error) }, "workflow_errored");
       case "rollbackDone":
         this.rollbackDone?.();
         return this.stop();
@@ -237,7 +238,7 @@ export class InstanceRun {
       try {
         p.config = compileStepConfig(c.name, c.config);
       } catch (err) {
-        return this.resolve(p, undefined, asInfo(err, true), this.e.clock.now());
+        return this.resolve(p, undefined, toErrorInfo(err, true), this.e.clock.now());
       }
       if (c.started) this.beginAttempt(p, 1, false);
       else this.scheduleAttempt(p, (j?.attempts ?? 0) + 1, j?.dueAt ?? now);
@@ -370,14 +371,10 @@ export class InstanceRun {
         };
       }
     }
-    const att: JournalOp = { op: "attempt", key, attempt, startedAt: r.startedAt, endedAt: now, success: !error, error: error ? stripStack(error) : null };
-    const started: JournalOp = { op: "history", type: attempt === 1 ? "step_started" : "attempt_started", at: r.startedAt, data: { key, name: p.name, count: p.count, attempt } };
+    const id = { key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, startedAt: p.startedAt, config: p.config!.view };
+    const span = { attempt, startedAt: r.startedAt, endedAt: now };
     if (!error) {
-      const rec: StepRecord = { key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, state: "complete", value, at: now, startedAt: p.startedAt, attempts: attempt, config: p.config!.view };
-      const out = p.config!.sensitive ? "[REDACTED]" : undefined;
-      // a first attempt that succeeds needs no row of its own: describe() derives it from the step
-      const ops: JournalOp[] = attempt === 1 ? [started, { op: "step", ...rec }] : [started, { op: "step", ...rec }, att];
-      const completed: JournalOp = { op: "history", type: "step_completed", at: now, data: { key, name: p.name, output: out } };
+      const { step: rec, ops, outcome: completed } = attemptEnded(id, span, { kind: "succeeded", value, redacted: Boolean(p.config!.sensitive) });
       const done = () => {
         this.e.metrics.stepsCompleted++;
         this.resolve(p, value, undefined, now);
@@ -391,20 +388,18 @@ export class InstanceRun {
     }
     this.storage?.abortAttempt(key, attempt);
     const d = decideAfterFailure(p.config!.retry, attempt, error);
+    const failed = error;
     if (!d.retry) {
-      const rec: StepRecord = { key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, state: "failed", error: stripStack(error), at: now, startedAt: p.startedAt, attempts: attempt, config: p.config!.view };
-      void this.write([started, { op: "step", ...rec }, att, { op: "history", type: "step_errored", at: now, data: { key, error: stripStack(error) } }]).then(() => {
+      const { ops, outcome } = attemptEnded(id, span, { kind: "failed", error });
+      void this.write([...ops, outcome]).then(() => {
         this.e.metrics.stepsFailed++;
-        this.resolve(p, undefined, error, now);
+        this.resolve(p, undefined, failed, now);
       });
       return;
     }
-    const dueAt = now + d.delayMs;
-    const rec: StepRecord = { key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, state: "pending", startedAt: p.startedAt, attempts: attempt, dueAt, config: p.config!.view };
+    const { step: rec, ops, outcome } = attemptEnded(id, span, { kind: "retrying", error, delayMs: d.delayMs });
     this.journaled.set(key, rec);
-    void this.write([started, { op: "step", ...rec }, att, { op: "history", type: "attempt_errored", at: now, data: { key, attempt, retryDelayMs: d.delayMs, error: stripStack(error) } }]).then(() =>
-      this.scheduleAttempt(p, attempt + 1, dueAt),
-    );
+    void this.write([...ops, outcome]).then(() => this.scheduleAttempt(p, attempt + 1, rec.dueAt!));
   }
 
   /** The attempt changed SQL or files: they commit with its result (see storage.ts). */
@@ -460,7 +455,7 @@ export class InstanceRun {
     const call = c.t === "fetch" ? this.e.egress(this.version, c) : this.e.callHost(this.version, c.fn, c.args);
     call.then(
       (value) => ({ value, error: undefined }),
-      (err) => ({ value: undefined, error: asInfo(err, false) }),
+      (err) => ({ value: undefined, error: toErrorInfo(err) }),
     ).then(({ value, error }) => {
       this.hostCalls.delete(c.id);
       this.push({ t: "hostResult", id: c.id, value, error });
@@ -615,15 +610,9 @@ export class InstanceRun {
       this.running.delete(key);
       this.bodiesDone();
       const d = decideAfterFailure(p.config!.retry, r.attempt, error);
-      const state = d.retry ? "pending" : "failed";
-      const rec: StepRecord = {
-        key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, state, startedAt: p.startedAt, attempts: r.attempt, config: p.config!.view,
-        dueAt: d.retry ? now + d.delayMs : undefined, error: d.retry ? undefined : error, at: d.retry ? undefined : now,
-      };
-      writes.push(this.e.store.journal(this.pk, this.epoch, [
-        { op: "step", ...rec }, { op: "attempt", key, attempt: r.attempt, startedAt: r.startedAt, endedAt: now, success: false, error },
-        { op: "history", type: "attempt_errored", at: now, data: { key, attempt: r.attempt, error } },
-      ]));
+      const id = { key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, startedAt: p.startedAt, config: p.config!.view };
+      const { ops, outcome } = attemptEnded(id, { attempt: r.attempt, startedAt: r.startedAt, endedAt: now }, d.retry ? { kind: "retrying", error, delayMs: d.delayMs } : { kind: "failed", error });
+      writes.push(this.e.store.journal(this.pk, this.epoch, [...ops, outcome]));
     }
     this.stop();
     try {
@@ -639,20 +628,4 @@ export class InstanceRun {
     this.stop();
     this.e.onRunCrashed(this);
   }
-}
-
-function stripStack(e: ErrorInfo): ErrorInfo {
-  const out: ErrorInfo = { name: e.name, message: e.message };
-  if (e.nonRetryable) out.nonRetryable = true;
-  if (e.code) out.code = e.code;
-  if (e.stack) out.stack = e.stack;
-  return out;
-}
-
-function asInfo(err: unknown, nonRetryable: boolean): ErrorInfo {
-  const e = err as { name?: string; message?: string; code?: string };
-  const info: ErrorInfo = { name: e?.name ?? "Error", message: e?.message ?? String(err) };
-  if (e?.code) info.code = e.code;
-  if (nonRetryable) info.nonRetryable = true;
-  return info;
 }

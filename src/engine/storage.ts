@@ -8,7 +8,7 @@
 //   (the commit point), the journal follows, and a run that starts after a crash adopts results the
 //   journal has not seen yet (adopt()). Git objects named there are stored before that commit.
 // A failed, timed-out or abandoned attempt rolls back both.
-import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
+import { ErrorCode, WeftError, toErrorInfo, type ErrorInfo } from "../core/errors.ts";
 import { parsePath } from "../core/paths.ts";
 import type { FsRequest, SqlValue, SyncReply, SyncRequest } from "../sandbox/protocol.ts";
 import type { FsCommitResult, InstanceDataPort, SqlDatabase, WorktreePort } from "../instance-data/ports.ts";
@@ -26,11 +26,10 @@ export interface StorageLimits {
   files?: number;
 }
 
+/** a storage error as the guest sees it: a plain Error with its code; final when a retry cannot fix it */
 export function errorReply(err: unknown): ErrorInfo {
-  const e = err as { name?: string; message?: string; code?: string };
-  const info: ErrorInfo = { name: e?.name === "WeftError" ? "Error" : (e?.name ?? "Error"), message: e?.message ?? String(err) };
-  if (e?.code) info.code = e.code;
-  if (e?.code && FINAL.has(e.code)) info.nonRetryable = true;
+  const info = toErrorInfo(err, FINAL.has((err as { code?: string })?.code ?? ""));
+  if (info.name === "WeftError") info.name = "Error";
   return info;
 }
 

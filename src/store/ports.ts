@@ -11,8 +11,8 @@
 // are the lease clock (process liveness; real time even when workflow time is virtual).
 import type { ErrorInfo } from "../core/errors.ts";
 import type { InstanceStatus } from "../core/status.ts";
-import type { HistoryType, StepRecord } from "../core/journal.ts";
-export type { StepRecord } from "../core/journal.ts";
+import type { AttemptRecord, JournalOp, StepRecord, StoredObject } from "../core/journal.ts";
+export type { AttemptRecord, JournalOp, StepRecord, StoredObject } from "../core/journal.ts";
 
 export interface VersionRecord {
   tenant: string;
@@ -60,12 +60,6 @@ export interface InstanceRecord {
   fsFiles: number;
 }
 
-/** A git object (content without the "type size\0" header), keyed by its SHA-1. */
-export interface StoredObject {
-  oid: string;
-  type: "blob" | "tree" | "commit";
-  data: Uint8Array;
-}
 
 export interface NewInstance {
   tenant: string;
@@ -81,24 +75,6 @@ export interface NewInstance {
   fsFiles?: number;
 }
 
-export interface AttemptRecord {
-  key: string;
-  attempt: number;
-  startedAt: number;
-  endedAt: number | null;
-  success: boolean | null;
-  error: ErrorInfo | null;
-}
-
-export type JournalOp =
-  | ({ op: "step" } & StepRecord)
-  | ({ op: "attempt" } & AttemptRecord)
-  | { op: "status"; status: InstanceStatus; wakeAt?: number | null; output?: unknown; error?: ErrorInfo | null; endedAt?: number | null; startedAt?: number }
-  | { op: "history"; type: HistoryType; at: number; data?: unknown }
-  /** git objects of the instance's tenant (idempotent: content-addressed) */
-  | { op: "objects"; tenant: string; objects: StoredObject[] }
-  /** move the instance's filesystem to a new commit */
-  | { op: "fs"; head: string | null; files: number };
 
 export interface TenantRecord {
   name: string;
