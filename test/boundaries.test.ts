@@ -85,6 +85,11 @@ const RULES: Rule[] = [
     allowed: (e) => e.to !== "src/sandbox/protocol.ts",
   },
   {
+    name: "observability reads the engine through the stats port it defines, never the engine itself",
+    applies: (f) => under(f, "src/observability"),
+    allowed: (e) => !["src/engine", "src/api", "src/cli", "src/main.ts"].some((d) => under(e.to, d)),
+  },
+  {
     name: "production code never imports testing/",
     applies: (f) => under(f, "src") && !under(f, "src/testing"),
     allowed: (e) => !under(e.to, "src/testing"),

@@ -19,7 +19,7 @@ import { SecretBox, openSecrets } from "./secrets.ts";
 import { encodeEnv, pickClass } from "./deploy-rules.ts";
 import { Scheduler, type Ready } from "./scheduler.ts";
 import { checkEgress, type EgressPolicy } from "./egress.ts";
-import { sample } from "../observability/samples.ts";
+import { sample } from "../core/samples.ts";
 import { WorkflowBinding } from "./binding.ts";
 import type { Command } from "../sandbox/protocol.ts";
 

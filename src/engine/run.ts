@@ -14,7 +14,7 @@ import type { SandboxContext } from "./ports.ts";
 import type { DeliveredEvent, InstanceRecord, JournalOp, JournalResult, StepRecord, VersionRecord } from "../store/ports.ts";
 import type { HistoryType } from "../core/journal.ts";
 import type { EngineCore } from "./engine.ts";
-import { sample } from "../observability/samples.ts";
+import { sample } from "../core/samples.ts";
 import { RunStorage, errorReply } from "./storage.ts";
 
 interface Pending {

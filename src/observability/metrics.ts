@@ -5,7 +5,18 @@
 // durations are observed as they happen, from the engine's "attempt" event.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { INSTANCE_STATUSES } from "../core/status.ts";
-import type { AttemptEnded, Engine, EngineMetrics } from "../engine/engine.ts";
+
+/** What the metrics read of an engine (the engine implements it; metrics never import the engine). */
+export interface EngineStatsSource {
+  readonly metrics: Record<CounterKey, number>;
+  readonly events: {
+    on(event: "attempt", fn: (a: { tenant: string; workflow: string; durationMs: number; ok: boolean }) => void): unknown;
+    off(event: "attempt", fn: (a: { tenant: string; workflow: string; durationMs: number; ok: boolean }) => void): unknown;
+  };
+  stats(): { activeRuns: number; queued: number; isolates: number; contexts: number; heapBytes: number };
+  countByStatus(): Promise<Record<string, number>>;
+}
+type AttemptEnded = Parameters<Parameters<EngineStatsSource["events"]["on"]>[1]>[0];
 
 export interface Metrics {
   registry: Registry;
@@ -22,14 +33,14 @@ export const ATTEMPT_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 
 type CounterKey = "creations" | "attemptsStarted" | "stepsCompleted" | "stepsFailed" | "preemptions";
 
-export function createMetrics(engine: Engine): Metrics {
+export function createMetrics(engine: EngineStatsSource): Metrics {
   const registry = new Registry();
   const registers = [registry];
   // weft_instances and weft_pending_timers both need the counts: one store query per scrape (the
   // registry collects all metrics concurrently, so the second collect joins the first's query)
   let counting: Promise<Record<string, number>> | undefined;
   const counts = () => {
-    counting ??= engine.store.countByStatus().finally(() => {
+    counting ??= engine.countByStatus().finally(() => {
       counting = undefined;
     });
     return counting;
@@ -40,7 +51,7 @@ export function createMetrics(engine: Engine): Metrics {
     new Counter({
       name, help, registers,
       collect() {
-        const v = (engine.metrics as EngineMetrics)[key];
+        const v = engine.metrics[key];
         this.reset();
         if (v > 0) this.inc(v);
       },
@@ -75,7 +86,7 @@ export function createMetrics(engine: Engine): Metrics {
       for (const [s, n] of Object.entries(byStatus)) this.set({ status: s }, n);
     },
   });
-  const fromStats = (name: string, help: string, pick: (s: ReturnType<Engine["stats"]>) => number) =>
+  const fromStats = (name: string, help: string, pick: (s: ReturnType<EngineStatsSource["stats"]>) => number) =>
     new Gauge({
       name, help, registers,
       collect() {
@@ -87,7 +98,7 @@ export function createMetrics(engine: Engine): Metrics {
   fromStats("weft_isolates", "Live V8 isolates in the pool (idle spares included).", (s) => s.isolates);
   fromStats("weft_isolate_contexts", "Live contexts across the pool's isolates.", (s) => s.contexts);
   fromStats("weft_isolate_heap_bytes", "V8 heap in use across the pool's isolates (bytes).", (s) => s.heapBytes);
-  // The store port has nextWakeAt() but no count of instances with a wake time, so this counts every
+  // The store port has nextReadyAt() but no count of instances with a wake time, so this counts every
   // waiting instance: timers (step.sleep, retry back-off, waitForEvent timeouts) and also waits for
   // an event without a timeout. An upper bound on pending timers.
   new Gauge({
