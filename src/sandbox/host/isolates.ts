@@ -6,6 +6,8 @@
 // Activations of one isolate are serialized by us, so its cpuTime delta belongs to exactly one run:
 // that is how CPU budgets are charged, and how the culprit is known when a limit is hit.
 import ivm from "isolated-vm";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { ErrorCode, WeftError } from "../../core/errors.ts";
 import type { ActivationResult, Command, Job, SyncReply, SyncRequest } from "../protocol.ts";
 import { TENANT_GLOBAL } from "./compile.ts";
@@ -299,6 +301,28 @@ interface Spare {
   context: ivm.Context;
 }
 
+/**
+ * isolated-vm's handle objects (Isolate, Context, Script, Reference, Callback) finalize through a weak
+ * callback that needs isolated-vm's per-thread environment. That environment is torn down by a
+ * cleanup hook at process exit, and V8 may then finish an incremental marking in progress with one
+ * last GC: a handle found dead there aborts the process ("IsolateEnvironment::GetCurrent():
+ * Assertion `environment != nullptr' failed") after everything else succeeded. So when the process
+ * exits, the handles that are garbage by then are collected first, while the environment is still
+ * there (pools drop every handle on dispose, so a disposed pool leaves nothing for the last GC).
+ */
+let collectsAtExit = false;
+function collectHandlesAtExit(): void {
+  if (collectsAtExit) return;
+  collectsAtExit = true;
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as (() => void) | undefined;
+  if (typeof gc !== "function") return;
+  process.once("exit", () => {
+    gc();
+    gc();
+  });
+}
+
 export class IsolatePool {
   private readonly byVersion = new Map<string, VersionIsolate[]>();
   private readonly opts: IsolateOptions;
@@ -313,6 +337,7 @@ export class IsolatePool {
   private disposed = false;
   constructor(opts: IsolateOptions) {
     this.opts = opts;
+    collectHandlesAtExit();
   }
 
   /** Make the spare isolate (Engine.open calls this, and every take refills it). */
