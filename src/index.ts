@@ -7,7 +7,7 @@ export type { InstanceDetail, StepDetail } from "./engine/describe.ts";
 export { WeftError, ErrorCode, type ErrorInfo } from "./core/errors.ts";
 export type { InstanceStatus } from "./core/status.ts";
 export { SystemClock, type Clock } from "./core/clock.ts";
-export { FakeClock } from "./testing/fake-clock.ts";
+export { VirtualClock, VirtualClock as FakeClock } from "./core/virtual-clock.ts";
 export type { EgressPolicy } from "./engine/egress.ts";
 export { secret, hostFunction } from "./engine/secrets.ts";
 export { gitRoute } from "./api/git-route.ts";

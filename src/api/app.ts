@@ -128,16 +128,16 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
     const n = Math.ceil((to - from) / bucketMs);
     if (n > 1000) throw new WeftError(ErrorCode.InvalidArgument, `that is ${n} buckets; at most 1000 (widen query.bucket or narrow from/to)`, { field: "bucket", limit: 1000 });
     if (query.workflow !== undefined) validateWorkflowName(query.workflow);
-    const buckets = await engine.store.activity({ tenant: tenant!, workflow: query.workflow, from, to, bucketMs });
+    const buckets = await engine.activity({ tenant: tenant!, workflow: query.workflow, from, to, bucketMs });
     return c.json({ from: iso(from), to: iso(to), bucketSeconds: bucketMs / 1000, buckets: buckets.map((b) => ({ ...b, at: iso(b.at) })) });
   });
 
   // ---- workflows -------------------------------------------------------------------------------------
   const W = "/v1/tenants/:tenant/workflows";
   routes.add({ method: "get", path: W, summary: "list workflows", auth: "tenant", responses: { 200: "{ workflows }" } }, async (c, { tenant }) => {
-    const list = await engine.store.listWorkflows(tenant!);
+    const list = await engine.listWorkflows(tenant!);
     const workflows = [];
-    for (const w of list) workflows.push({ name: w.workflow, latestVersion: w.latestVersion, updatedAt: iso(w.updatedAt), instances: counts(await engine.store.countByStatus(tenant!, w.workflow)) });
+    for (const w of list) workflows.push({ name: w.workflow, latestVersion: w.latestVersion, updatedAt: iso(w.updatedAt), instances: counts(await engine.countByStatus(tenant!, w.workflow)) });
     return c.json({ workflows });
   });
   routes.add({
@@ -155,11 +155,11 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
   });
   routes.add({ method: "get", path: `${W}/:workflow`, summary: "a workflow and its versions", auth: "tenant", responses: { 200: "workflow" } }, async (c, { tenant }) => {
     const workflow = validateWorkflowName(c.req.param("workflow"));
-    const latest = await engine.store.latestVersion(tenant!, workflow);
+    const latest = await engine.latestVersion(tenant!, workflow);
     if (!latest) throw new WeftError(ErrorCode.NotFound, `workflow "${workflow}" does not exist in tenant "${tenant}"`, { workflow });
     const versions = [];
-    for (const v of await engine.store.listVersions(tenant!, workflow)) versions.push({ version: v.version, className: (await engine.version(tenant!, workflow, v.version)).className, createdAt: iso(v.createdAt) });
-    return c.json({ name: workflow, latestVersion: latest.version, versions, instances: counts(await engine.store.countByStatus(tenant!, workflow)) });
+    for (const v of await engine.listVersions(tenant!, workflow)) versions.push({ version: v.version, className: (await engine.version(tenant!, workflow, v.version)).className, createdAt: iso(v.createdAt) });
+    return c.json({ name: workflow, latestVersion: latest.version, versions, instances: counts(await engine.countByStatus(tenant!, workflow)) });
   });
   routes.add({ method: "get", path: `${W}/:workflow/versions/:version`, summary: "one version with its code", auth: "tenant", responses: { 200: "version" } }, async (c, { tenant }) => {
     const v = await engine.version(tenant!, validateWorkflowName(c.req.param("workflow")), c.req.param("version")!);
@@ -170,7 +170,7 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
   });
   routes.add({ method: "delete", path: `${W}/:workflow`, summary: "delete a workflow, its versions and instances", auth: "tenant", responses: { 204: "deleted" } }, async (c, { tenant }) => {
     const workflow = validateWorkflowName(c.req.param("workflow"));
-    if (!(await engine.store.latestVersion(tenant!, workflow))) throw new WeftError(ErrorCode.NotFound, `workflow "${workflow}" does not exist in tenant "${tenant}"`, { workflow });
+    if (!(await engine.latestVersion(tenant!, workflow))) throw new WeftError(ErrorCode.NotFound, `workflow "${workflow}" does not exist in tenant "${tenant}"`, { workflow });
     await engine.deleteWorkflow(tenant!, workflow);
     return c.body(null, 204);
   });
@@ -209,7 +209,7 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
       cursor = /^\d{1,15}$/.test(decoded) ? Number(decoded) : NaN;
       if (!Number.isSafeInteger(cursor)) throw new WeftError(ErrorCode.InvalidArgument, "query.cursor is not a cursor this API gave out", { field: "cursor" });
     }
-    const rows = await engine.store.listInstances({
+    const rows = await engine.listInstances({
       tenant: tenant!, workflow, status: query.status, createdAfter: parseTime(query.createdAfter), createdBefore: parseTime(query.createdBefore),
       metadata, idPrefix: query.idPrefix, cursor, limit: limit + 1, direction: query.direction ?? "desc",
     });
@@ -263,7 +263,7 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
     const inst = await instanceOf(c, tenant!);
     const limit = query.limit === undefined ? 100 : Number(query.limit);
     if (limit < 1 || limit > 1000) throw new WeftError(ErrorCode.InvalidArgument, `query.limit must be from 1 to 1000, got ${limit}`, { field: "limit" });
-    const lines = await engine.store.logs(inst.record.pk, Number(query.after ?? 0), limit);
+    const lines = await engine.logs(inst.record, Number(query.after ?? 0), limit);
     return c.json({ logs: lines.map((l) => ({ seq: l.seq, at: iso(l.at), level: l.level, message: l.message })), cursor: lines.length === limit ? lines[lines.length - 1]!.seq : null });
   });
 

@@ -42,6 +42,8 @@ const STATUS: Record<string, number> = {
   [ErrorCode.TooLarge]: 413, [ErrorCode.PayloadTooLarge]: 413, [ErrorCode.StorageLimit]: 413,
   [ErrorCode.CompileError]: 422, [ErrorCode.NoWorkflowClass]: 422, [ErrorCode.AmbiguousWorkflowClass]: 422,
   [ErrorCode.QuotaExceeded]: 429,
+  // the store could not write (a full disk): nothing changed, retry once there is room
+  [ErrorCode.StorageFull]: 507,
 };
 
 export function errorResponse(c: Context, err: unknown, log?: (e: unknown) => void): Response {
@@ -51,6 +53,7 @@ export function errorResponse(c: Context, err: unknown, log?: (e: unknown) => vo
     if (status === 500) log?.(err);
     const headers: Record<string, string> = {};
     if (status === 429) headers["retry-after"] = String(err.details.retryAfterSeconds ?? 1);
+    if (status === 507) headers["retry-after"] = "5";
     if (status === 401) headers["www-authenticate"] = 'Bearer realm="weft"';
     const details = { ...err.details };
     delete details.status;

@@ -7,7 +7,7 @@ import { isFinished } from "../core/status.ts";
 import type { StepConfigView } from "../core/step-config.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { WorkflowInstance } from "../engine/binding.ts";
-import type { FakeClock } from "../testing/fake-clock.ts";
+import type { VirtualClock } from "../core/virtual-clock.ts";
 
 export interface QueuedEvent {
   type: string;
@@ -45,7 +45,7 @@ export class EventFeeder {
 
   private async pollOnce(): Promise<void> {
     if (this.queues.size === 0) return;
-    for (const ev of await this.engine.store.history(this.inst.record.pk, this.cursor)) {
+    for (const ev of await this.engine.history(this.inst.record, this.cursor)) {
       this.cursor = ev.eventId;
       if (ev.type !== "wait_started") continue;
       const type = (ev.data as { eventType?: string } | null)?.eventType;
@@ -102,7 +102,7 @@ const BETWEEN_QUIET_MS = 50;
  * clock does not move past a running attempt's timeout unless the instance has shown no progress
  * for `stallMs` of real time (a step that hangs).
  */
-export async function runSkipTime(engine: Engine, inst: WorkflowInstance, clock: FakeClock, feeder: EventFeeder, o: SkipTimeOptions = {}): Promise<void> {
+export async function runSkipTime(engine: Engine, inst: WorkflowInstance, clock: VirtualClock, feeder: EventFeeder, o: SkipTimeOptions = {}): Promise<void> {
   const maxAdvances = o.maxAdvances ?? 100_000;
   const stallMs = o.stallMs ?? 30_000;
   let advances = 0;
@@ -133,7 +133,7 @@ export async function runSkipTime(engine: Engine, inst: WorkflowInstance, clock:
   }
 }
 
-async function settle(engine: Engine, inst: WorkflowInstance, clock: FakeClock, feeder: EventFeeder): Promise<{ key: string; status: string; finished: boolean }> {
+async function settle(engine: Engine, inst: WorkflowInstance, clock: VirtualClock, feeder: EventFeeder): Promise<{ key: string; status: string; finished: boolean }> {
   let last = "";
   let stable = 0;
   let since = performance.now();

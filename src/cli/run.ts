@@ -115,9 +115,9 @@ export async function runCommand(args: RunArgs, io: RunIo = defaultIo): Promise<
     throw e;
   }
   // loaded here, not at the top: usage errors and --help do not pay for the engine, isolates and esbuild
-  const [{ Engine }, { FakeClock }] = await Promise.all([import("../main.ts"), import("../testing/fake-clock.ts")]);
+  const [{ Engine }, { VirtualClock }] = await Promise.all([import("../main.ts"), import("../core/virtual-clock.ts")]);
   const dataDir = mkdtempSync(join(tmpdir(), "weft-run-"));
-  const clock = args.skipTime ? new FakeClock(Date.now()) : undefined;
+  const clock = args.skipTime ? new VirtualClock(Date.now()) : undefined;
   let engine: Engine | undefined;
   const cleanup = async () => {
     await engine?.close().catch(() => undefined);
@@ -165,7 +165,7 @@ async function printLogs(engine: Engine, inst: WorkflowInstance, io: RunIo): Pro
   await new Promise((r) => setImmediate(r));
   let after = 0;
   for (;;) {
-    const lines = await engine.store.logs(inst.record.pk, after, 1000);
+    const lines = await engine.logs(inst.record, after, 1000);
     for (const l of lines) io.err(`[${l.level}] ${l.message}`);
     if (lines.length < 1000) return;
     after = lines[lines.length - 1]!.seq;

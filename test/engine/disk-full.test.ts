@@ -83,3 +83,25 @@ test("disk full: writes answer storage_full and change nothing; stuck instances 
   const b = await wfb.create({ id: "b" });
   assert.equal((await b.waitFor()).status, "complete");
 });
+
+test("disk full over HTTP: 507 storage_full with Retry-After, nothing created; 201 once there is room", { skip: canMount ? false : "needs root to mount a tmpfs", timeout: 60_000 }, async (t) => {
+  const { serverFor, module } = await import("../api/helpers.ts");
+  const dir = mountTmpfs(24);
+  assert.ok(dir, "mount -t tmpfs failed although running as root");
+  t.after(() => {
+    execFileSync("umount", ["-l", dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const s = await serverFor(t, { dataDir: join(dir, "data") });
+  assert.equal((await s.call("POST", "/v1/tenants", { name: "acme" })).status, 201);
+  assert.equal((await s.call("PUT", "/v1/tenants/acme/workflows/w", module(`return 1;`))).status, 200);
+  const filler = fill(dir);
+  const r = await s.call("POST", "/v1/tenants/acme/workflows/w/instances", { id: "x", params: { pad: "z".repeat(300000) } });
+  assert.equal(r.status, 507, r.text);
+  assert.equal((r.body as { error: { code: string } }).error.code, "storage_full");
+  assert.equal(r.headers.get("retry-after"), "5");
+  rmSync(filler);
+  rmSync(join(dir, "filler2"), { force: true });
+  assert.equal((await s.call("GET", "/v1/tenants/acme/workflows/w/instances/x")).status, 404, "the refused create changed nothing");
+  assert.equal((await s.call("POST", "/v1/tenants/acme/workflows/w/instances", { id: "x" })).status, 201);
+});
