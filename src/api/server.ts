@@ -32,6 +32,8 @@ export interface ServeOptions {
   quiet?: boolean;
   /** how long close() lets running step attempts finish (ms, default 10 s) */
   drainMs?: number;
+  /** called with a new admin token before its hash is committed (weft serve prints it there) */
+  announceAdminToken?: (token: string) => void;
 }
 
 export interface RunningServer {
@@ -56,7 +58,7 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
   const engine = o.engine ?? (await Engine.open({ dataDir: o.dataDir ?? "./weft-data", logger: log.child({ component: "engine" }), ...o.engineOptions }));
   const ownEngine = !o.engine;
   const tenancy = new Tenancy(engine.store, engine.clock, (tenant, q) => engine.setTenantConcurrency(tenant, q.maxRunningInstances));
-  const { adminToken } = await tenancy.open();
+  const { adminToken } = await tenancy.open(o.announceAdminToken);
   const metrics = createMetrics(engine);
   const { app } = createApp({
     engine, tenancy, ready: () => ready, version: packageVersion(),

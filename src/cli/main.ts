@@ -12,6 +12,8 @@ Run locally:
   dev FILE.ts [--tenant dev] [--workflow NAME] [--port 8787] [--data DIR]
                  a local server with FILE deployed, redeployed on every save
   serve          the HTTP API (weft serve --help)
+  admin-token [--data DIR] [--revoke-others]
+                 issue a new admin token from a data directory (a lost one)
 
 Drive a running weft serve (--url / WEFT_URL, --token / WEFT_TOKEN, --json):
   tenants create NAME [--max-running N] [--creates-per-second N]
@@ -36,7 +38,7 @@ Options:
 
 Exit codes: 0 ok, 1 failed (the server refused, or the instance errored), 2 bad usage.`;
 
-const COMMANDS = ["run", "dev", "serve", "tenants", "deploy", "workflows", "instances"];
+const COMMANDS = ["run", "dev", "serve", "admin-token", "tenants", "deploy", "workflows", "instances"];
 
 async function version(): Promise<string> {
   const { readFile } = await import("node:fs/promises");
@@ -56,6 +58,8 @@ async function dispatch(command: string, rest: string[]): Promise<number> {
     }
     case "serve":
       return await (await import("./serve.ts")).serveCommand(rest);
+    case "admin-token":
+      return await (await import("./admin-token.ts")).adminTokenCommand(rest);
     case "dev": {
       const [{ execute }, { devCommand }] = await Promise.all([import("./commands.ts"), import("./dev.ts")]);
       return await execute(devCommand, rest);

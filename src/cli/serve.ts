@@ -3,7 +3,16 @@
 // accepting, let running step attempts finish (up to --drain seconds), close, exit 0. A second signal
 // stops at once — also without loss: every committed result was on disk before it was acknowledged.
 import { parseArgs } from "node:util";
+import { writeSync } from "node:fs";
 import { startServer } from "../api/server.ts";
+
+/**
+ * Test hook: WEFT_CRASH_AT names a point of the first start where the process kills itself with
+ * SIGKILL (before-admin-token-commit, after-admin-token-commit); test/cli/admin-token.test.ts.
+ */
+function crashPoint(name: string): void {
+  if (process.env.WEFT_CRASH_AT === name) process.kill(process.pid, "SIGKILL");
+}
 
 export const SERVE_HELP = `Usage: weft serve [options]
 
@@ -46,15 +55,18 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const dataDir = values.data ?? process.env.WEFT_DATA ?? "./weft-data";
-  const server = await startServer({ host: values.host ?? process.env.WEFT_HOST ?? "127.0.0.1", port, dataDir, drainMs: drain * 1000 });
-  // one write: whoever waits for the "serving" line (a supervisor, a test) has the token with it
-  process.stdout.write(
-    `weft is serving ${server.url} (data: ${dataDir})\n` +
-      (server.adminToken
-        ? `\nAdmin token (shown once; only its hash is stored):\n\n  ${server.adminToken}\n\n` +
-          `Use it with the CLI:  export WEFT_URL=${server.url} WEFT_TOKEN=${server.adminToken}\n\n`
-        : ""),
-  );
+  // A new admin token is printed before its hash is committed (one synchronous write, so a kill
+  // right after it still leaves the text in the pipe): a kill at any point never leaves a data
+  // directory with an admin token nobody saw. It comes before the "serving" line, so whoever waits
+  // for that line has the token already.
+  const announce = (token: string) => {
+    writeSync(1, `\nAdmin token (shown once; only its hash is stored):\n\n  ${token}\n\nUse it with the CLI:  export WEFT_TOKEN=${token}\n` +
+      `(lost it? stop the server and run: weft admin-token --data ${dataDir})\n\n`);
+    crashPoint("before-admin-token-commit");
+  };
+  const server = await startServer({ host: values.host ?? process.env.WEFT_HOST ?? "127.0.0.1", port, dataDir, drainMs: drain * 1000, announceAdminToken: announce });
+  if (server.adminToken) crashPoint("after-admin-token-commit");
+  process.stdout.write(`weft is serving ${server.url} (data: ${dataDir})\n` + (server.adminToken ? `export WEFT_URL=${server.url}\n` : ""));
   return new Promise<number>((resolve) => {
     let signals = 0;
     const stop = (sig: string) => {

@@ -42,13 +42,16 @@ export function newToken(): string {
   return "weft_" + randomBytes(32).toString("base64url");
 }
 
+/** how long an authenticated token is trusted without looking at the store again (real time) */
+const TOKEN_RECHECK_MS = 1000;
+
 export class Tenancy {
   private readonly store: Store;
   private readonly clock: Clock;
   private readonly tenants = new Map<string, Tenant>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   /** hash → principal of tokens seen recently: every request authenticates, tokens change rarely */
-  private readonly known = new Map<string, Principal>();
+  private readonly known = new Map<string, { p: Principal; at: number }>();
   /** applies a tenant's running-instance quota (the engine's scheduler enforces it) */
   private readonly onQuotas: (tenant: string, q: Quotas) => void;
 
@@ -58,14 +61,29 @@ export class Tenancy {
     this.onQuotas = onQuotas;
   }
 
-  /** Load tenants; make the admin token if there is none yet (returned once, never again). */
-  async open(): Promise<{ adminToken: string | null }> {
+  /**
+   * Load tenants; make the admin token if there is none yet (returned once, never again).
+   * `announce` gets the token BEFORE its hash is committed: a process killed in between leaves no
+   * live admin token, so the next start makes a new one — never a data directory whose only admin
+   * token nobody saw.
+   */
+  async open(announce?: (token: string) => void): Promise<{ adminToken: string | null }> {
     for (const t of await this.store.listTenants()) this.remember(t);
     const admins = (await this.store.listTokens(null)).filter((t) => t.revokedAt === null);
     if (admins.length > 0) return { adminToken: null };
+    return { adminToken: await this.issueAdminToken(announce) };
+  }
+
+  /**
+   * A new admin token (the recovery path: `weft admin-token --data DIR`), announced before its hash
+   * is committed; `revokeOthers` revokes every other admin token in the same step.
+   */
+  async issueAdminToken(announce?: (token: string) => void, revokeOthers = false): Promise<string> {
     const token = newToken();
+    announce?.(token);
+    if (revokeOthers) for (const t of await this.store.listTokens(null)) if (t.revokedAt === null) await this.store.revokeToken(null, t.id, this.clock.now());
     await this.store.putToken({ id: tokenId(), tenant: null, name: "admin", hash: hash(token), createdAt: this.clock.now(), revokedAt: null });
-    return { adminToken: token };
+    return token;
   }
 
   private remember(t: TenantRecord): Tenant {
@@ -80,14 +98,17 @@ export class Tenancy {
     if (!token || token.length > 200) return null;
     const h = hash(token);
     const hit = this.known.get(h);
-    if (hit && (hit.kind === "admin" || this.tenants.has(hit.tenant))) return hit;
+    // cached for a second only: a token revoked elsewhere (another process: weft admin-token, another
+    // node) is refused within a second, at the cost of one point query per token per second
+    const now = Date.now();
+    if (hit && now - hit.at < TOKEN_RECHECK_MS && (hit.p.kind === "admin" || this.tenants.has(hit.p.tenant))) return hit.p;
     const rec = await this.store.tokenByHash(h);
     if (!rec || rec.revokedAt !== null) return null;
     if (!timingSafeEqual(Buffer.from(rec.hash, "hex"), Buffer.from(h, "hex"))) return null;
     if (rec.tenant !== null && !this.tenants.has(rec.tenant)) return null;
     const p: Principal = rec.tenant === null ? { kind: "admin", tokenId: rec.id } : { kind: "tenant", tenant: rec.tenant, tokenId: rec.id };
     if (this.known.size >= 10_000) this.known.clear();
-    this.known.set(h, p);
+    this.known.set(h, { p, at: now });
     return p;
   }
 
@@ -136,7 +157,7 @@ export class Tenancy {
     if (!(await this.store.revokeToken(tenant, id, this.clock.now()))) {
       throw new WeftError(ErrorCode.NotFound, `tenant "${tenant}" has no live token with id "${id}"`, { tenant, tokenId: id });
     }
-    for (const [h, p] of this.known) if (p.tokenId === id) this.known.delete(h); // revoked at once
+    for (const [h, k] of this.known) if (k.p.tokenId === id) this.known.delete(h); // revoked at once
   }
 
   /**
