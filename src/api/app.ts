@@ -1,6 +1,7 @@
 // The control plane's HTTP API (docs/http-api.md): thin routes over the engine and the tenancy layer.
 // Every route is declared through Routes (http.ts), which authenticates, hides other tenants' resources
 // behind 404, validates body and query with the zod schemas (schemas.ts) and maps errors to one body.
+import { renderValue } from "./render.ts";
 import { Hono, type Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import { ErrorCode, WeftError } from "../core/errors.ts";
@@ -219,7 +220,8 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
   });
   routes.add({ method: "get", path: `${I}/:id`, summary: "an instance (InstanceStatusAndLogs)", auth: "tenant", responses: { 200: "instance detail" } }, async (c, { tenant }) => {
     const inst = await instanceOf(c, tenant!);
-    return c.json(await inst.describe());
+    // every value the journal accepted renders (render.ts), never a 500
+    return c.json(renderValue(await inst.describe()) as object);
   });
   const action = (name: "pause" | "resume") =>
     routes.add({ method: "post", path: `${I}/:id/${name}`, summary: `${name} an instance`, auth: "tenant", responses: { 200: "{ id, status }", 409: "not possible in this status" } }, async (c, { tenant }) => {
@@ -255,7 +257,7 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
       const it = inst.subscribe({ cursor });
       stream.onAbort(() => void it.return(undefined));
       for await (const ev of it) {
-        await stream.writeSSE({ id: String(ev.eventId), event: ev.type, data: JSON.stringify({ ...ev, timestamp: ev.timestamp.toISOString() }) });
+        await stream.writeSSE({ id: String(ev.eventId), event: ev.type, data: JSON.stringify(renderValue({ ...ev, timestamp: ev.timestamp.toISOString() })) });
       }
     });
   });
