@@ -70,13 +70,27 @@ export function errorResponse(c: Context, err: unknown, log?: (e: unknown) => vo
 /** JSON nested deeper than this is refused before validation (the validators recurse). */
 export const MAX_JSON_DEPTH = 100;
 
-function depthOver(v: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[v, 1]];
-  while (stack.length) {
-    const [x, d] = stack.pop()!;
-    if (x === null || typeof x !== "object") continue;
-    if (d > max) return true;
-    for (const y of Object.values(x)) if (y !== null && typeof y === "object") stack.push([y, d + 1]);
+/**
+ * Is the JSON text nested deeper than `max`? One pass over the characters (strings skipped), before
+ * JSON.parse: cheaper than walking the parsed value (a 50 MiB body in ~0.1 s, no allocation), and it
+ * spares JSON.parse itself a body built to exhaust its stack.
+ */
+function depthOver(text: string, max: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      // a string: skip to its closing quote (escapes included)
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92) i++;
+        else if (d === 34) break;
+      }
+    } else if (c === 123 || c === 91) {
+      if (++depth > max) return true;
+    } else if (c === 125 || c === 93) {
+      depth--;
+    }
   }
   return false;
 }
@@ -104,16 +118,14 @@ async function readJson(c: Context, limit: number): Promise<unknown> {
     throw new WeftError(ErrorCode.InvalidArgument, `the request body must be JSON (Content-Type: application/json), got ${JSON.stringify(type || "no Content-Type")}`, { contentType: type, status: 415 });
   }
   const text = new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(chunks));
-  let value: unknown;
+  if (depthOver(text, MAX_JSON_DEPTH)) {
+    throw new WeftError(ErrorCode.InvalidArgument, `the request body is nested more than ${MAX_JSON_DEPTH} levels deep`, { field: "body", limit: MAX_JSON_DEPTH });
+  }
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new WeftError(ErrorCode.InvalidArgument, `the request body is not valid JSON: ${(e as Error).message}`, { field: "body" });
   }
-  if (depthOver(value, MAX_JSON_DEPTH)) {
-    throw new WeftError(ErrorCode.InvalidArgument, `the request body is nested more than ${MAX_JSON_DEPTH} levels deep`, { field: "body", limit: MAX_JSON_DEPTH });
-  }
-  return value;
 }
 
 function zodError(where: "body" | "query", e: z.ZodError): WeftError {

@@ -74,12 +74,13 @@ export class WorkflowBinding<P = unknown> {
     }
     const id = o?.id === undefined ? this.engine.newInstanceId() : validateInstanceId(o.id);
     checkSerializable(o?.params, `${where} params`);
-    let bytes: number;
+    let encoded: Uint8Array;
     try {
-      bytes = serialize(o?.params).byteLength;
+      encoded = serialize(o?.params);
     } catch (e) {
       throw new WeftError(ErrorCode.NotSerializable, `${where} params cannot be serialized: ${(e as Error).message}`, { field: `${where}.params` });
     }
+    const bytes = encoded.byteLength;
     if (bytes > limit) {
       throw new WeftError(ErrorCode.TooLarge, `${where} params are ${bytes} bytes, the limit is ${limit} bytes`, { field: `${where}.params`, size: bytes, limit });
     }
@@ -87,7 +88,7 @@ export class WorkflowBinding<P = unknown> {
     if (typeof metadata !== "object" || Array.isArray(metadata) || Object.entries(metadata).some(([k, v]) => typeof v !== "string" || k.length > 64 || v.length > 1024)) {
       throw new WeftError(ErrorCode.InvalidArgument, `${where} metadata must be an object of strings (keys ≤ 64 chars, values ≤ 1024 chars)`, { field: `${where}.metadata` });
     }
-    return { tenant: this.tenant, workflow: this.name, id, version: "", params: o?.params, metadata, trigger: "api", createdAt: this.engine.clock.now() };
+    return { tenant: this.tenant, workflow: this.name, id, version: "", params: o?.params, encodedParams: encoded, metadata, trigger: "api", createdAt: this.engine.clock.now() };
   }
 
   private async latest() {
@@ -118,7 +119,13 @@ export class WorkflowBinding<P = unknown> {
     const rows: NewInstance[] = [];
     const objects: StoredObject[] = [];
     const seen = new Set<string>();
+    let slice = performance.now();
     for (let i = 0; i < batch.length; i++) {
+      // a batch of large params takes a while to check: let other requests (and runs) in between
+      if (performance.now() - slice > 10) {
+        await new Promise((r) => setImmediate(r));
+        slice = performance.now();
+      }
       const row = await this.prepare(batch[i], `createBatch[${i}]`, v.config.limits.stepResultBytes);
       if (seen.has(row.id)) throw new WeftError(ErrorCode.AlreadyExists, `createBatch[${i}]: instance id "${row.id}" appears twice in the batch`, { index: i, instanceId: row.id });
       seen.add(row.id);

@@ -67,6 +67,8 @@ export interface NewInstance {
   id: string;
   version: string;
   params: unknown;
+  /** params as the engine already encoded them (v8 serialization, checked against the size limit): stored as they are */
+  encodedParams?: Uint8Array;
   metadata: Record<string, string>;
   trigger: string;
   createdAt: number;

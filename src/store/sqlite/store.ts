@@ -200,9 +200,24 @@ export class SqliteStore implements Store {
   // ---- instances -----------------------------------------------------------------------------
   private instance(r: Row | undefined): InstanceRecord | undefined {
     if (!r) return undefined;
+    const rec = this.instanceRow(r);
+    // params are decoded when first read, not with the row: a claim of a hundred instances with large
+    // params then costs no decoding inside its transaction (each run decodes its own as it starts)
+    const raw = r.params;
+    let decoded = false;
+    let value: unknown;
+    Object.defineProperty(rec, "params", {
+      enumerable: true, configurable: true,
+      get: () => (decoded ? value : ((decoded = true), (value = dec(raw)))),
+      set: (v: unknown) => ((decoded = true), (value = v)),
+    });
+    return rec;
+  }
+
+  private instanceRow(r: Row): InstanceRecord {
     return {
       pk: r.pk as number, tenant: r.tenant as string, workflow: r.workflow as string, id: r.id as string, version: r.version as string,
-      status: r.status as InstanceStatus, params: dec(r.params), metadata: unjson(r.metadata) ?? {}, trigger: r.trigger as string,
+      status: r.status as InstanceStatus, params: undefined, metadata: unjson(r.metadata) ?? {}, trigger: r.trigger as string,
       createdAt: r.created_at as number, startedAt: (r.started_at as number) ?? null, endedAt: (r.ended_at as number) ?? null,
       modifiedAt: r.modified_at as number, output: dec(r.output), error: unjson<ErrorInfo>(r.error) ?? null,
       wakeAt: (r.wake_at as number) ?? null, readyAt: (r.ready_at as number) ?? null, epoch: r.epoch as number,
@@ -218,15 +233,16 @@ export class SqliteStore implements Store {
       const ins = this.q(`INSERT INTO instances (tenant, workflow, id, version, status, params, metadata, trigger, created_at, modified_at, epoch, fs_head, fs_files, ready_at)
                           VALUES (?,?,?,?, 'queued', ?,?,?,?,?, 0, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING pk`);
       for (const n of rows) {
-        const r = ins.get(n.tenant, n.workflow, n.id, n.version, enc(n.params), JSON.stringify(n.metadata), n.trigger, n.createdAt, n.createdAt, n.fsHead ?? null, n.fsFiles ?? 0, n.createdAt) as Row | undefined;
+        const r = ins.get(n.tenant, n.workflow, n.id, n.version, n.encodedParams ?? enc(n.params), JSON.stringify(n.metadata), n.trigger, n.createdAt, n.createdAt, n.fsHead ?? null, n.fsFiles ?? 0, n.createdAt) as Row | undefined;
         if (!r) {
           throw new WeftError(ErrorCode.AlreadyExists, `instance "${n.id}" already exists in workflow ${n.workflow}; instance ids are unique and never reused`, {
             instanceId: n.id, workflow: n.workflow,
           });
         }
         this.hist(r.pk as number, "workflow_queued", n.createdAt);
+        const { encodedParams: _e, ...rest } = n;
         out.push({
-          pk: r.pk as number, ...n, status: "queued", startedAt: null, endedAt: null, modifiedAt: n.createdAt, output: undefined, error: null, wakeAt: null, readyAt: n.createdAt, epoch: 0,
+          pk: r.pk as number, ...rest, status: "queued", startedAt: null, endedAt: null, modifiedAt: n.createdAt, output: undefined, error: null, wakeAt: null, readyAt: n.createdAt, epoch: 0,
           fsHead: n.fsHead ?? null, fsFiles: n.fsFiles ?? 0,
         });
       }
