@@ -26,6 +26,7 @@ Options:
   -h, --help       show this help
 
 The first start on a data directory prints the admin token once; keep it (WEFT_TOKEN for the CLI).
+Lost it (or a first start was killed before you saw it)? weft admin-token --data DIR issues a new one.
 Secrets in deploys are sealed with WEFT_SECRET_KEY (32 bytes, hex or base64) or <data>/secret.key.`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -61,7 +62,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   // for that line has the token already.
   const announce = (token: string) => {
     writeSync(1, `\nAdmin token (shown once; only its hash is stored):\n\n  ${token}\n\nUse it with the CLI:  export WEFT_TOKEN=${token}\n` +
-      `(lost it? stop the server and run: weft admin-token --data ${dataDir})\n\n`);
+      `(lost it? weft admin-token --data ${dataDir} issues a new one, with or without the server running)\n\n`);
     crashPoint("before-admin-token-commit");
   };
   const server = await startServer({ host: values.host ?? process.env.WEFT_HOST ?? "127.0.0.1", port, dataDir, drainMs: drain * 1000, announceAdminToken: announce });

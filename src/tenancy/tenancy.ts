@@ -76,13 +76,19 @@ export class Tenancy {
 
   /**
    * A new admin token (the recovery path: `weft admin-token --data DIR`), announced before its hash
-   * is committed; `revokeOthers` revokes every other admin token in the same step.
+   * is committed; `revokeOthers` then revokes every other admin token. The new one is committed
+   * before the others are revoked, so a kill in between leaves it and the old ones live — never a
+   * moment without a live admin token somebody saw.
    */
   async issueAdminToken(announce?: (token: string) => void, revokeOthers = false): Promise<string> {
     const token = newToken();
     announce?.(token);
-    if (revokeOthers) for (const t of await this.store.listTokens(null)) if (t.revokedAt === null) await this.store.revokeToken(null, t.id, this.clock.now());
-    await this.store.putToken({ id: tokenId(), tenant: null, name: "admin", hash: hash(token), createdAt: this.clock.now(), revokedAt: null });
+    const id = tokenId();
+    await this.store.putToken({ id, tenant: null, name: "admin", hash: hash(token), createdAt: this.clock.now(), revokedAt: null });
+    if (revokeOthers) {
+      for (const t of await this.store.listTokens(null)) if (t.id !== id && t.revokedAt === null) await this.store.revokeToken(null, t.id, this.clock.now());
+      for (const [h, k] of this.known) if (k.p.kind === "admin" && k.p.tokenId !== id) this.known.delete(h);
+    }
     return token;
   }
 

@@ -89,3 +89,21 @@ test("weft admin-token --data DIR: a new admin token from the data directory; --
   assert.equal((await bad.exited).code, 2);
   assert.match(bad.output(), /not a weft data directory/);
 });
+
+test("first start killed after the commit and its output lost: weft admin-token --data DIR with no server running gets the operator in", { timeout: 60_000 }, async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-admin-"));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const first = weft(["serve", "--port", "0", "--data", dataDir], { WEFT_CRASH_AT: "after-admin-token-commit" });
+  assert.equal((await first.exited).signal, "SIGKILL", first.output());
+  const unseen = TOKEN.exec(first.output())?.[1]; // committed, but say nobody read it
+  assert.ok(unseen, first.output());
+  // the recovery works from the data directory alone: nothing is listening
+  const a = weft(["admin-token", "--data", dataDir, "--revoke-others"]);
+  assert.equal((await a.exited).code, 0, a.output());
+  const fresh = a.output().trim();
+  assert.match(fresh, /^weft_\S+$/);
+  const s = await serving(dataDir, t);
+  assert.equal(TOKEN.exec(s.output()), null, "the data directory has an admin token: no new one is made");
+  assert.equal(await adminOk(s.url, fresh), 200);
+  assert.equal(await adminOk(s.url, unseen), 401, "--revoke-others revoked the unseen one");
+});
