@@ -4,10 +4,16 @@
 import { Engine as EngineBase } from "./engine/engine.ts";
 import { compileConfig, type EngineConfig, type EngineOptions } from "./engine/config.ts";
 import type { EngineDeps, SandboxRuntime } from "./engine/ports.ts";
+import type { Store } from "./store/ports.ts";
 import { SqliteStore } from "./store/sqlite/store.ts";
 import { InstanceData } from "./instance-data/instance-data.ts";
 import { IsolatePool } from "./sandbox/host/isolates.ts";
 import { compileTenant, guestRuntimeBundle } from "./sandbox/host/compile.ts";
+
+/** The embedded store of a data directory alone (no engine, nothing runs): for tools like weft admin-token. */
+export function openEmbeddedStore(dataDir: string): Store {
+  return new SqliteStore({ dataDir });
+}
 
 export function composeDeps(config: EngineConfig): EngineDeps {
   const store = config.store ?? new SqliteStore({ dataDir: config.dataDir, synchronous: config.synchronous });

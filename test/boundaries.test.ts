@@ -85,6 +85,11 @@ const RULES: Rule[] = [
     allowed: (e) => e.to !== "src/sandbox/protocol.ts",
   },
   {
+    name: "the CLI reaches adapters only through the composition root (src/main.ts)",
+    applies: (f) => under(f, "src/cli"),
+    allowed: (e) => !ADAPTERS.some((a) => under(e.to, a)),
+  },
+  {
     name: "observability reads the engine through the stats port it defines, never the engine itself",
     applies: (f) => under(f, "src/observability"),
     allowed: (e) => !["src/engine", "src/api", "src/cli", "src/main.ts"].some((d) => under(e.to, d)),

@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { SqliteStore } from "../store/sqlite/store.ts";
+import { openEmbeddedStore } from "../main.ts";
 import { Tenancy } from "../tenancy/tenancy.ts";
 import { SystemClock } from "../core/clock.ts";
 
@@ -35,7 +35,7 @@ export async function adminTokenCommand(argv: string[]): Promise<number> {
     process.stderr.write(`weft admin-token: ${dataDir} is not a weft data directory (no weft.db); start weft serve there first\n`);
     return 2;
   }
-  const store = new SqliteStore({ dataDir });
+  const store = openEmbeddedStore(dataDir);
   try {
     const tenancy = new Tenancy(store, new SystemClock(), () => undefined);
     await tenancy.issueAdminToken((token) => process.stdout.write(`${token}\n`), values["revoke-others"] === true);

@@ -4,7 +4,7 @@
 // Bare specifiers ("cloudflare:workers", npm packages) are left to the compiler to accept or reject.
 import { readFileSync, statSync } from "node:fs";
 import { basename, dirname, extname, relative, resolve, sep } from "node:path";
-import type { TenantCode } from "../sandbox/host/compile.ts";
+import type { TenantCode } from "../engine/ports.ts";
 
 /** `from "x"`, `import "x"`, `import("x")`; false hits in comments only add files, never fail. */
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"'\n]+)["']/g;
