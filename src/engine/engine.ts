@@ -74,7 +74,8 @@ export interface EngineCore {
   egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>): Promise<unknown>;
   callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<unknown>;
   onRunFinished(r: InstanceRun, status: InstanceStatus): void;
-  onRunSuspended(r: InstanceRun, status: "waiting" | "paused", wakeAt: number | null): void;
+  /** `readyAt`: the run queue's answer to the release (due now when a wake-up arrived meanwhile) */
+  onRunSuspended(r: InstanceRun, status: "waiting" | "paused", wakeAt: number | null, readyAt: number | null): void;
   onRunStopped(r: InstanceRun): void;
   /** the run ended without releasing its claim and wants to run again (a replay) */
   onRunCrashed(r: InstanceRun): void;
@@ -557,11 +558,11 @@ export class Engine implements EngineCore {
     this.notify(r.pk);
   }
 
-  onRunSuspended(r: InstanceRun, _status: "waiting" | "paused", wakeAt: number | null): void {
+  onRunSuspended(r: InstanceRun, _status: "waiting" | "paused", wakeAt: number | null, readyAt: number | null): void {
     this.notify(r.pk);
-    if (wakeAt !== null && (!this.wakeTimer || wakeAt < this.wakeTimer.at)) this.background(this.armReady());
-    // a wake-up it had not seen made it due at once (release): look now
-    this.background(this.poll());
+    // a wake-up it had not seen made it due at once (release): queue it again
+    if (readyAt !== null && readyAt <= this.clock.now()) this.background(this.enqueueRef(r.ref, "wake"));
+    else if (readyAt !== null && (!this.wakeTimer || readyAt < this.wakeTimer.at)) this.background(this.armReady());
   }
 
   /** instances whose activations outran the sync budget: their runs use asynchronous activations */

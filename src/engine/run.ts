@@ -532,7 +532,7 @@ export class InstanceRun {
     void this.e.store.release(this.pk, this.epoch, { now, readyAt: status === "waiting" ? wakeAt : null, seenWakes: this.seenWakes }, [
       { op: "status", status, wakeAt },
       { op: "history", type: status === "paused" ? "workflow_paused" : "workflow_waiting", at: now },
-    ]).then(() => this.e.onRunSuspended(this, status, wakeAt), (err) => this.e.onRunError(this, err));
+    ]).then((res) => this.e.onRunSuspended(this, status, wakeAt, res.readyAt), (err) => this.e.onRunError(this, err));
   }
 
   /** Release everything this run holds; its later writes are fenced out by the epoch anyway. */

@@ -247,8 +247,11 @@ export interface RunQueuePort {
   claimDue(c: Claim, limit: number): Promise<Claimed[]>;
   /** heartbeat: extend this node's claims on these instances; returns the pks still held */
   extendClaims(node: string, pks: number[], leaseUntil: number): Promise<number[]>;
-  /** end a run (fenced): the ops, then the claim let go with the next wake time, in one transaction */
-  release(pk: number, epoch: number, r: Release, ops: JournalOp[]): Promise<void>;
+  /**
+   * End a run (fenced): the ops, then the claim let go with the next wake time, in one transaction.
+   * Returns the instance's place in the run queue after it (due at once when a wake-up came meanwhile).
+   */
+  release(pk: number, epoch: number, r: Release, ops: JournalOp[]): Promise<{ readyAt: number | null }>;
   /** the embedded store is one process's: claims of an earlier process are void at open */
   voidClaims(): Promise<number>;
   /**

@@ -103,12 +103,12 @@ async function stepOf(s: Store, pk: number, key: string): Promise<StepRecord | u
 }
 
 /** the run suspends: status waiting, due again at `readyAt` */
-function suspend(s: Store, pk: number, c: Claimed, now: number, readyAt: number | null, seenWakes = c.wakes): Promise<void> {
+function suspend(s: Store, pk: number, c: Claimed, now: number, readyAt: number | null, seenWakes = c.wakes): Promise<{ readyAt: number | null }> {
   return s.release(pk, c.epoch, { now, readyAt, seenWakes }, [{ op: "status", status: "waiting", wakeAt: readyAt }, hist("workflow_waiting", now)]);
 }
 
 /** the run ends: status complete */
-function complete(s: Store, pk: number, c: Claimed, now: number, output: unknown = "done", readyAt: number | null = null, seenWakes = c.wakes): Promise<void> {
+function complete(s: Store, pk: number, c: Claimed, now: number, output: unknown = "done", readyAt: number | null = null, seenWakes = c.wakes): Promise<{ readyAt: number | null }> {
   return s.release(pk, c.epoch, { now, readyAt, seenWakes }, [
     { op: "status", status: "complete", output, wakeAt: null, endedAt: now }, hist("workflow_completed", now),
   ]);
@@ -530,8 +530,10 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
           assert.ok(ev.wakes > c.wakes);
           // held by A's live claim: not listed although due
           assert.ok(!(await duePks(s, T0 + 600, L0)).includes(inst.pk));
-          await suspend(s, inst.pk, c, T0 + 600, T0 + HOUR, seen ? ev.wakes : c.wakes);
+          const released = await suspend(s, inst.pk, c, T0 + 600, T0 + HOUR, seen ? ev.wakes : c.wakes);
           assert.equal((await get(s, inst.pk)).readyAt, seen ? T0 + HOUR : T0 + 600, inst.id);
+          // release answers with the same place in the run queue (the engine queues it again at once)
+          assert.deepEqual(released, { readyAt: seen ? T0 + HOUR : T0 + 600 });
         }
         assert.deepEqual(await duePks(s, T0 + 599, L0), []);
         assert.deepEqual(await duePks(s, T0 + 600, L0), [a!.pk]);
@@ -957,7 +959,7 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
         claimHeld: boolean;
         steps: { key: string; state: StepRecord["state"]; value?: unknown }[];
       }
-      interface Sequence { name: string; writes: { name: string; run(r: Run): Promise<void> }[]; after: Expect[] }
+      interface Sequence { name: string; writes: { name: string; run(r: Run): Promise<unknown> }[]; after: Expect[] }
       const sleep = entry("sleep", "nap", 1, "pending", { dueAt: T0 + HOUR });
       const wait = waitEntry("approval", 1, "approved", T0 + DAY);
       const stepPending = entry("do", "charge", 1, "pending", { attempts: 1, startedAt: T0 + 2 });

@@ -72,8 +72,7 @@ CREATE INDEX instances_ended ON instances (tenant, ended_at) WHERE ended_at IS N
     // delete (plain INTEGER PRIMARY KEY reuses the highest one). New columns:
     // - ready_at: when the instance next needs a run (null: nothing to do until something wakes it);
     // - claim_owner / claim_until: the run that holds it (node id, lease expiry on the lease clock);
-    // - wakes: wake-ups recorded (a release that has not seen the latest one makes it due again);
-    // - history_seq: the last history sequence number (no MAX(seq)+1).
+    // - wakes: wake-ups recorded (a release that has not seen the latest one makes it due again).
     // Instances that were unfinished are due at once, so the first claim loop continues them; a
     // waiting one keeps its wake time unless it has buffered events (they may match on its run).
     sql: `
@@ -81,16 +80,15 @@ CREATE TABLE instances_v5 (pk INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT
   status TEXT NOT NULL, params BLOB, metadata TEXT NOT NULL DEFAULT '{}', trigger TEXT NOT NULL DEFAULT 'api',
   created_at INTEGER NOT NULL, started_at INTEGER, ended_at INTEGER, modified_at INTEGER NOT NULL,
   output BLOB, error TEXT, wake_at INTEGER, epoch INTEGER NOT NULL DEFAULT 0, fs_head TEXT, fs_files INTEGER NOT NULL DEFAULT 0,
-  ready_at INTEGER, claim_owner TEXT, claim_until INTEGER, wakes INTEGER NOT NULL DEFAULT 0, history_seq INTEGER NOT NULL DEFAULT 0,
+  ready_at INTEGER, claim_owner TEXT, claim_until INTEGER, wakes INTEGER NOT NULL DEFAULT 0,
   UNIQUE (tenant, workflow, id));
 INSERT INTO instances_v5 (pk, tenant, workflow, id, version, status, params, metadata, trigger, created_at, started_at, ended_at, modified_at,
-  output, error, wake_at, epoch, fs_head, fs_files, ready_at, history_seq)
+  output, error, wake_at, epoch, fs_head, fs_files, ready_at)
 SELECT pk, tenant, workflow, id, version, status, params, metadata, trigger, created_at, started_at, ended_at, modified_at,
   output, error, wake_at, epoch, fs_head, fs_files,
   CASE WHEN status IN ('queued','running','waitingForPause') THEN modified_at
        WHEN status = 'waiting' AND EXISTS (SELECT 1 FROM events e WHERE e.instance = instances.pk AND e.consumed_by IS NULL) THEN modified_at
-       WHEN status = 'waiting' THEN wake_at ELSE NULL END,
-  COALESCE((SELECT MAX(seq) FROM history h WHERE h.instance = instances.pk), 0)
+       WHEN status = 'waiting' THEN wake_at ELSE NULL END
 FROM instances;
 DROP TABLE instances;
 ALTER TABLE instances_v5 RENAME TO instances;
