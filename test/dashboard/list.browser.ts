@@ -61,6 +61,15 @@ test("instance list: pages, filters, live updates, bulk terminate; overview: fai
   await s.api("POST", "/v1/tenants/acme/workflows/sleepy/instances", { id: "job-live", metadata: { shard: "9" } });
   await page.locator('tr[data-instance="job-live"]').waitFor({ timeout: 10_000 });
 
+  // a live refresh does not reset a filter the reader is still typing (no Enter yet)
+  await page.getByLabel("Instance id starts with").fill("job-");
+  const seen = apiQueries.length;
+  await page.waitForRequest((r) => new URL(r.url()).pathname === "/v1/tenants/acme/workflows/sleepy/instances" && apiQueries.length > seen);
+  await page.waitForResponse((r) => new URL(r.url()).pathname === "/v1/tenants/acme/workflows/sleepy/instances");
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
+  assert.equal(await page.getByLabel("Instance id starts with").inputValue(), "job-", "the typed text survives the refresh");
+  assert.equal(apiQueries[apiQueries.length - 1]!.get("idPrefix"), null, "not applied before Enter");
+
   // filters: id prefix + metadata go to the API; the URL keeps them
   await page.getByLabel("Instance id starts with").fill("job-1");
   await page.getByLabel("Instance id starts with").press("Enter");

@@ -54,6 +54,21 @@ export function InstancesIndex() {
   );
 }
 
+/**
+ * A filter field that keeps what the reader is typing: the list refreshes itself every 2 s, and a
+ * controlled input would be reset to the committed filter by that re-render (the typed text lost,
+ * or an emptied field snapping back). The draft follows the committed value only when that changes.
+ */
+function FilterInput(p: { id: string; type: "search" | "datetime-local"; value: string; placeholder?: string; onCommit: (v: string) => void }) {
+  const [draft, setDraft] = useState(p.value);
+  useEffect(() => setDraft(p.value), [p.value]);
+  return (
+    <input id={p.id} type={p.type} step={p.type === "datetime-local" ? "1" : undefined} value={draft} placeholder={p.placeholder}
+      onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
+      onChange={(e) => p.onCommit((e.target as HTMLInputElement).value)} />
+  );
+}
+
 export function InstancesPage({ tenant, workflow }: { tenant: string; workflow: string }) {
   const ctx = useSession();
   const { query } = useRoute();
@@ -135,19 +150,19 @@ export function InstancesPage({ tenant, workflow }: { tenant: string; workflow: 
         </div>
         <div class="field">
           <label for="f-id">Instance id starts with</label>
-          <input id="f-id" type="search" value={idPrefix} placeholder="user-" onChange={(e) => setFilter("id", (e.target as HTMLInputElement).value.trim())} />
+          <FilterInput id="f-id" type="search" value={idPrefix} placeholder="user-" onCommit={(v) => setFilter("id", v.trim())} />
         </div>
         <div class="field">
           <label for="f-meta">Metadata (key=value, …)</label>
-          <input id="f-meta" type="search" value={meta} placeholder="customer=acme" onChange={(e) => setFilter("meta", (e.target as HTMLInputElement).value.trim())} />
+          <FilterInput id="f-meta" type="search" value={meta} placeholder="customer=acme" onCommit={(v) => setFilter("meta", v.trim())} />
         </div>
         <div class="field">
           <label for="f-after">Created after</label>
-          <input id="f-after" type="datetime-local" step="1" value={after} onChange={(e) => setFilter("after", (e.target as HTMLInputElement).value)} />
+          <FilterInput id="f-after" type="datetime-local" value={after} onCommit={(v) => setFilter("after", v)} />
         </div>
         <div class="field">
           <label for="f-before">Created before</label>
-          <input id="f-before" type="datetime-local" step="1" value={before} onChange={(e) => setFilter("before", (e.target as HTMLInputElement).value)} />
+          <FilterInput id="f-before" type="datetime-local" value={before} onCommit={(v) => setFilter("before", v)} />
         </div>
         <label class="check">
           <input type="checkbox" checked={live} onChange={(e) => setLive((e.target as HTMLInputElement).checked)} /> Live
