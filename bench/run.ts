@@ -116,7 +116,7 @@ if (run("storage")) {
   figures.noStorageFiles = none.files + none.objects;
   rows.push({
     metric: "SQL step / plain step (p50)", value: sql.p50Us / plain.p50Us, unit: "×", kind: "max", target: 1.5,
-    note: `1 instance, 1,000 sequential step.do each inserting one row (its own SQLite file, committed with the step: recorded result + fdatasync, journal after): p50 ${fmt(sql.p50Us)} µs, p99 ${fmt(sql.p99Us)} µs; plain step in the same run: p50 ${fmt(plain.p50Us)} µs, p99 ${fmt(plain.p99Us)} µs`,
+    note: `1 instance, 1,000 sequential step.do each inserting one row (its own SQLite file; the pages the step changed go into the journal with its result: one fsync): p50 ${fmt(sql.p50Us)} µs, p99 ${fmt(sql.p99Us)} µs; plain step in the same run: p50 ${fmt(plain.p50Us)} µs, p99 ${fmt(plain.p99Us)} µs`,
   });
   rows.push({
     metric: "10 KiB file step p50", value: file.p50Us / 1000, unit: "ms", kind: "max", target: 2,

@@ -1,7 +1,7 @@
 // The journal's domain rules, decided once here and applied by every store adapter (which only
 // persists): which step writes may change a stored step, what a restart cuts, which buffered events
 // go to which waits, and the types of the instance's history (its lifecycle events).
-import { errorInfo, type ErrorInfo } from "./errors.ts";
+import { ErrorCode, WeftError, errorInfo, type ErrorInfo } from "./errors.ts";
 import type { EntryKind } from "./replay.ts";
 import type { InstanceStatus } from "./status.ts";
 
@@ -100,7 +100,32 @@ export type JournalOp =
   /** git objects of the instance's tenant (idempotent: content-addressed) */
   | { op: "objects"; tenant: string; objects: StoredObject[] }
   /** move the instance's filesystem to a new commit */
-  | { op: "fs"; head: string | null; files: number };
+  | { op: "fs"; head: string | null; files: number }
+  /**
+   * the pages one SQL commit changed in the instance's database (instance-data/sql/pages.ts): the
+   * store keeps the database as its pages, so it can be rebuilt from the store alone
+   */
+  | ({ op: "sql" } & SqlDelta);
+
+/** the new images of the pages one SQL commit changed, and the database's size after it */
+export interface SqlDelta {
+  /** the database's version after this commit: 1, 2, 3… per instance */
+  seq: number;
+  pageSize: number;
+  /** the database's size in pages after the commit (pages beyond are gone) */
+  nPages: number;
+  pages: { pgno: number; data: Uint8Array }[];
+}
+
+/**
+ * The instance database's versions advance one commit at a time: a delta applies only on top of the
+ * version it was made from. Anything else is a run writing from a stale copy (refused, never merged).
+ */
+export function checkSqlSeq(current: number, next: number): void {
+  if (next !== current + 1) {
+    throw new WeftError(ErrorCode.LeaseLost, `the SQL commit is version ${next} but the stored database is at version ${current}: this run's copy of the database is stale; it stops and the next run rebuilds its copy from the store`, { current, next });
+  }
+}
 
 
 /** Who a step is, as its journal entry names it. */

@@ -660,8 +660,8 @@ export class Engine implements EngineCore {
   async restartInstance(inst: InstanceRecord, fromSeq: number | undefined, from: unknown): Promise<void> {
     this.runs.get(inst.pk)?.stop();
     this.dequeue(inst.pk);
+    // (the instance's SQL database is not part of the journal that a restart cuts: it stays as it is)
     await this.store.restart(inst.pk, fromSeq, this.clock.now(), from ?? null);
-    this.data.forgetRecorded(inst.pk);
     this.notify(inst.pk);
     await this.enqueueRef(inst, "wake");
   }

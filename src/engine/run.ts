@@ -92,13 +92,12 @@ export class InstanceRun {
   /** Load the journal, open a context and start run() (replaying what is journaled). */
   async start(): Promise<void> {
     for (const s of await this.e.store.steps(this.pk)) this.journaled.set(s.key, s);
-    if (this.e.data.hasSql(this.pk)) {
-      // results recorded with their SQL writes whose journal write the process did not live to make
-      const { ops, steps: adopted } = await this.st().adopt(this.journaled);
-      if (ops.length > 0) {
-        await this.e.store.journal(this.pk, this.epoch, ops);
-        for (const a of adopted) (this.journaled.set(a.key, a), this.st().journaled(a.key));
-      }
+    // the local copy of the instance database is the store's version (a commit the journal never got is undone)
+    const adopt = await this.st().prepare();
+    if (adopt.length > 0) {
+      await this.e.store.journal(this.pk, this.epoch, adopt);
+      this.st().adopted((adopt[0] as { seq: number }).seq);
+      await this.st().prepare();
     }
     const steps = [...this.journaled.values()].sort((a, b) => a.seq - b.seq);
     const t0 = performance.now();
@@ -379,7 +378,7 @@ export class InstanceRun {
         this.e.metrics.stepsCompleted++;
         this.resolve(p, value, undefined, now);
       };
-      if (this.storage?.owns(key, attempt)) return this.commitWithStorage(rec as StepRecord & { state: "complete" }, attempt, r.startedAt, ops, completed, done);
+      if (this.storage?.owns(key, attempt)) return this.commitWithStorage(rec as StepRecord & { state: "complete" }, attempt, ops, completed, done);
       void this.write([...ops, completed]).then(() => {
         this.e.crash("after-journal-commit", { instance: this.inst.id, pk: this.pk, step: key });
         done();
@@ -403,23 +402,21 @@ export class InstanceRun {
   }
 
   /** The attempt changed SQL or files: they commit with its result (see storage.ts). */
-  private commitWithStorage(rec: StepRecord & { state: "complete" }, attempt: number, startedAt: number, ops: JournalOp[], completed: JournalOp, done: () => void): void {
+  private commitWithStorage(rec: StepRecord & { state: "complete" }, attempt: number, ops: JournalOp[], completed: JournalOp, done: () => void): void {
     this.inflightWrites++; // nothing suspends the run while its storage commits
-    this.st().commitAttempt(rec, attempt, startedAt).then(
-      ({ ops: extra, early }) => {
+    this.st().commitAttempt(rec, attempt).then(
+      (extra) => {
         this.inflightWrites--;
-        if (early) {
+        if (extra.some((o) => o.op === "sql")) {
+          // committed in the local copy only: a crash now is undone by the next run's rebuild
           this.e.config.hooks.afterSqlCommit?.(this.inst.id, rec.key);
           this.e.crash("after-sql-commit", { instance: this.inst.id, pk: this.pk, step: rec.key });
         }
-        // early: the instance database holds the result durably, so this write needs no fsync of its own
-        const journaled = this.write([...ops, ...extra, completed], !early).then(() => {
+        void this.write([...ops, ...extra, completed]).then(() => {
           this.e.crash("after-journal-commit", { instance: this.inst.id, pk: this.pk, step: rec.key });
           this.storage?.journaled(rec.key);
+          done();
         });
-        // early: the result is durable with the SQL writes; a crash now is repaired by adoption
-        if (early) done();
-        else void journaled.then(done);
       },
       (err) => {
         this.inflightWrites--;
@@ -473,9 +470,9 @@ export class InstanceRun {
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------
-  private write(ops: JournalOp[], sync = true): Promise<JournalResult> {
+  private write(ops: JournalOp[]): Promise<JournalResult> {
     this.inflightWrites++;
-    const p = this.e.store.journal(this.pk, this.epoch, ops, sync ? undefined : { sync: false }).finally(() => {
+    const p = this.e.store.journal(this.pk, this.epoch, ops).finally(() => {
       this.inflightWrites--;
     });
     this.e.notifySoon(this.pk);

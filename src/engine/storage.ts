@@ -2,11 +2,11 @@
 // which step attempt owns the changes in flight. A write belongs to the one attempt that is running
 // when it is made; writes with no attempt running (code outside steps: they would repeat on every
 // replay) or with several running (no way to tell whose they are) are refused before they change
-// anything. An attempt's changes become durable exactly when its result does:
-// - files only: the new git objects, the head move and the step result are one journal transaction;
-// - SQL: the result is recorded inside the instance database's own transaction with the writes
-//   (the commit point), the journal follows, and a run that starts after a crash adopts results the
-//   journal has not seen yet (adopt()). Git objects named there are stored before that commit.
+// anything. An attempt's changes become durable exactly when its result does, in one journal
+// transaction (the one commit point): the new git objects and the head move; the pages its SQL
+// commit changed in the local copy of the instance database (sql/pages.ts). A local SQL commit the
+// journal never got (the process died in between, or the write was fenced) is undone when the next
+// run starts: its copy is ahead of the store's version and is rebuilt from the store (prepare()).
 // A failed, timed-out or abandoned attempt rolls back both.
 import { ErrorCode, WeftError, toErrorInfo, type ErrorInfo } from "../core/errors.ts";
 import { parsePath } from "../core/paths.ts";
@@ -33,12 +33,6 @@ export function errorReply(err: unknown): ErrorInfo {
   return info;
 }
 
-/** what the instance database records with a step's SQL writes (older databases hold the step alone) */
-interface RecordedResult {
-  step: StepRecord;
-  attemptStartedAt?: number;
-}
-
 export class RunStorage {
   private db?: SqlDatabase;
   private scratch?: SqlDatabase;
@@ -53,8 +47,8 @@ export class RunStorage {
   /** attempts whose changes were thrown away: their queued writes are dropped */
   private readonly fsAborted = new Set<string>();
   private txDepth = 0;
-  /** keys whose recorded SQL results the journal now has: pruned at the next SQL commit */
-  private confirmed: string[] = [];
+  /** the version of the instance database this run's commits build on (the store's, at the start) */
+  private sqlSeq: number;
   private readonly data: InstanceDataPort;
   private readonly inst: InstanceRecord;
   private readonly limits: StorageLimits;
@@ -65,6 +59,36 @@ export class RunStorage {
     this.inst = inst;
     this.limits = limits;
     this.running = running;
+    this.sqlSeq = inst.sqlSeq;
+  }
+
+  /**
+   * Before the run's code: the local copy of the instance database is the version the store holds.
+   * A copy that is ahead (a commit the journal never got), behind or missing is rebuilt from the
+   * store's pages. Returns journal ops when a database from before versions must be adopted first
+   * (the caller journals them and calls prepare() again).
+   */
+  async prepare(): Promise<JournalOp[]> {
+    const pk = this.inst.pk;
+    if (!this.data.hasSql(pk)) {
+      if (this.sqlSeq > 0) await this.data.rebuildSql(pk, this.sqlSeq);
+      return [];
+    }
+    const v = this.database(false)!.version();
+    if (v === this.sqlSeq) return [];
+    this.db!.close();
+    this.db = undefined;
+    if (v === -1 && this.sqlSeq === 0) {
+      const d = await this.data.adoptSql(pk);
+      if (d) return [{ op: "sql", ...d }];
+    }
+    await this.data.rebuildSql(pk, this.sqlSeq);
+    return [];
+  }
+
+  /** the journal has the adopted database (prepare()): its version is the store's now */
+  adopted(seq: number): void {
+    this.sqlSeq = seq;
   }
 
   /** The attempt a write made now belongs to, or why it is refused. */
@@ -236,12 +260,11 @@ export class RunStorage {
   }
 
   /**
-   * Seal the attempt's changes with its result. Returns the journal ops to add to the step's
-   * commit, and `early`: the result is already durable (recorded with the SQL writes), so the
-   * caller may resolve the step before its journal write lands. Everything that decides what
-   * belongs to this attempt happens before the first await.
+   * Seal the attempt's changes with its result: the journal ops to add to the step's commit (SQL
+   * pages, git objects, head). Everything that decides what belongs to this attempt happens before
+   * the first await.
    */
-  async commitAttempt(rec: StepRecord & { state: "complete" }, attempt: number, startedAt: number): Promise<{ ops: JournalOp[]; early: boolean }> {
+  async commitAttempt(rec: StepRecord & { state: "complete" }, attempt: number): Promise<JournalOp[]> {
     const w = `${rec.key}#${attempt}`;
     const db = this.db;
     const sql = this.sqlOwner === w && db !== undefined && db.inTransaction;
@@ -261,26 +284,27 @@ export class RunStorage {
         const objects = fs.objects;
         this.afterJournal.set(rec.key, () => void this.worktree().then((wt) => wt.persisted(objects)));
       }
-      if (!sql) return { ops, early: false };
+      if (!sql) return ops;
       this.txDepth = 0;
       if (!db.dirty) {
         db.rollback(); // only read: nothing to make durable
-        return { ops, early: false };
+        return ops;
       }
-      if (fs) await this.data.putObjects(this.inst.tenant, fs.objects);
-      // the attempt's start goes with the result: an adopted step keeps its successful attempt (describe)
-      const recorded: RecordedResult = { step: rec, attemptStartedAt: startedAt };
-      this.committing = db.commitAttempt({ key: rec.key, attempt, value: recorded, at: rec.at!, fsHead: fs?.head ?? null }, this.confirmed.splice(0));
-      await this.committing;
-      return { ops: ops.filter((o) => o.op !== "objects"), early: true };
+      // the local commit; the store's version moves when the journal has the pages (in order: the
+      // journal writes of a run are applied one after another, and a stale version is refused)
+      const seq = this.sqlSeq + 1;
+      const delta = db.commitAttempt(seq);
+      this.committing = delta.then(() => undefined, () => undefined);
+      ops.push({ op: "sql", ...(await delta) });
+      this.sqlSeq = seq;
+      return ops;
     } finally {
       if (sql) this.sqlCommitting = false;
     }
   }
 
-  /** called by the run once the journal holds the step (its recorded row may go) */
+  /** called by the run once the journal holds the step */
   journaled(key: string): void {
-    this.confirmed.push(key);
     this.afterJournal.get(key)?.();
     this.afterJournal.delete(key);
   }
@@ -302,42 +326,6 @@ export class RunStorage {
       this.fsAborted.add(w);
       this.fsChain = this.fsChain.then(async () => (await this.worktree()).rollback()).catch(() => undefined);
     }
-  }
-
-  /**
-   * Results the instance database recorded but the journal does not have (the process died between
-   * the two commits): journal ops that adopt them, in step order.
-   */
-  async adopt(journaled: Map<string, StepRecord>): Promise<{ ops: JournalOp[]; steps: StepRecord[] }> {
-    const db = this.database(false);
-    if (!db) return { ops: [], steps: [] };
-    const rows = db.recordedSteps();
-    const ops: JournalOp[] = [];
-    const steps: StepRecord[] = [];
-    let head: string | null = null;
-    const recordedOf = (v: unknown): RecordedResult => ((v as RecordedResult).step ? (v as RecordedResult) : { step: v as StepRecord });
-    for (const r of rows.sort((a, b) => recordedOf(a.value).step.seq - recordedOf(b.value).step.seq)) {
-      const j = journaled.get(r.key);
-      if (j && j.state !== "pending") {
-        this.confirmed.push(r.key);
-        continue;
-      }
-      const { step: rec, attemptStartedAt } = recordedOf(r.value);
-      steps.push(rec);
-      ops.push({ op: "step", ...rec }, { op: "history", type: "step_completed", at: rec.at ?? r.at, data: { key: rec.key, name: rec.name, recovered: true } });
-      // as the live commit does: a first attempt that succeeds has no row; a later one is written
-      if (r.attempt > 1) {
-        ops.push({ op: "attempt", key: rec.key, attempt: r.attempt, startedAt: attemptStartedAt ?? rec.at ?? r.at, endedAt: rec.at ?? r.at, success: true, error: null });
-      }
-      if (r.fsHead) head = r.fsHead;
-    }
-    if (head) {
-      const wt = await this.data.worktree(this.inst.tenant, head, 0, fsLimits(this.limits));
-      ops.push({ op: "fs", head, files: await wt.countAll() });
-      this.inst.fsHead = head;
-      this.inst.fsFiles = await wt.countAll();
-    }
-    return { ops, steps };
   }
 
   /** The run is over: roll back whatever is open and let go of the database (after a commit in flight). */

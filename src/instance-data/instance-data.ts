@@ -3,7 +3,8 @@
 // from outside a run — files at any commit, the commit list, read-only SQL, and the repository for
 // git's HTTP protocol. Seeding (create with files) and forking (create from another instance's
 // commit) build or point at commits here.
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { ErrorCode, WeftError } from "../core/errors.ts";
 import { parsePath } from "../core/paths.ts";
@@ -11,6 +12,7 @@ import { DEFAULT_LIMITS, fsLimits, type FsLimits } from "../core/limits.ts";
 import type { FsChange, FsCommit, FsStat } from "../core/fs-types.ts";
 import { InstanceDatabase } from "./sql/database.ts";
 import { SqlPool } from "./sql/pool.ts";
+import { splitImage, writeDatabaseFile, type SqlDelta } from "./sql/pages.ts";
 import { queryInWorker } from "./sql/query-worker.ts";
 import { Worktree, type ObjectSource } from "./fs/worktree.ts";
 import type { InstanceDataPort, InstanceRef as InstanceRecord, RepoSource, SqlDatabase, SqlResult, SqlValue, WorktreePort } from "./ports.ts";
@@ -18,19 +20,18 @@ import type { ObjectsPort, StoredObject } from "../store/ports.ts";
 
 export type FileInput = string | Uint8Array;
 
+/** pages read from the store at a time when a database is rebuilt (4 MiB of 4 KiB pages) */
+const PART_PAGES = 1024;
+
 export class InstanceData implements InstanceDataPort {
   private readonly store: ObjectsPort & { getInstanceByPk(pk: number): Promise<{ fsHead: string | null } | undefined> };
   private readonly dir: string;
-  readonly durable: boolean;
-  /** fdatasyncs in flight across all instance databases (see InstanceDatabaseOptions.syncs) */
-  private readonly syncs = { inflight: 0 };
   /** worker threads that run tenant SQL (never the engine's thread) */
   private readonly pool: SqlPool;
-  constructor(store: InstanceData["store"], dataDir: string, durable: boolean, sqlWorkers = 2) {
+  constructor(store: InstanceData["store"], dataDir: string, sqlWorkers = 2) {
     this.pool = new SqlPool(sqlWorkers);
     this.store = store;
     this.dir = join(dataDir, "sql");
-    this.durable = durable;
   }
 
   // ---- SQL files ------------------------------------------------------------------------------
@@ -46,17 +47,12 @@ export class InstanceData implements InstanceDataPort {
   /** The instance's database for its run's code, in a SQL worker; statements stop after `timeoutMs`. */
   openSql(pk: number, maxBytes: number, timeoutMs = DEFAULT_LIMITS.sqlMsPerQuery): SqlDatabase {
     mkdirSync(this.dir, { recursive: true });
-    return this.pool.open(pk, this.sqlPath(pk), maxBytes, this.durable, timeoutMs);
-  }
-
-  /** The engine's own connection (bookkeeping: recorded results, images), on this thread. */
-  private local(pk: number): InstanceDatabase {
-    return new InstanceDatabase({ path: this.sqlPath(pk), maxBytes: DEFAULT_LIMITS.sqlBytes, durable: this.durable, syncs: this.syncs });
+    return this.pool.open(pk, this.sqlPath(pk), maxBytes, timeoutMs);
   }
 
   /** an empty database answering the reads of an instance that never wrote (no file is made) */
   scratchSql(pk: number, timeoutMs = DEFAULT_LIMITS.sqlMsPerQuery): SqlDatabase {
-    return this.pool.open(pk, ":memory:", 64 * 1024, false, timeoutMs);
+    return this.pool.open(pk, ":memory:", 64 * 1024, timeoutMs);
   }
 
   close(): Promise<void> {
@@ -97,34 +93,48 @@ export class InstanceData implements InstanceDataPort {
     for (const f of [p, p + "-wal", p + "-shm"]) rmSync(f, { force: true });
   }
 
-  /**
-   * The instance's database as one file image (null: it has none), for moving the instance to another
-   * node through the shared store; `importSql` puts it in place there. The instance must not be
-   * running on either side.
-   */
-  exportSql(pk: number): Uint8Array | null {
-    if (!this.hasSql(pk)) return null;
-    const db = this.local(pk);
-    try {
-      return db.serialize();
-    } finally {
-      db.close();
+  async rebuildSql(pk: number, seq: number): Promise<void> {
+    const first = await this.store.sqlImage(pk, 1, PART_PAGES);
+    if (first.seq !== seq) {
+      throw new WeftError(ErrorCode.LeaseLost, `the store holds version ${first.seq} of instance ${pk}'s database, not ${seq}: another run changed it; this run stops`, { pk, seq, stored: first.seq });
     }
+    if (seq === 0) return this.removeSql(pk);
+    const store = this.store;
+    async function* parts(): AsyncGenerator<{ pgno: number; data: Uint8Array }[]> {
+      let part = first;
+      for (;;) {
+        yield part.pages;
+        if (part.pages.length < PART_PAGES) return;
+        part = await store.sqlImage(pk, part.pages[part.pages.length - 1]!.pgno + 1, PART_PAGES);
+        if (part.seq !== seq) throw new WeftError(ErrorCode.LeaseLost, `instance ${pk}'s database changed in the store while it was read (version ${seq} → ${part.seq}); this run stops`, { pk, seq });
+      }
+    }
+    await writeDatabaseFile(this.sqlPath(pk), first.pageSize, first.nPages, parts());
   }
 
-  importSql(pk: number, image: Uint8Array): void {
-    mkdirSync(this.dir, { recursive: true });
-    InstanceDatabase.restore(this.sqlPath(pk), image);
-  }
-
-  /** Restart: results recorded with SQL writes belong to the history that was cut. */
-  forgetRecorded(pk: number): void {
-    if (!this.hasSql(pk)) return;
-    const db = this.local(pk);
+  /**
+   * A database made before commits were journaled (tables, no version): its pages as version 1,
+   * stamped on a copy (the original stays as it is until the journal has them).
+   */
+  async adoptSql(pk: number): Promise<SqlDelta | null> {
+    const path = this.sqlPath(pk);
+    if (!existsSync(path)) return null;
+    const copy = `${path}.adopting`;
+    for (const suffix of ["", "-wal"]) {
+      rmSync(copy + suffix, { force: true });
+      if (existsSync(path + suffix)) copyFileSync(path + suffix, copy + suffix);
+    }
     try {
-      db.forget("all");
+      const db = new DatabaseSync(copy);
+      try {
+        db.exec("CREATE TABLE IF NOT EXISTS _weft_meta (k TEXT PRIMARY KEY, v) WITHOUT ROWID; INSERT OR REPLACE INTO _weft_meta (k, v) VALUES ('seq', 1); PRAGMA wal_checkpoint(TRUNCATE)");
+      } finally {
+        db.close();
+      }
+      const img = splitImage(readFileSync(copy));
+      return { seq: 1, ...img, pages: img.pages.map((p) => ({ pgno: p.pgno, data: p.data.slice() })) };
     } finally {
-      db.close();
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(copy + suffix, { force: true });
     }
   }
 

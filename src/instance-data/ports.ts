@@ -3,12 +3,10 @@
 // adapters (sql/, fs/, instance-data.ts) implement these; the engine never imports them.
 import type { FsChange, FsCommit, FsStat } from "../core/fs-types.ts";
 import type { FsLimits } from "../core/limits.ts";
-import type { StoredObject } from "../store/ports.ts";
+import type { SqlDelta, StoredObject } from "../store/ports.ts";
 
 export type SqlValue = string | number | bigint | null | Uint8Array;
 export interface SqlResult { columns: string[]; rows: SqlValue[][]; rowsRead: number; rowsWritten: number }
-/** a step's result recorded in the instance database with its SQL writes (the commit point) */
-export interface StepCommit { key: string; attempt: number; value: unknown; at: number; fsHead?: string | null }
 
 /** One instance's database as a run uses it (on this thread, or in a SQL worker). */
 export interface SqlDatabase {
@@ -22,11 +20,14 @@ export interface SqlDatabase {
   savepoint(): void;
   release(): void;
   rollbackTo(): void;
-  /** commit the attempt's transaction with its recorded result, durably */
-  commitAttempt(c: StepCommit, confirmed: string[]): Promise<void>;
+  /**
+   * commit the attempt's transaction locally as the database's version `seq`: the pages it changed,
+   * for the journal (the commit point; until the journal has them the commit is only local)
+   */
+  commitAttempt(seq: number): Promise<SqlDelta>;
   rollback(): void;
-  recordedSteps(): StepCommit[];
-  forget(keys: string[] | "all"): void;
+  /** the version this copy is at (0: none; -1: a database from before versions, not yet adopted) */
+  version(): number;
   sizeBytes(): number;
   serialize(): Uint8Array;
   close(): void;
@@ -79,10 +80,14 @@ export interface InstanceDataPort {
   removeSql(pk: number): void;
   /** remove the SQL databases of instances that no longer exist */
   removeOrphans(exists: (pk: number) => Promise<boolean>): Promise<number>;
-  exportSql(pk: number): Uint8Array | null;
-  importSql(pk: number, image: Uint8Array): void;
-  /** restart: results recorded with SQL writes belong to the history that was cut */
-  forgetRecorded(pk: number): void;
+  /**
+   * Make the local copy of the instance's database the version `seq` the store holds, from the
+   * store's pages (a copy that is missing, behind, or ahead by a commit the journal never got).
+   * Nothing may have the copy open.
+   */
+  rebuildSql(pk: number, seq: number): Promise<void>;
+  /** a database from before versions were journaled: all its pages, as version 1 (to journal) */
+  adoptSql(pk: number): Promise<SqlDelta | null>;
   /** SQL statements given up at their time limit that are still running */
   readonly stuckSql: number;
   putObjects(tenant: string, objects: StoredObject[]): Promise<void>;

@@ -12,7 +12,7 @@
 import type { ErrorInfo } from "../core/errors.ts";
 import type { InstanceStatus } from "../core/status.ts";
 import type { AttemptRecord, JournalOp, StepRecord, StoredObject } from "../core/journal.ts";
-export type { AttemptRecord, JournalOp, StepRecord, StoredObject } from "../core/journal.ts";
+export type { AttemptRecord, JournalOp, SqlDelta, StepRecord, StoredObject } from "../core/journal.ts";
 
 export interface VersionRecord {
   tenant: string;
@@ -58,6 +58,8 @@ export interface InstanceRecord {
   /** the commit ctx.fs is at (null: no files yet) and how many files it holds */
   fsHead: string | null;
   fsFiles: number;
+  /** the version of the instance's SQL database the store holds (0: none yet; see JournalOp "sql") */
+  sqlSeq: number;
 }
 
 
@@ -222,12 +224,10 @@ export interface InstancesPort {
 
 export interface JournalPort {
   /**
-   * Fenced by the claim's epoch (LeaseLost), atomic, durable when the promise resolves — unless
-   * `sync: false`: the caller made these facts durable elsewhere (a step's result recorded with its
-   * SQL writes in the instance database), so the write resolves once committed and becomes durable
-   * with the next synced one. (Goes away when SQL changes travel in the journal itself.)
+   * Fenced by the claim's epoch (LeaseLost), atomic, durable when the promise resolves. The one
+   * commit point of a step: its result, its SQL pages and its git objects and head go in together.
    */
-  journal(pk: number, epoch: number, ops: JournalOp[], options?: { sync?: boolean }): Promise<JournalResult>;
+  journal(pk: number, epoch: number, ops: JournalOp[]): Promise<JournalResult>;
   steps(pk: number): Promise<StepRecord[]>;
   attempts(pk: number): Promise<AttemptRecord[]>;
 }
@@ -286,6 +286,19 @@ export interface ObjectsPort {
   /** git objects, durable when the promise resolves; writing one that exists is a no-op */
   putObjects(tenant: string, objects: StoredObject[]): Promise<void>;
   readObject(tenant: string, oid: string): Promise<StoredObject | undefined>;
+  /**
+   * The instance's SQL database as the store holds it: its version, page size and size in pages,
+   * and up to `limit` of its pages from `fromPgno` on (ascending; a page never written is absent).
+   * Read in parts, a caller checks that `seq` stayed the same.
+   */
+  sqlImage(pk: number, fromPgno: number, limit: number): Promise<SqlImagePart>;
+}
+
+export interface SqlImagePart {
+  seq: number;
+  pageSize: number;
+  nPages: number;
+  pages: { pgno: number; data: Uint8Array }[];
 }
 
 export interface TenancyPort {

@@ -816,6 +816,65 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
     });
 
     // ---------------------------------------------------------------------------------------------
+    describe("instance SQL pages", () => {
+      const page = (pgno: number, fill: number, size = 512) => ({ pgno, data: new Uint8Array(size).fill(fill) });
+      const sqlOp = (seq: number, nPages: number, pages: { pgno: number; data: Uint8Array }[]): JournalOp => ({ op: "sql", seq, pageSize: 512, nPages, pages });
+      const image = async (s: Store, pk: number, limit = 100) => {
+        const out: [number, number][] = [];
+        let first: Awaited<ReturnType<Store["sqlImage"]>> | undefined;
+        for (let from = 1; ; ) {
+          const part = await s.sqlImage(pk, from, limit);
+          first ??= part;
+          assert.equal(part.seq, first.seq);
+          out.push(...part.pages.map((p): [number, number] => [p.pgno, p.data[0]!]));
+          if (part.pages.length < limit) break;
+          from = part.pages[part.pages.length - 1]!.pgno + 1;
+        }
+        return { seq: first.seq, nPages: first.nPages, pageSize: first.pageSize, pages: out };
+      };
+
+      it("commits go in version by version with the step: pages replaced, pages past the new size gone, read back in parts", async ({ s }) => {
+        const a = await create(s, "a");
+        assert.equal(a.sqlSeq, 0);
+        assert.deepEqual(await image(s, a.pk), { seq: 0, nPages: 0, pageSize: 0, pages: [] });
+        const c = await mustClaim(s, a.pk, claimAt(A, T0));
+        await s.journal(a.pk, c.epoch, [sqlOp(1, 3, [page(1, 1), page(2, 1), page(3, 1)]), stepOp(entry("do", "one", 1, "complete", { value: 1, at: T0, attempts: 1 }))]);
+        await s.journal(a.pk, c.epoch, [sqlOp(2, 5, [page(2, 2), page(5, 2)])]);
+        assert.deepEqual(await image(s, a.pk, 2), { seq: 2, nPages: 5, pageSize: 512, pages: [[1, 1], [2, 2], [3, 1], [5, 2]] });
+        await s.journal(a.pk, c.epoch, [sqlOp(3, 2, [page(1, 3)])]);
+        assert.deepEqual(await image(s, a.pk), { seq: 3, nPages: 2, pageSize: 512, pages: [[1, 3], [2, 2]] });
+        assert.equal((await s.getInstanceByPk(a.pk))!.sqlSeq, 3);
+        assert.equal((await stepOf(s, a.pk, stepKey("do", "one", 1)))?.value, 1, "the step went in with its pages");
+      });
+
+      it("a version that does not follow the stored one is refused with the whole write (a stale copy never merges)", async ({ s }) => {
+        const a = await create(s, "a");
+        const c = await mustClaim(s, a.pk, claimAt(A, T0));
+        await s.journal(a.pk, c.epoch, [sqlOp(1, 1, [page(1, 1)])]);
+        for (const seq of [1, 3]) {
+          await assert.rejects(s.journal(a.pk, c.epoch, [stepOp(entry("do", "x", 1, "complete", { value: 1, at: T0, attempts: 1 })), sqlOp(seq, 1, [page(1, 9)])]),
+            (e: WeftError) => e.code === ErrorCode.LeaseLost && /version/.test(e.message));
+        }
+        assert.deepEqual((await image(s, a.pk)).pages, [[1, 1]]);
+        assert.equal(await stepOf(s, a.pk, stepKey("do", "x", 1)), undefined, "nothing of the refused write");
+      });
+
+      it("fenced like every journal write; a restart keeps the database; a delete removes it", async ({ s }) => {
+        const a = await create(s, "a");
+        const c = await mustClaim(s, a.pk, claimAt(A, T0));
+        await s.journal(a.pk, c.epoch, [sqlOp(1, 1, [page(1, 1)])]);
+        await s.restart(a.pk, undefined, T0 + 1, null);
+        await assert.rejects(s.journal(a.pk, c.epoch, [sqlOp(2, 1, [page(1, 2)])]), (e: WeftError) => e.code === ErrorCode.LeaseLost);
+        assert.deepEqual(await image(s, a.pk), { seq: 1, nPages: 1, pageSize: 512, pages: [[1, 1]] }, "the restart kept it");
+        await s.deleteInstance(a.pk);
+        assert.deepEqual(await image(s, a.pk), { seq: 0, nPages: 0, pageSize: 0, pages: [] });
+        const b = await create(s, "a");
+        assert.equal(b.sqlSeq, 0, "the next instance with its id starts with no database");
+        assert.deepEqual((await image(s, b.pk)).pages, []);
+      });
+    });
+
+    // ---------------------------------------------------------------------------------------------
     describe("instances: create and delete", () => {
       it("createInstances is all or nothing: an existing id fails the whole batch with already_exists naming it", async ({ s }) => {
         await create(s, "dup");

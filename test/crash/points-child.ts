@@ -35,8 +35,8 @@ export class W extends WorkflowEntrypoint {
   }
 }`,
   },
-  // a step's SQL writes and result are in the instance database, not yet in the journal; the step
-  // succeeded at its second attempt
+  // a step's SQL writes are committed in the local copy of the instance database, not yet in the
+  // journal (the commit point); the step succeeded at its second attempt
   sql: {
     point: "after-sql-commit", workflow: "sql",
     source: `

@@ -74,7 +74,7 @@ test("after-journal-commit: the committed step never runs again; the instance co
   assert.deepEqual(hits(dir), ["one", "two"]);
 });
 
-test("after-sql-commit: the step's SQL and result survive, it does not run again, and it keeps its successful attempt", { timeout: 60_000 }, async (t) => {
+test("after-sql-commit: a local SQL commit the journal never got is undone (the copy is rebuilt from the store); the attempt runs again and its row is there once", { timeout: 60_000 }, async (t) => {
   const dir = tmp(t);
   await killedAt(dir, "sql");
   assert.deepEqual(hits(dir), ["insert#1", "insert#2"]);
@@ -82,8 +82,8 @@ test("after-sql-commit: the step's SQL and result survive, it does not run again
   const inst = await engine.workflow(TENANT, "sql").get("i1");
   const s = await finished(inst, 15_000, "no progress after the restart");
   assert.equal(s.status, "complete", JSON.stringify(s.error));
-  assert.equal(s.output, 12, "one row, written by attempt 2");
-  assert.deepEqual(hits(dir), ["insert#1", "insert#2"]);
+  assert.equal(s.output, 12, "one row (not two: the first commit of attempt 2 was undone), written by attempt 2");
+  assert.deepEqual(hits(dir), ["insert#1", "insert#2", "insert#2"], "attempt 2 never ended in the journal: it runs again as attempt 2");
   const step = (await inst.describe()).steps.find((x) => x.type === "step" && x.name === "insert");
   assert.ok(step && step.type === "step");
   assert.equal(step.success, true);

@@ -176,7 +176,7 @@ test("tenant SQL cannot reach files or the engine's bookkeeping: ATTACH, VACUUM 
     return await step.do("try", async () => {
       const sql = this.ctx.storage.sql;
       const out = {};
-      for (const q of ["ATTACH DATABASE '/tmp/weft-evil.db' AS evil", "VACUUM INTO '/tmp/weft-evil2.db'", "PRAGMA journal_mode=DELETE", "PRAGMA writable_schema=1", "SELECT * FROM _weft_steps"]) {
+      for (const q of ["ATTACH DATABASE '/tmp/weft-evil.db' AS evil", "VACUUM INTO '/tmp/weft-evil2.db'", "PRAGMA journal_mode=DELETE", "PRAGMA writable_schema=1", "SELECT * FROM _weft_meta"]) {
         try { sql.exec(q); out[q] = "ran"; } catch (e) { out[q] = e.code; }
       }
       return out;
@@ -199,17 +199,55 @@ test("deleting an instance removes its database file", LIMIT, async (t) => {
   assert.equal(existsSync(file + "-wal"), false);
 });
 
-test("an instance's database moves as one file image (for moving an instance between nodes)", LIMIT, async (t) => {
-  const a = await open(t);
-  const b = await open(t);
-  await deploy(a.engine, "move", wf(`await step.do("w", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (x)"); this.ctx.storage.sql.exec("INSERT INTO t VALUES (1), (2)"); });`));
-  const inst = await a.engine.workflow("acme", "move").create();
-  await inst.waitFor();
-  const image = a.engine.data.exportSql(inst.record.pk);
-  assert.ok(image && image.byteLength > 0);
-  assert.equal(a.engine.data.exportSql(inst.record.pk + 1000), null, "no database, no image");
-  b.engine.data.importSql(77, image);
-  assert.deepEqual((await b.engine.data.query({ ...inst.record, pk: 77 }, "SELECT x FROM t ORDER BY x")).rows, [[1], [2]]);
+test("the store holds each instance's database: a local copy that is lost or stale is rebuilt from it (a copy ahead of it: test/crash), and a restart keeps it", LIMIT, async (t) => {
+  const h = await open(t);
+  await deploy(h.engine, "keep", wf(`
+    await step.do("schema", async () => { this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t (x); CREATE TABLE IF NOT EXISTS nokey (v TEXT); CREATE INDEX IF NOT EXISTS tx ON t (x)"); });
+    await step.do("fill", async () => {
+      for (let i = 1; i <= 200; i++) this.ctx.storage.sql.exec("INSERT INTO t VALUES (?)", i);
+      this.ctx.storage.sql.exec("INSERT INTO nokey VALUES ('a'), ('b')");
+    });
+    const ev = await step.waitForEvent("go", { type: "go", timeout: "1 hour" });
+    return await step.do("sum", async () => {
+      this.ctx.storage.sql.exec("INSERT INTO t VALUES (?)", ev.payload.n);
+      const r = this.ctx.storage.sql.exec("SELECT SUM(x) AS s, (SELECT COUNT(*) FROM nokey) AS k FROM t").one();
+      return [r.s, r.k];
+    });`));
+  const wfl = h.engine.workflow("acme", "keep");
+  const lost = await wfl.create({ id: "lost" });
+  const stale = await wfl.create({ id: "stale" });
+  for (const i of [lost, stale]) await until(async () => (await i.status()).status === "waiting", "waiting for the event");
+  const file = (pk: number) => join(h.dataDir, "sql", `${pk}.sqlite`);
+  assert.equal((await h.engine.store.getInstanceByPk(lost.record.pk))!.sqlSeq, 2, "two commits journaled");
+  // stale: the copy of an earlier version (as a node that ran it long ago would hold)
+  const { copyFileSync, rmSync } = await import("node:fs");
+  await h.engine.close();
+  const early = join(h.dataDir, "early.sqlite");
+  rmSync(file(stale.record.pk) + "-shm", { force: true });
+  copyFileSync(file(stale.record.pk), early);
+  for (const f of [file(lost.record.pk), file(lost.record.pk) + "-wal", file(lost.record.pk) + "-shm"]) rmSync(f, { force: true });
+  await h.reopen();
+  for (const f of ["", "-wal"]) rmSync(file(stale.record.pk) + f, { force: true });
+  copyFileSync(early, file(stale.record.pk));
+  const { DatabaseSync } = await import("node:sqlite");
+  const d = new DatabaseSync(file(stale.record.pk));
+  d.exec("DELETE FROM t WHERE x > 10; UPDATE _weft_meta SET v = 1");
+  d.close();
+  for (const id of ["lost", "stale"]) {
+    const i = await h.engine.workflow("acme", "keep").get(id);
+    await i.sendEvent({ type: "go", payload: { n: 1000 } });
+    const s = await i.waitFor();
+    assert.equal(s.status, "complete", JSON.stringify(s.error));
+    assert.deepEqual(s.output, [20100 + 1000, 2], `${id}: every row of every journaled commit, once`);
+  }
+  // a restart from the first step keeps the database (it is not part of the journal it cuts)
+  const again = await h.engine.workflow("acme", "keep").get("lost");
+  await again.restart();
+  await until(async () => (await again.status()).status === "waiting", "waiting again");
+  await again.sendEvent({ type: "go", payload: { n: 1 } });
+  const r = await again.waitFor();
+  assert.equal(r.status, "complete", JSON.stringify(r.error));
+  assert.deepEqual(r.output, [20100 * 2 + 1000 + 1, 4], "the restart's steps added to the rows that were there");
 });
 
 // Also with every activation on the isolate's thread: there a timed-out attempt's body may still be

@@ -1,12 +1,13 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { DatabaseSync } from "node:sqlite";
 import { InstanceDatabase, type InstanceDatabaseOptions } from "../../src/instance-data/sql/database.ts";
+import { writeDatabaseFile, type SqlDelta } from "../../src/instance-data/sql/pages.ts";
 import { ErrorCode, WeftError } from "../../src/core/errors.ts";
 
 const root = mkdtempSync(join(tmpdir(), "weft-sqldb-"));
@@ -14,7 +15,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const dir = (): string => mkdtempSync(join(root, `t${n++}-`));
 const open = (path: string, o: Partial<InstanceDatabaseOptions> = {}): InstanceDatabase =>
-  new InstanceDatabase({ path, maxBytes: 10 * 1024 * 1024, durable: true, ...o });
+  new InstanceDatabase({ path, maxBytes: 10 * 1024 * 1024, ...o });
 const fresh = (o: Partial<InstanceDatabaseOptions> = {}): { db: InstanceDatabase; path: string } => {
   const path = join(dir(), "nested", "instance.db");
   return { db: open(path, o), path };
@@ -31,7 +32,6 @@ const raw = (path: string, q: string): unknown => {
     d.close();
   }
 };
-const commit = (key: string, value: unknown = key, attempt = 1) => ({ key, attempt, value, at: Date.now() });
 
 test("creates the file and its directory; CRUD with columns, rows and rowsWritten", () => {
   const { db, path } = fresh();
@@ -175,43 +175,68 @@ test("savepoint / rollbackTo / release nest inside the attempt", () => {
   db.close();
 });
 
-test("commitAttempt makes writes and the step result durable together; confirmed keys and forget() delete hidden rows", async () => {
+/** a database file made from nothing but the deltas' pages, as the store rebuilds it */
+async function rebuilt(deltas: SqlDelta[]): Promise<string> {
+  const pages = new Map<number, Uint8Array>();
+  for (const d of deltas) {
+    for (const p of d.pages) pages.set(p.pgno, p.data);
+    for (const k of [...pages.keys()]) if (k > d.nPages) pages.delete(k);
+  }
+  const last = deltas[deltas.length - 1]!;
+  const path = join(dir(), "rebuilt", "i.db");
+  async function* parts() { yield [...pages].sort((a, b) => a[0] - b[0]).map(([pgno, data]) => ({ pgno, data })); }
+  await writeDatabaseFile(path, last.pageSize, last.nPages, parts());
+  return path;
+}
+
+test("commitAttempt commits as the next version and hands back the pages it changed: rebuilt from them alone, the database is the same (DDL, tables without a key, indexes, deletes)", async () => {
   const { db, path } = fresh();
+  assert.equal(db.version(), 0);
+  const deltas: SqlDelta[] = [];
   db.begin();
-  W(db, "CREATE TABLE t (a)");
+  W(db, "CREATE TABLE t (a); CREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT) ; CREATE INDEX ta ON t (a)");
   W(db, "INSERT INTO t VALUES ('one')");
-  await db.commitAttempt({ key: "s1", attempt: 2, value: { n: 1, big: 5n, d: new Date(5) }, at: 1000, fsHead: "abc" }, []);
+  deltas.push(await db.commitAttempt(1));
   assert.ok(!db.inTransaction);
-  db.close();
-  const db2 = open(path);
-  assert.deepEqual(R(db2, "SELECT a FROM t").rows, [["one"]]);
-  assert.deepEqual(db2.recordedSteps(), [{ key: "s1", attempt: 2, value: { n: 1, big: 5n, d: new Date(5) }, at: 1000, fsHead: "abc" }]);
-  assert.throws(() => R(db2, "SELECT * FROM _weft_steps"), code(ErrorCode.StorageDenied), "the hidden table stays hidden");
-  db2.begin();
-  await db2.commitAttempt({ key: "s2", attempt: 1, value: null, at: 2000 }, []);
-  await db2.commitAttempt(commit("s3"), ["s1", "s2", "unknown"]); // with no writes: its own transaction
-  assert.deepEqual(db2.recordedSteps().map((s) => s.key), ["s3"]);
-  await db2.commitAttempt(commit("s4"), []);
-  db2.forget(["s3"]);
-  assert.deepEqual(db2.recordedSteps().map((s) => s.key), ["s4"]);
-  db2.forget("all");
-  assert.deepEqual(db2.recordedSteps(), []);
-  db2.begin();
-  assert.throws(() => db2.forget("all"), code(ErrorCode.InvalidState));
-  db2.rollback();
-  db2.close();
-  const db3 = open(join(dir(), "x.db"), { durable: false });
-  assert.deepEqual(db3.recordedSteps(), [], "no hidden table yet");
-  db3.forget(["a"]);
-  await db3.commitAttempt(commit("k"), []);
-  assert.equal(db3.recordedSteps().length, 1);
-  db3.close();
+  assert.equal(deltas[0]!.seq, 1);
+  assert.ok(deltas[0]!.pages.some((p) => p.pgno === 1), "page 1 (the schema) changed");
+  for (let i = 2; i <= 40; i++) {
+    db.begin();
+    W(db, "INSERT INTO t VALUES (?)", "x".repeat(i * 100));
+    W(db, "INSERT INTO k (v) VALUES (?)", String(i));
+    if (i === 30) W(db, "DELETE FROM t WHERE length(a) > 2000; DROP INDEX ta; ALTER TABLE k ADD COLUMN w");
+    deltas.push(await db.commitAttempt(i));
+  }
+  assert.equal(db.version(), 40);
+  assert.ok(deltas.every((d, i) => d.seq === i + 1 && d.pages.length > 0 && d.pages.length < d.nPages + 1));
+  db.begin();
+  W(db, "INSERT INTO t VALUES ('rolled back')");
+  db.rollback();
+  const copy = await rebuilt(deltas);
+  const a = open(copy);
+  const b = open(path);
+  for (const q of ["SELECT a FROM t ORDER BY rowid", "SELECT * FROM k ORDER BY id", "SELECT type, name, sql FROM sqlite_master ORDER BY name"]) {
+    assert.deepEqual(R(a, q).rows, R(b, q).rows, q);
+  }
+  assert.equal(a.version(), 40);
+  assert.equal(raw(copy, "PRAGMA integrity_check"), "ok");
+  assert.throws(() => R(b, "SELECT * FROM _weft_meta"), code(ErrorCode.StorageDenied), "the hidden table stays hidden");
+  a.close();
+  b.close();
+  // a copy made before versions existed: tables, no version
+  const old = join(dir(), "old.db");
+  const d = new DatabaseSync(old);
+  d.exec("CREATE TABLE legacy (x)");
+  d.close();
+  const l = open(old);
+  assert.equal(l.version(), -1);
+  l.close();
 });
 
 function child(path: string, body: string): { status: number | null; signal: string | null } {
   const script = join(dir(), "child.ts");
   writeFileSync(script, `import { InstanceDatabase } from ${JSON.stringify(pathToFileURL(join(import.meta.dirname, "../../src/instance-data/sql/database.ts")).href)};
-const db = new InstanceDatabase({ path: ${JSON.stringify(path)}, maxBytes: 1 << 20, durable: true });
+const db = new InstanceDatabase({ path: ${JSON.stringify(path)}, maxBytes: 1 << 20 });
 ${body}`);
   const r = spawnSync(process.execPath, [script], { encoding: "utf8" });
   assert.equal(r.stderr.replace(/.*ExperimentalWarning.*\n?|.*--trace-warnings.*\n?/g, ""), "");
@@ -230,14 +255,14 @@ test("a crash before commitAttempt leaves nothing; after it resolves, everything
   let db2 = open(path);
   assert.deepEqual(R(db2, "SELECT count(*) FROM t").rows, [[0]]);
   assert.deepEqual(R(db2, "SELECT name FROM sqlite_master").rows, [["t"]]);
-  assert.deepEqual(db2.recordedSteps(), []);
+  assert.equal(db2.version(), -1, "tables made outside commitAttempt: no version");
   db2.close();
   const r = child(path, `db.begin(); db.exec("INSERT INTO t VALUES (3)", [], true);
-await db.commitAttempt({ key: "k", attempt: 1, value: [1, 2], at: 5 }, []); process.kill(process.pid, "SIGKILL");`);
+await db.commitAttempt(7); process.kill(process.pid, "SIGKILL");`);
   assert.equal(r.signal, "SIGKILL");
   db2 = open(path);
   assert.deepEqual(R(db2, "SELECT a FROM t").rows, [[3]]);
-  assert.deepEqual(db2.recordedSteps(), [{ key: "k", attempt: 1, value: [1, 2], at: 5, fsHead: null }]);
+  assert.equal(db2.version(), 7, "the version is stamped in the commit's own transaction");
   db2.close();
 });
 
@@ -264,9 +289,9 @@ test("size limit: StorageLimit, earlier data kept, the transaction stays usable"
   assert.ok(db.sizeBytes() <= 64 * 1024);
   W(db, "DELETE FROM t WHERE i <= 3");
   W(db, "INSERT INTO t (b) VALUES (?)", new Uint8Array(4000));
-  await db.commitAttempt(commit("after-full"), []);
+  await db.commitAttempt(1);
   assert.deepEqual(R(db, "SELECT count(*) FROM t").rows, [[i - 2]]);
-  assert.equal(db.recordedSteps().length, 1, "the engine's bookkeeping fits even when the tenant's quota is used up");
+  assert.equal(db.version(), 1, "the engine's bookkeeping fits even when the tenant's quota is used up");
   assert.throws(() => W(db, "INSERT INTO t (b) SELECT b FROM t"), code(ErrorCode.StorageLimit), "a multi-row insert too");
   assert.deepEqual(R(db, "SELECT count(*) FROM t").rows, [[i - 2]]);
   db.close();
@@ -285,7 +310,7 @@ test("the authorizer keeps tenant SQL inside its own database and away from the 
   const path = join(d, "i.db");
   const db = open(path);
   W(db, "CREATE TABLE t (a); INSERT INTO t VALUES (1)");
-  await db.commitAttempt(commit("k"), []);
+  await db.commitAttempt(1);
   const denied = (q: string, why: RegExp) =>
     assert.throws(() => W(db, q), (e: WeftError) => e.code === ErrorCode.StorageDenied && why.test(e.message), q);
   denied(`ATTACH DATABASE '${join(d, "other.db")}' AS o`, /ATTACH is not allowed/);
@@ -298,13 +323,13 @@ test("the authorizer keeps tenant SQL inside its own database and away from the 
   denied("PRAGMA writable_schema=1", /PRAGMA writable_schema is not allowed/);
   denied("PRAGMA max_page_count=1000000", /PRAGMA max_page_count is not allowed/);
   denied("PRAGMA user_version = 3", /setting PRAGMA user_version/);
-  denied("SELECT * FROM _weft_steps", /_weft_steps is reserved for the engine/);
-  denied("SELECT * FROM _WEFT_STEPS", /reserved/);
-  denied("DELETE FROM _weft_steps", /reserved/);
+  denied("SELECT * FROM _weft_meta", /_weft_meta is reserved for the engine/);
+  denied("SELECT * FROM _WEFT_META", /reserved/);
+  denied("DELETE FROM _weft_meta", /reserved/);
   denied("CREATE TABLE _weft_mine (x)", /reserved/);
-  denied("CREATE TRIGGER x AFTER INSERT ON _weft_steps BEGIN SELECT 1; END", /reserved/);
-  denied("ALTER TABLE t RENAME TO _weft_steps2", /reserved/);
-  denied("CREATE VIEW v AS SELECT 1; SELECT * FROM v; DROP VIEW v; CREATE VIEW w AS SELECT * FROM _weft_steps; SELECT * FROM w", /reserved/);
+  denied("CREATE TRIGGER x AFTER INSERT ON _weft_meta BEGIN SELECT 1; END", /reserved/);
+  denied("ALTER TABLE t RENAME TO _weft_meta2", /reserved/);
+  denied("CREATE VIEW v AS SELECT 1; SELECT * FROM v; DROP VIEW v; CREATE VIEW w AS SELECT * FROM _weft_meta; SELECT * FROM w", /reserved/);
   denied("BEGIN", /BEGIN is not allowed/);
   denied("COMMIT", /COMMIT is not allowed/);
   denied("SAVEPOINT s", /SAVEPOINT is not allowed/);
@@ -314,7 +339,7 @@ test("the authorizer keeps tenant SQL inside its own database and away from the 
   assert.deepEqual(readdirSync(d).sort(), ["i.db", "i.db-shm", "i.db-wal"], "no file was created by ATTACH or VACUUM INTO");
   assert.deepEqual(R(db, "PRAGMA user_version").rows, [[0]]);
   assert.deepEqual(R(db, "SELECT a FROM t").rows, [[1]]);
-  assert.equal(db.recordedSteps().length, 1);
+  assert.equal(db.version(), 1);
   W(db, "DROP TABLE s"); // dropping an AUTOINCREMENT table deletes from sqlite_sequence: SQLite's own bookkeeping
   W(db, "PRAGMA defer_foreign_keys = ON");
   assert.equal(raw(path, "PRAGMA journal_mode"), "wal");
@@ -329,12 +354,12 @@ test("INSERT OR ROLLBACK ends the attempt: it can no longer commit", async () =>
   W(db, "INSERT INTO t VALUES (2)");
   assert.throws(() => W(db, "INSERT OR ROLLBACK INTO t VALUES (1)"), (e: WeftError) => e.details.transactionRolledBack === true);
   assert.throws(() => W(db, "INSERT INTO t VALUES (3)"), code(ErrorCode.InvalidState), "no autocommit writes after the attempt was lost");
-  await assert.rejects(db.commitAttempt(commit("k"), []), code(ErrorCode.InvalidState));
+  await assert.rejects(db.commitAttempt(1), code(ErrorCode.InvalidState));
   assert.deepEqual(R(db, "SELECT a FROM t").rows, [[1]]);
   db.rollback();
   db.begin();
   W(db, "INSERT INTO t VALUES (3)");
-  await db.commitAttempt(commit("k"), []);
+  await db.commitAttempt(1);
   assert.deepEqual(R(db, "SELECT a FROM t").rows, [[1], [3]]);
   db.close();
 });
@@ -346,45 +371,40 @@ test("a deferred foreign key violation fails the commit and leaves the attempt o
   db.begin();
   W(db, "PRAGMA defer_foreign_keys = ON");
   W(db, "INSERT INTO c VALUES (1)");
-  await assert.rejects(db.commitAttempt(commit("k"), []), (e: WeftError) => e.code === ErrorCode.SqlError && /FOREIGN KEY constraint failed/.test(e.message));
+  await assert.rejects(db.commitAttempt(1), (e: WeftError) => e.code === ErrorCode.SqlError && /FOREIGN KEY constraint failed/.test(e.message));
   assert.ok(db.inTransaction);
   W(db, "INSERT INTO p VALUES (1)");
-  await db.commitAttempt(commit("k"), []);
+  await db.commitAttempt(1);
   assert.deepEqual(R(db, "SELECT p FROM c").rows, [[1]]);
-  assert.deepEqual(db.recordedSteps().map((s) => s.key), ["k"]);
-  await assert.rejects(db.commitAttempt(commit("bad", () => 1), []), code(ErrorCode.NotSerializable));
-  assert.ok(!db.inTransaction, "nothing was opened for an unserializable result");
+  assert.equal(db.version(), 1);
   db.close();
 });
 
-test("serialize → restore → the same rows (and the hidden steps) on another path", async () => {
+test("serialize gives the committed database as one file image", async () => {
   const { db } = fresh();
   W(db, "CREATE TABLE t (a, b BLOB)");
   db.begin();
   W(db, "INSERT INTO t VALUES (?, ?)", "x", new Uint8Array([1, 2, 3]));
-  await db.commitAttempt(commit("k", { v: 1 }), []);
+  await db.commitAttempt(1);
   db.begin();
   assert.throws(() => db.serialize(), code(ErrorCode.InvalidState));
   db.rollback();
-  const bytes = db.serialize();
+  const target = join(dir(), "image.db");
+  writeFileSync(target, db.serialize());
   db.close();
-  const target = join(dir(), "moved", "i.db");
-  InstanceDatabase.restore(target, bytes);
-  assert.ok(!existsSync(`${target}.restoring`));
   const db2 = open(target);
   assert.deepEqual(R(db2, "SELECT a, b FROM t").rows, [["x", new Uint8Array([1, 2, 3])]]);
-  assert.deepEqual(db2.recordedSteps().map((s) => [s.key, s.value]), [["k", { v: 1 }]]);
+  assert.equal(db2.version(), 1);
   db2.close();
-  assert.equal(raw(target, "PRAGMA journal_mode"), "wal");
-  assert.throws(() => InstanceDatabase.restore(target, new Uint8Array(1024)), code(ErrorCode.InvalidArgument));
 });
 
-test(":memory: databases work (no fsync)", async () => {
-  const db = new InstanceDatabase({ path: ":memory:", maxBytes: 1 << 20, durable: true });
+test(":memory: databases answer reads and autocommit writes, but cannot commit an attempt (nothing to journal)", async () => {
+  const db = new InstanceDatabase({ path: ":memory:", maxBytes: 1 << 20 });
   assert.ok(!InstanceDatabase.exists(":memory:"));
-  db.begin();
   W(db, "CREATE TABLE t (a); INSERT INTO t VALUES (1)");
-  await db.commitAttempt(commit("k"), []);
+  db.begin();
+  await assert.rejects(db.commitAttempt(1), code(ErrorCode.InvalidState));
+  db.rollback();
   assert.deepEqual(R(db, "SELECT a FROM t").rows, [[1]]);
   db.close();
   assert.throws(() => R(db, "SELECT 1"), code(ErrorCode.InvalidState));

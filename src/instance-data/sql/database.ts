@@ -1,14 +1,13 @@
 // One workflow instance's own SQLite database: the host side of `ctx.storage.sql`, the Durable
 // Objects-style SQL API that tenant code calls synchronously from inside its sandbox. What it owns:
 // - Atomicity with steps. A step attempt's SQL runs in one SQLite transaction (begin() …
-//   commitAttempt()). commitAttempt() records the step's result in a hidden table (_weft_steps) in
-//   that SAME transaction, so the tenant's writes and "this step completed with this value" reach
-//   disk together or not at all. The main journal learns of the result afterwards; if the process
-//   dies in between, recovery reads recordedSteps() and adopts the result instead of running the
-//   step again (its writes are already in). Keys the journal has confirmed are deleted by a later
-//   commit (or forget()).
-// - Durability: WAL + synchronous=NORMAL, and our own fdatasync of the -wal file on libuv's thread
-//   pool before commitAttempt() resolves: synchronous=FULL durability without blocking the loop.
+//   commitAttempt()). commitAttempt() stamps the database's next version (a hidden _weft_meta row)
+//   in that SAME transaction, commits it, and hands back the pages the commit changed (read from
+//   the -wal file: pages.ts). The engine journals those pages with the step's result: the journal
+//   is the one commit point, and this file is a copy that can be rebuilt from the store. A commit
+//   the journal never got (a crash in between) is undone by that rebuild: the version stamped here
+//   is then ahead of the store's (instance-data.ts reconcileSql).
+// - Durability comes from the journal: WAL + synchronous=NORMAL here, no fdatasync of our own.
 // - Containment: an authorizer keeps tenant SQL inside this one file (no ATTACH, no VACUUM [INTO],
 //   no PRAGMA that changes settings or touches files, no transaction control, no temp objects) and
 //   away from the engine's _weft_* tables. It also classifies each statement as read or write while
@@ -18,10 +17,10 @@
 //   check after each write, undone through a per-statement savepoint; max_page_count stays, with
 //   headroom, as the hard cap for one runaway statement.
 import { DatabaseSync, constants as C, type SQLInputValue, type StatementSync } from "node:sqlite";
-import { serialize as v8serialize, deserialize as v8deserialize } from "node:v8";
-import { closeSync, existsSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { ErrorCode, WeftError } from "../../core/errors.ts";
+import { commitAfter, readCommit, walCursor, type CommitFrames, type SqlDelta, type WalCursor } from "./pages.ts";
 
 export type SqlValue = string | number | bigint | null | Uint8Array;
 export interface SqlResult { columns: string[]; rows: SqlValue[][]; rowsRead: number; rowsWritten: number }
@@ -30,24 +29,14 @@ export interface InstanceDatabaseOptions {
   path: string;
   /** size limit of the database in bytes */
   maxBytes: number;
-  /** true: every commitAttempt() is fdatasync'ed (the -wal file, on libuv's thread pool) before its promise resolves */
-  durable: boolean;
   /** cap on the bytes of one result set returned by exec (default 16 MiB) */
   maxResultBytes?: number;
-  /**
-   * fdatasyncs in flight across the engine's instance databases (shared by them). A commit with no
-   * other one in flight syncs right away on the calling thread — a thread-pool round trip only adds
-   * latency to a sequential workflow; under load the syncs go to the thread pool.
-   */
-  syncs?: { inflight: number };
 }
 /** What the engine uses of a database, wherever it lives (here, or in a SQL worker: pool.ts). */
-export type SqlDatabase = Pick<InstanceDatabase, "exec" | "begin" | "inTransaction" | "dirty" | "savepoint" | "release" | "rollbackTo" | "commitAttempt" | "rollback" | "recordedSteps" | "forget" | "sizeBytes" | "serialize" | "close"> & {
+export type SqlDatabase = Pick<InstanceDatabase, "exec" | "begin" | "inTransaction" | "dirty" | "savepoint" | "release" | "rollbackTo" | "commitAttempt" | "rollback" | "version" | "sizeBytes" | "serialize" | "close"> & {
   /** true once the connection is gone (its SQL worker was given up) */
   readonly lost?: boolean;
 };
-
-export interface StepCommit { key: string; attempt: number; value: unknown; at: number; fsHead?: string | null }
 
 type Row = Record<string, unknown>;
 interface Tok { k: "word" | "param" | "other"; v: string; at: number }
@@ -112,7 +101,6 @@ export class InstanceDatabase {
 
   private readonly db: DatabaseSync;
   private readonly path: string;
-  private readonly durable: boolean;
   private readonly maxBytes: number;
   private readonly maxResultBytes: number;
   private readonly wal: boolean;
@@ -122,9 +110,8 @@ export class InstanceDatabase {
   private readonly cache = new Map<string, Entry>();
   private readonly sysCache = new Map<string, StatementSync>();
   private cap = 0; // max_page_count as set
-  private walFd: number | undefined;
-  private syncs = 0;
-  private readonly sharedSyncs?: { inflight: number };
+  /** where the last commit ends in the -wal file: the next commit's frames follow */
+  private cursor: WalCursor | undefined;
   private closed = false;
   // for the authorizer: running our own statement; the statement's kind; what it found
   private internal = false;
@@ -141,15 +128,15 @@ export class InstanceDatabase {
 
   constructor(opts: InstanceDatabaseOptions) {
     if (!Number.isSafeInteger(opts.maxBytes) || opts.maxBytes <= 0) throw new WeftError(ErrorCode.InvalidArgument, `maxBytes must be a positive integer, got ${opts.maxBytes}`, { maxBytes: opts.maxBytes });
-    ({ path: this.path, durable: this.durable, maxBytes: this.maxBytes, maxResultBytes: this.maxResultBytes = 16 * 1024 * 1024 } = opts);
-    this.sharedSyncs = opts.syncs;
+    ({ path: this.path, maxBytes: this.maxBytes, maxResultBytes: this.maxResultBytes = 16 * 1024 * 1024 } = opts);
     if (this.path !== ":memory:") mkdirSync(dirname(this.path), { recursive: true });
     this.db = new DatabaseSync(this.path, { enableForeignKeyConstraints: true, allowExtension: false });
     try {
       this.db.enableDefensive(true);
       this.wal = (this.db.prepare("PRAGMA journal_mode=WAL").get() as Row).journal_mode === "wal";
-      // without WAL (":memory:", or a filesystem without shared memory) SQLite syncs by itself
-      this.db.exec(`PRAGMA synchronous=${this.wal ? "NORMAL" : "FULL"}; PRAGMA foreign_keys=ON`);
+      // without WAL (":memory:", or a filesystem without shared memory) nothing can commit: see commitSync
+      this.db.exec(`PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON`);
+      if (this.wal) this.cursor = walCursor(`${this.path}-wal`);
       this.pageSize = (this.db.prepare("PRAGMA page_size").get() as Row).page_size as number;
       this.limitPages = Math.max(1, Math.floor(this.maxBytes / this.pageSize));
       this.headroom = Math.max(this.limitPages, Math.ceil(HEADROOM_BYTES / this.pageSize));
@@ -220,46 +207,61 @@ export class InstanceDatabase {
     this.base.changes = this.stats().changes - net;
   }
 
-  async commitAttempt(c: StepCommit, confirmed: string[]): Promise<void> {
-    this.commitSync(c, confirmed);
-    if (this.durable && this.wal) await this.sync();
+  /**
+   * Commit the attempt's transaction as the database's version `seq` and hand back the pages it
+   * changed (to be journaled with the step's result: until then the commit is only local).
+   */
+  async commitAttempt(seq: number): Promise<SqlDelta> {
+    return readCommit(`${this.path}-wal`, this.commitSync(seq), seq);
   }
 
-  /** commitAttempt without the fdatasync (the caller makes it durable: the SQL worker pool) */
-  commitSync(c: StepCommit, confirmed: string[]): void {
+  /** The commit, and where its page images are in the -wal file (the SQL worker's half of commitAttempt). */
+  commitSync(seq: number): CommitFrames {
     this.assertOpen();
     if (this.aborted) throw this.abortedError();
+    if (!this.wal) throw new WeftError(ErrorCode.InvalidState, `the instance database ${this.path} is not in WAL mode: its commits cannot be journaled`, { path: this.path });
     if (this.db.isTransaction && !this.tx) throw new WeftError(ErrorCode.InvalidState, "commitAttempt() inside a savepoint() taken outside the step attempt");
-    const value = this.guard(`step "${c.key}"`, () => v8serialize(c.value), ErrorCode.NotSerializable);
     this.begin();
     this.sys("SAVEPOINT weft_commit");
-    let recorded = false;
+    let stamped = false;
     let raised = false;
     try {
-      this.guard(`recording step "${c.key}"`, () => {
-        if (!this.stepsTable) {
+      this.guard("stamping the database version", () => {
+        if (!this.metaTable) {
           // WITHOUT ROWID: one b-tree to touch per commit (a rowid table adds its key index)
-          this.sys("CREATE TABLE IF NOT EXISTS _weft_steps (key TEXT PRIMARY KEY, attempt INTEGER, value BLOB, at INTEGER, fs_head TEXT) WITHOUT ROWID");
-          this.stepsTable = true;
+          this.sys("CREATE TABLE IF NOT EXISTS _weft_meta (k TEXT PRIMARY KEY, v) WITHOUT ROWID");
+          this.metaTable = true;
         }
         // the engine's bookkeeping is not the tenant's quota: make room for it under the hard cap
         // (only near the cap: a pragma per commit costs more than the check)
-        const need = this.stats().pages + 2 * Math.ceil(value.byteLength / this.pageSize) + 16;
+        const need = this.stats().pages + 16;
         if (need > this.cap) (this.setCap(need), (raised = true));
-        if (confirmed.length > 0) this.sys("DELETE FROM _weft_steps WHERE key IN (SELECT value FROM json_each(?))", JSON.stringify(confirmed));
-        this.sys("INSERT OR REPLACE INTO _weft_steps (key, attempt, value, at, fs_head) VALUES (?, ?, ?, ?, ?)", c.key, c.attempt, value, c.at, c.fsHead ?? null);
+        this.sys("INSERT OR REPLACE INTO _weft_meta (k, v) VALUES ('seq', ?)", seq);
         this.sys("RELEASE weft_commit");
-        recorded = true;
+        stamped = true;
         this.sys("COMMIT"); // may fail (a deferred foreign key violation): the transaction then stays open
       });
     } catch (e) {
-      if (!recorded && this.db.isTransaction) this.undo("weft_commit");
+      if (!stamped && this.db.isTransaction) this.undo("weft_commit");
       throw e;
     } finally {
       if (raised) this.fitCap();
     }
     this.tx = false;
     this.sps = [];
+    const r = commitAfter(`${this.path}-wal`, this.cursor);
+    this.cursor = r.cursor;
+    return r.commit;
+  }
+
+  /**
+   * The version this copy of the database is at: 0 when nothing was ever committed, -1 when it has
+   * tables but no version (made before commits were journaled: to be adopted).
+   */
+  version(): number {
+    this.assertOpen();
+    if (this.hasMeta()) return Number(this.sys("SELECT v FROM _weft_meta WHERE k = 'seq'")[0]?.v ?? 0);
+    return this.sys("SELECT 1 FROM sqlite_master LIMIT 1").length > 0 ? -1 : 0;
   }
 
   rollback(): void {
@@ -268,23 +270,6 @@ export class InstanceDatabase {
     this.tx = false;
     this.sps = [];
     this.aborted = null;
-  }
-
-  recordedSteps(): StepCommit[] {
-    this.assertOpen();
-    if (!this.hasSteps()) return [];
-    return this.sys("SELECT key, attempt, value, at, fs_head FROM _weft_steps ORDER BY at, key").map((r) => ({
-      key: r.key as string, attempt: r.attempt as number, value: v8deserialize(r.value as Uint8Array), at: r.at as number, fsHead: (r.fs_head as string | null) ?? null,
-    }));
-  }
-
-  /** Not fdatasync'ed: a lost forget() only means adopting an already journaled result again. */
-  forget(keys: string[] | "all"): void {
-    this.assertOpen();
-    if (this.db.isTransaction) throw new WeftError(ErrorCode.InvalidState, "forget() runs in its own transaction: commit or roll back the step attempt first");
-    if ((keys !== "all" && keys.length === 0) || !this.hasSteps()) return;
-    if (keys === "all") this.sys("DELETE FROM _weft_steps");
-    else this.sys("DELETE FROM _weft_steps WHERE key IN (SELECT value FROM json_each(?))", JSON.stringify(keys));
   }
 
   sizeBytes(): number {
@@ -301,34 +286,13 @@ export class InstanceDatabase {
     return b;
   }
 
-  /** Write a serialize()d image as the database at `path`, atomically replacing it; nothing may have it open. */
-  static restore(path: string, bytes: Uint8Array): void {
-    const header = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(16, bytes.byteLength)).toString("latin1");
-    if (path === ":memory:" || bytes.byteLength < 512 || header !== "SQLite format 3\0") {
-      throw new WeftError(ErrorCode.InvalidArgument, path === ":memory:" ? "restore() needs a file path" : "the bytes are not a serialized SQLite database", { path });
-    }
-    mkdirSync(dirname(path), { recursive: true });
-    const fsync = (p: string, data?: Uint8Array): void => {
-      const fd = openSync(p, data ? "w" : "r");
-      try {
-        for (let off = 0; data && off < data.byteLength; ) off += writeSync(fd, data, off);
-        fsyncSync(fd);
-      } finally { closeSync(fd); }
-    };
-    fsync(`${path}.restoring`, bytes);
-    for (const suffix of ["-wal", "-shm"]) rmSync(path + suffix, { force: true }); // a stale WAL would be replayed over the image
-    renameSync(`${path}.restoring`, path);
-    fsync(dirname(path));
-  }
-
-  /** an open attempt is rolled back (by SQLite); an fdatasync in flight keeps the -wal fd until it is done */
+  /** an open attempt is rolled back (by SQLite) */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.cache.clear();
     this.sysCache.clear();
     this.db.close();
-    if (this.syncs === 0 && this.walFd !== undefined) closeSync(this.walFd);
   }
 
   // ---- tenant statements -----------------------------------------------------------------------
@@ -493,10 +457,10 @@ export class InstanceDatabase {
     return { changes: r.c as number, pages: r.p as number, schema: r.s as number };
   }
 
-  private stepsTable = false;
-  private hasSteps(): boolean {
-    this.stepsTable ||= this.sys("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_weft_steps'").length > 0;
-    return this.stepsTable;
+  private metaTable = false;
+  private hasMeta(): boolean {
+    this.metaTable ||= this.sys("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_weft_meta'").length > 0;
+    return this.metaTable;
   }
 
   /** max_page_count: the limit (or the current size, if larger) plus headroom */
@@ -517,30 +481,6 @@ export class InstanceDatabase {
     const net = this.sps.pop();
     if (net === undefined) throw new WeftError(ErrorCode.InvalidState, "no savepoint() is open");
     return net;
-  }
-
-  /** the -wal file is opened once and kept: SQLite reuses it from the start after a checkpoint, never replaces it */
-  private sync(): Promise<void> {
-    const fd = (this.walFd ??= openSync(`${this.path}-wal`, "r"));
-    const shared = this.sharedSyncs;
-    if (shared && shared.inflight === 0 && this.syncs === 0) {
-      try {
-        fdatasyncSync(fd);
-        return Promise.resolve();
-      } catch (err) {
-        return Promise.reject(new WeftError(ErrorCode.Internal, `fdatasync of ${this.path}-wal failed (${(err as Error).message}): whether the step's writes are on disk is unknown`, { path: this.path }));
-      }
-    }
-    if (shared) shared.inflight++;
-    this.syncs++;
-    return new Promise((resolve, reject) =>
-      fdatasync(fd, (err) => {
-        if (shared) shared.inflight--;
-        if (--this.syncs === 0 && this.closed) closeSync(fd);
-        if (!err) return resolve();
-        reject(new WeftError(ErrorCode.Internal, `fdatasync of ${this.path}-wal failed (${err.message}): whether the step's writes are on disk is unknown`, { path: this.path }));
-      }),
-    );
   }
 
   // ---- errors -----------------------------------------------------------------------------------

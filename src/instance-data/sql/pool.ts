@@ -7,9 +7,9 @@
 // one; the databases that lived on it lose their open transactions, which belonged to step attempts
 // that now fail and retry, so nothing half-done is ever committed.
 import { Worker } from "node:worker_threads";
-import { closeSync, fdatasync, fdatasyncSync, openSync } from "node:fs";
 import { ErrorCode, WeftError } from "../../core/errors.ts";
-import type { SqlResult, SqlValue, StepCommit } from "./database.ts";
+import type { SqlResult, SqlValue } from "./database.ts";
+import { readCommit, type CommitFrames, type SqlDelta } from "./pages.ts";
 import { ANS, REQ, STARTED, readMessage, writeMessage, type SqlAnswer, type SqlCall } from "./sql-worker.ts";
 
 const WORKER = new URL("./sql-worker.ts", import.meta.url);
@@ -87,8 +87,6 @@ function lost(): WeftError {
 export class SqlPool {
   private readonly slots: (Slot | undefined)[];
   private nextId = 1;
-  /** fdatasyncs in flight on the thread pool: a commit with none syncs inline (less latency when alone) */
-  private readonly syncing = { inflight: 0 };
   constructor(size: number) {
     this.slots = Array.from({ length: Math.max(1, size) }, () => undefined);
   }
@@ -123,9 +121,9 @@ export class SqlPool {
   private readonly abandoned = new Set<Worker>();
   private closed = false;
 
-  open(pk: number, path: string, maxBytes: number, durable: boolean, timeoutMs: number): RemoteDatabase {
+  open(pk: number, path: string, maxBytes: number, timeoutMs: number): RemoteDatabase {
     const slot = this.slot(pk);
-    const db = new RemoteDatabase(slot, this.nextId++, path, durable, timeoutMs, this.syncing);
+    const db = new RemoteDatabase(slot, this.nextId++, path, timeoutMs);
     db.call("open", [path, maxBytes]);
     slot.dbs.add(db);
     return db;
@@ -142,22 +140,16 @@ export class RemoteDatabase {
   lost = false;
   private tx = false;
   private isDirty = false;
-  private walFd?: number;
-  private syncs = 0;
   private closed = false;
   private readonly slot: Slot;
   private readonly id: number;
   private readonly path: string;
-  private readonly durable: boolean;
   private readonly timeoutMs: number;
-  private readonly syncing: { inflight: number };
 
-  constructor(slot: Slot, id: number, path: string, durable: boolean, timeoutMs: number, syncing: { inflight: number }) {
-    this.syncing = syncing;
+  constructor(slot: Slot, id: number, path: string, timeoutMs: number) {
     this.slot = slot;
     this.id = id;
     this.path = path;
-    this.durable = durable;
     this.timeoutMs = timeoutMs;
   }
 
@@ -196,11 +188,8 @@ export class RemoteDatabase {
   rollback(): void {
     if (!this.lost) this.call("rollback");
   }
-  recordedSteps(): StepCommit[] {
-    return this.call("recorded") as StepCommit[];
-  }
-  forget(keys: string[] | "all"): void {
-    this.call("forget", [keys]);
+  version(): number {
+    return this.call("version") as number;
   }
   sizeBytes(): number {
     return this.call("size") as number;
@@ -209,25 +198,9 @@ export class RemoteDatabase {
     return this.call("serialize") as Uint8Array;
   }
 
-  /** Record the step and COMMIT in the worker; then fdatasync the WAL here (thread pool) before resolving. */
-  async commitAttempt(c: StepCommit, confirmed: string[]): Promise<void> {
-    this.call("commit", [c, confirmed]);
-    if (!this.durable) return;
-    const fd = (this.walFd ??= openSync(`${this.path}-wal`, "r"));
-    if (this.syncing.inflight === 0 && this.syncs === 0) {
-      fdatasyncSync(fd);
-      return;
-    }
-    this.syncs++;
-    this.syncing.inflight++;
-    await new Promise<void>((resolve, reject) =>
-      fdatasync(fd, (err) => {
-        this.syncing.inflight--;
-        if (--this.syncs === 0 && this.closed) closeSync(fd);
-        if (!err) return resolve();
-        reject(new WeftError(ErrorCode.Internal, `fdatasync of ${this.path}-wal failed (${err.message}): whether the step's writes are on disk is unknown`, { path: this.path }));
-      }),
-    );
+  /** COMMIT in the worker (which finds the commit's frames in the -wal file); the pages are read here, off the loop. */
+  async commitAttempt(seq: number): Promise<SqlDelta> {
+    return readCommit(`${this.path}-wal`, this.call("commit", [seq]) as CommitFrames, seq);
   }
 
   close(): void {
@@ -235,6 +208,5 @@ export class RemoteDatabase {
     this.closed = true;
     this.slot.dbs.delete(this);
     if (!this.lost && !this.slot.dead) this.call("close");
-    if (this.walFd !== undefined && this.syncs === 0) closeSync(this.walFd);
   }
 }

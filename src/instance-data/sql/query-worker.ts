@@ -43,7 +43,7 @@ if (!isMainThread && parentPort && (workerData as Job | undefined)?.query !== un
   const job = workerData as Job;
   let db: InstanceDatabase | undefined;
   try {
-    db = new InstanceDatabase({ path: job.path, maxBytes: 1024 ** 4, durable: false });
+    db = new InstanceDatabase({ path: job.path, maxBytes: 1024 ** 4 });
     parentPort.postMessage({ ok: true, result: db.exec(job.query, job.params, false, job.refusal) });
   } catch (e) {
     const w = e as WeftError;

@@ -10,7 +10,7 @@ import { InstanceDatabase } from "./database.ts";
 
 export interface SqlCall {
   id: number;
-  op: "quit" | "open" | "exec" | "begin" | "savepoint" | "release" | "rollbackTo" | "commit" | "rollback" | "recorded" | "forget" | "size" | "serialize" | "close";
+  op: "quit" | "open" | "exec" | "begin" | "savepoint" | "release" | "rollbackTo" | "commit" | "rollback" | "version" | "size" | "serialize" | "close";
   args: unknown[];
 }
 
@@ -42,8 +42,7 @@ function run(dbs: Map<number, InstanceDatabase>, c: SqlCall): SqlAnswer {
     switch (c.op) {
       case "open": {
         const [path, maxBytes] = c.args as [string, number];
-        // durability is the pool's: it fdatasyncs the WAL after a commit
-        db = new InstanceDatabase({ path, maxBytes, durable: false });
+        db = new InstanceDatabase({ path, maxBytes });
         dbs.set(c.id, db);
         break;
       }
@@ -67,16 +66,13 @@ function run(dbs: Map<number, InstanceDatabase>, c: SqlCall): SqlAnswer {
         db!.rollbackTo();
         break;
       case "commit":
-        db!.commitSync(...(c.args as Parameters<InstanceDatabase["commitSync"]>));
+        value = db!.commitSync(c.args[0] as number);
         break;
       case "rollback":
         db!.rollback();
         break;
-      case "recorded":
-        value = db!.recordedSteps();
-        break;
-      case "forget":
-        db!.forget(c.args[0] as string[] | "all");
+      case "version":
+        value = db!.version();
         break;
       case "size":
         value = db!.sizeBytes();

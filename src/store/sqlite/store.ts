@@ -11,10 +11,10 @@ import { mkdirSync, openSync, closeSync, fdatasync, fdatasyncSync } from "node:f
 import { join } from "node:path";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import { CLAIMABLE, CLAIM_SETTLES, UNFINISHED, checkAction, isClaimable, type InstanceStatus } from "../../core/status.ts";
-import { cutByRestart, matchEvents, type HistoryType } from "../../core/journal.ts";
+import { checkSqlSeq, cutByRestart, matchEvents, type HistoryType } from "../../core/journal.ts";
 import type {
   ActivityBucket, ActivityQuery, AttemptRecord, Claim, Claimed, DeliveredEvent, DueInstance, EventResult, StoredObject, TenantRecord, TokenRecord, HistoryEvent, InstanceRecord, JournalOp,
-  JournalResult, ListFilter, LogLine, NewInstance, Release, StepRecord, Store, VersionRecord,
+  JournalResult, ListFilter, LogLine, NewInstance, Release, SqlImagePart, StepRecord, Store, VersionRecord,
 } from "../ports.ts";
 import { migrate } from "./migrations.ts";
 
@@ -52,7 +52,7 @@ export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   private readonly db: DatabaseSync;
   private readonly stmts = new Map<string, StatementSync>();
-  private queue: { fn: () => unknown; atomic: boolean; sync: boolean; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private queue: { fn: () => unknown; atomic: boolean; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
   private closed = false;
 
@@ -113,10 +113,10 @@ export class SqliteStore implements Store {
    * WeftError before it changes anything (fencing and existence checks come first), or, when it may
    * fail half-way (`atomic`), runs in a savepoint of its own. Any other error rolls the batch back.
    */
-  private write<T>(fn: () => T, atomic = false, sync = true): Promise<T> {
+  private write<T>(fn: () => T, atomic = false): Promise<T> {
     if (this.closed) return Promise.reject(new WeftError(ErrorCode.InvalidState, "the store is closed"));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, atomic, sync, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ fn, atomic, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -159,8 +159,6 @@ export class SqliteStore implements Store {
       return;
     }
     const settle = () => batch.forEach((item, i) => (results[i]!.ok ? item.resolve(results[i]!.v) : item.reject(results[i]!.v)));
-    // a batch of writes that are durable elsewhere already needs no fsync of its own: the next one covers it
-    if (batch.every((item) => !item.sync)) return settle();
     this.afterSync(settle, batch.length);
   }
 
@@ -221,7 +219,7 @@ export class SqliteStore implements Store {
       createdAt: r.created_at as number, startedAt: (r.started_at as number) ?? null, endedAt: (r.ended_at as number) ?? null,
       modifiedAt: r.modified_at as number, output: dec(r.output), error: unjson<ErrorInfo>(r.error) ?? null,
       wakeAt: (r.wake_at as number) ?? null, readyAt: (r.ready_at as number) ?? null, epoch: r.epoch as number,
-      fsHead: (r.fs_head as string) ?? null, fsFiles: (r.fs_files as number) ?? 0,
+      fsHead: (r.fs_head as string) ?? null, fsFiles: (r.fs_files as number) ?? 0, sqlSeq: (r.sql_seq as number) ?? 0,
     };
   }
 
@@ -243,7 +241,7 @@ export class SqliteStore implements Store {
         const { encodedParams: _e, ...rest } = n;
         out.push({
           pk: r.pk as number, ...rest, status: "queued", startedAt: null, endedAt: null, modifiedAt: n.createdAt, output: undefined, error: null, wakeAt: null, readyAt: n.createdAt, epoch: 0,
-          fsHead: n.fsHead ?? null, fsFiles: n.fsFiles ?? 0,
+          fsHead: n.fsHead ?? null, fsFiles: n.fsFiles ?? 0, sqlSeq: 0,
         });
       }
       return out;
@@ -277,7 +275,7 @@ export class SqliteStore implements Store {
   async deleteInstance(pk: number): Promise<void> {
     await this.write(() => {
       // one transaction: a run that still holds the instance finds it gone at its next write (fenced)
-      for (const t of ["steps", "attempts", "events", "logs", "history"]) this.q(`DELETE FROM ${t} WHERE instance=?`).run(pk);
+      for (const t of ["steps", "attempts", "events", "logs", "history", "sql_pages"]) this.q(`DELETE FROM ${t} WHERE instance=?`).run(pk);
       this.q(`DELETE FROM instances WHERE pk=?`).run(pk);
     });
   }
@@ -441,6 +439,9 @@ export class SqliteStore implements Store {
   /** the ops of one write; with `rel`, the status op also releases the claim (returned: the new readyAt) */
   private applyOps(pk: number, ops: JournalOp[], rel?: Release): { readyAt: number | null } | undefined {
     let released: { readyAt: number | null } | undefined;
+    // checks first: a write fails before it changes anything (see write())
+    const sql = ops.find((o): o is Extract<JournalOp, { op: "sql" }> => o.op === "sql");
+    if (sql) checkSqlSeq((this.q(`SELECT sql_seq FROM instances WHERE pk = ?`).get(pk) as Row).sql_seq as number, sql.seq);
     // a write's history entries take their numbers in one step (one counter update for all of them)
     const history = ops.filter((o): o is Extract<JournalOp, { op: "history" }> => o.op === "history");
     if (history.length > 0) this.histMany(pk, history);
@@ -487,6 +488,13 @@ export class SqliteStore implements Store {
         case "fs":
           this.q(`UPDATE instances SET fs_head = ?, fs_files = ? WHERE pk = ?`).run(o.head, o.files, pk);
           break;
+        case "sql": {
+          const put = this.q(`INSERT OR REPLACE INTO sql_pages (instance, pgno, data) VALUES (?,?,?)`);
+          for (const p of o.pages) if (p.pgno <= o.nPages) put.run(pk, p.pgno, p.data);
+          this.q(`DELETE FROM sql_pages WHERE instance = ? AND pgno > ?`).run(pk, o.nPages);
+          this.q(`UPDATE instances SET sql_seq = ?, sql_pages = ?, sql_page_size = ? WHERE pk = ?`).run(o.seq, o.nPages, o.pageSize, pk);
+          break;
+        }
         case "history":
           break; // numbered and written above
       }
@@ -494,14 +502,22 @@ export class SqliteStore implements Store {
     return released;
   }
 
-  async journal(pk: number, epoch: number, ops: JournalOp[], options?: { sync?: boolean }): Promise<JournalResult> {
+  async journal(pk: number, epoch: number, ops: JournalOp[]): Promise<JournalResult> {
     return this.write(() => {
       this.fenced(pk, epoch);
       this.applyOps(pk, ops);
       // a wait journaled now takes an event buffered before it, in this same transaction
       const waits = ops.some((o) => o.op === "step" && o.kind === "wait" && o.state === "pending");
       return { delivered: waits ? this.match(pk, ops.find((o) => o.op === "history")?.at ?? Date.now()) : [] };
-    }, false, options?.sync !== false);
+    });
+  }
+
+  async sqlImage(pk: number, fromPgno: number, limit: number): Promise<SqlImagePart> {
+    const r = this.q(`SELECT sql_seq, sql_pages, sql_page_size FROM instances WHERE pk = ?`).get(pk) as Row | undefined;
+    if (!r) return { seq: 0, pageSize: 0, nPages: 0, pages: [] };
+    const pages = (this.q(`SELECT pgno, data FROM sql_pages WHERE instance = ? AND pgno >= ? ORDER BY pgno LIMIT ?`).all(pk, fromPgno, limit) as Row[])
+      .map((p) => ({ pgno: p.pgno as number, data: p.data as Uint8Array }));
+    return { seq: r.sql_seq as number, pageSize: (r.sql_page_size as number) ?? 0, nPages: r.sql_pages as number, pages };
   }
 
   async steps(pk: number): Promise<StepRecord[]> {
