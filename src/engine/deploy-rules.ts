@@ -1,6 +1,8 @@
 // What a deploy decides about its input: how env is encoded for the store (plain values kept,
-// functions and host-function references by path, secrets sealed) and which exported class runs.
+// functions and host-function references by path, secrets sealed: the markers of core/env-codec.ts)
+// and which exported class runs.
 import { ErrorCode, WeftError } from "../core/errors.ts";
+import { fnMarker, secretMarker } from "../core/env-codec.ts";
 import { HostFunctionRef, SecretValue } from "./secrets.ts";
 
 /** Split env into plain values (stored) and host functions (kept in memory, called by path). */
@@ -14,15 +16,15 @@ export function encodeEnv(v: unknown, path: string, enc: EnvEncoding): unknown {
   const fns = enc.fns;
   if (typeof v === "function") {
     fns.set(path, v as (...args: unknown[]) => unknown);
-    return { __weftFn: path };
+    return fnMarker(path);
   }
   if (v instanceof HostFunctionRef) {
     fns.set(path, enc.host(v.name, path));
-    return { __weftFn: path };
+    return fnMarker(path);
   }
   if (v instanceof SecretValue) {
     if (typeof v.value !== "string") throw new WeftError(ErrorCode.InvalidArgument, `env.${path}: a secret must be a string`, { field: `env.${path}` });
-    return { __weftSecret: enc.seal(v.value) };
+    return secretMarker(enc.seal(v.value));
   }
   if (Array.isArray(v)) return v.map((x, i) => encodeEnv(x, `${path}[${i}]`, enc));
   if (v && typeof v === "object") {

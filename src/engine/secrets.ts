@@ -10,6 +10,7 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, WeftError } from "../core/errors.ts";
+import { mapEnv } from "../core/env-codec.ts";
 
 /** A value for a deploy's env that is stored sealed: `env: { API_KEY: secret("…") }`. */
 export class SecretValue {
@@ -79,29 +80,12 @@ export class SecretBox {
   }
 }
 
-/** env with every sealed secret opened (what a run receives); the sealed form is `{ __weftSecret }`. */
+/** env with every sealed secret opened (what a run receives); see core/env-codec.ts. */
 export function openSecrets(v: unknown, box: () => SecretBox): unknown {
-  if (Array.isArray(v)) return v.map((x) => openSecrets(x, box));
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    if (typeof o.__weftSecret === "string" && Object.keys(o).length === 1) return box().open(o.__weftSecret);
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(o)) out[k] = openSecrets(x, box);
-    return out;
-  }
-  return v;
+  return mapEnv(v, (m, _path, raw) => (m.kind === "secret" ? box().open(m.sealed) : raw));
 }
 
 /** env as the API shows it: secrets as { secret: true }, host functions as { hostFunction } / { function: path }. */
-export function redactEnv(v: unknown, hostNames: Record<string, string> = {}, path = ""): unknown {
-  if (Array.isArray(v)) return v.map((x, i) => redactEnv(x, hostNames, `${path}[${i}]`));
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    if (typeof o.__weftSecret === "string" && Object.keys(o).length === 1) return { secret: true };
-    if (typeof o.__weftFn === "string" && Object.keys(o).length === 1) return hostNames[o.__weftFn] ? { hostFunction: hostNames[o.__weftFn] } : { function: o.__weftFn };
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(o)) out[k] = redactEnv(x, hostNames, path ? `${path}.${k}` : k);
-    return out;
-  }
-  return v;
+export function redactEnv(v: unknown, hostNames: Record<string, string> = {}): unknown {
+  return mapEnv(v, (m) => (m.kind === "secret" ? { secret: true } : hostNames[m.path] ? { hostFunction: hostNames[m.path] } : { function: m.path }));
 }

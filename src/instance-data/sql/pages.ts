@@ -35,7 +35,12 @@ export interface CommitFrames {
   nPages: number;
   /** [pgno, offset of the page data] */
   frames: [number, number][];
+  /** the page images themselves, when the commit is small (read while checking the frames) */
+  pages?: { pgno: number; data: Uint8Array }[];
 }
+
+/** a commit up to this size hands its pages over with the frames (no second read) */
+const INLINE_BYTES = 4 * 1024 * 1024;
 
 /**
  * SQLite's WAL checksum over `len` bytes (a multiple of 8) from `off`, continuing (s0, s1). The
@@ -86,6 +91,8 @@ function walk(fd: number, h: Header, from: number, seed: [number, number], stopA
   let s = seed;
   let cursor: WalCursor = { salt1: h.salt1, salt2: h.salt2, end: from, c0: seed[0], c1: seed[1] };
   let pending = new Map<number, number>();
+  let images = new Map<number, Uint8Array>();
+  let inline = stopAtFirst;
   for (let off = from; off + frameBytes <= size; off += frameBytes) {
     const f = readAt(fd, off, frameBytes);
     if (f.length < frameBytes) break;
@@ -95,12 +102,18 @@ function walk(fd: number, h: Header, from: number, seed: [number, number], stopA
     if (next[0] !== f.readUInt32BE(16) || next[1] !== f.readUInt32BE(20)) break;
     s = next;
     pending.set(pgno, off + FRAME_HEADER);
+    if (inline) {
+      images.set(pgno, f.subarray(FRAME_HEADER));
+      if (images.size * h.pageSize > INLINE_BYTES) (inline = false), images.clear();
+    }
     const nTruncate = f.readUInt32BE(4);
     if (nTruncate === 0) continue;
     cursor = { salt1: h.salt1, salt2: h.salt2, end: off + frameBytes, c0: s[0], c1: s[1] };
     const commit: CommitFrames = { pageSize: h.pageSize, nPages: nTruncate, frames: [...pending].filter(([p]) => p <= nTruncate) };
+    if (inline) commit.pages = [...images].filter(([p]) => p <= nTruncate).sort((a, b) => a[0] - b[0]).map(([pgno, data]) => ({ pgno, data }));
     if (stopAtFirst) return { cursor, commit };
     pending = new Map();
+    images = new Map();
   }
   return { cursor };
 }
@@ -147,6 +160,7 @@ export function commitAfter(walPath: string, cursor: WalCursor | undefined): { c
 
 /** Read the page images of a commit (after commitAfter, before the next write transaction). */
 export async function readCommit(walPath: string, c: CommitFrames, seq: number): Promise<SqlDelta> {
+  if (c.pages) return { seq, pageSize: c.pageSize, nPages: c.nPages, pages: c.pages };
   const fh = await open(walPath, "r");
   try {
     const pages: SqlDelta["pages"] = [];

@@ -8,6 +8,7 @@
 import { installWebGlobals, setResponseUrl } from "./web.ts";
 import { GuestClock, GuestRandom, installDeterminism, define } from "./determinism.ts";
 import { WorkflowEntrypoint, NonRetryableError, WorkflowRun, errorInfo, toError } from "./workflow.ts";
+import { mapEnv } from "../../core/env-codec.ts";
 import { checkSerializable } from "../../core/values.ts";
 import { makeFs, makeStorage } from "./storage.ts";
 import type { ActivationResult, Command, Job, InitJob, SyncReply, SyncRequest } from "../protocol.ts";
@@ -93,16 +94,9 @@ function hostFunction(path: string) {
   return f;
 }
 
-function buildEnv(v: unknown, path: string): unknown {
-  if (Array.isArray(v)) return Object.freeze(v.map((x, i) => buildEnv(x, `${path}[${i}]`)));
-  if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
-    const o = v as Record<string, unknown>;
-    if (typeof o.__weftFn === "string" && Object.keys(o).length === 1) return hostFunction(o.__weftFn);
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(o)) out[k] = buildEnv(o[k], path ? `${path}.${k}` : k);
-    return Object.freeze(out);
-  }
-  return v;
+/** the run's env, read-only: function markers become calls to the host (secrets were opened there) */
+function buildEnv(v: unknown): unknown {
+  return mapEnv(v, (m, _path, raw) => (m.kind === "fn" ? hostFunction(m.path) : raw), true);
 }
 
 async function guestFetch(input: unknown, init?: Record<string, unknown>): Promise<unknown> {
@@ -179,7 +173,7 @@ function start(runId: number, job: InitJob): void {
   run.liveNow = activationNow;
   current = { run, clock, rnd, ids: new Set() };
   runs.set(runId, current);
-  const env = buildEnv(job.env, "");
+  const env = buildEnv(job.env);
   const ctx = Object.freeze({ instanceId: job.instanceId, storage, fs: files });
   const Cls = findClass(job.className);
   void run.start(Cls, ctx, env);
