@@ -44,6 +44,8 @@ const STATUS: Record<string, number> = {
   [ErrorCode.QuotaExceeded]: 429,
   // the store could not write (a full disk): nothing changed, retry once there is room
   [ErrorCode.StorageFull]: 507,
+  // the shared store is not reachable: nothing changed, retry once it is back
+  [ErrorCode.StorageUnavailable]: 503,
 };
 
 export function errorResponse(c: Context, err: unknown, log?: (e: unknown) => void): Response {

@@ -34,6 +34,8 @@ export const ErrorCode = {
   PayloadTooLarge: "payload_too_large",
   /** the store could not write (disk full, or out of space for the database): retried once writes succeed */
   StorageFull: "storage_full",
+  /** the store is not reachable (a shared store's connection lost): nothing changed, retried once it is back */
+  StorageUnavailable: "storage_unavailable",
   Internal: "internal",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

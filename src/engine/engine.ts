@@ -99,6 +99,12 @@ interface HostSide {
   egress: EgressPolicy;
 }
 
+/** the store refused a write for want of room or reach: nothing changed; the work is retried later */
+function storeCannotWrite(err: unknown): boolean {
+  const code = (err as WeftError)?.code;
+  return code === ErrorCode.StorageFull || code === ErrorCode.StorageUnavailable;
+}
+
 export class Engine implements EngineCore {
   readonly store: Store;
   /** instances' SQL databases and files */
@@ -505,7 +511,7 @@ export class Engine implements EngineCore {
       if (run) this.onRunError(run, err);
       else {
         this.sched.stopped(r.workflowKey);
-        if ((err as WeftError)?.code === ErrorCode.StorageFull && ref) this.retryLater(ref, err);
+        if (storeCannotWrite(err) && ref) this.retryLater(ref, err);
         this.dispatch();
       }
     } finally {
@@ -574,7 +580,7 @@ export class Engine implements EngineCore {
 
   onRunError(r: InstanceRun, err: unknown): void {
     if ((err as WeftError)?.code === ErrorCode.LeaseLost) return r.stop();
-    if ((err as WeftError)?.code === ErrorCode.StorageFull) return this.onStorageFull(r, err);
+    if (storeCannotWrite(err)) return this.onStorageFull(r, err);
     const error: ErrorInfo = { name: "WorkflowInternalError", message: `internal error: ${(err as Error)?.message ?? String(err)}` };
     this.config.logger.error({ err, instance: r.pk }, "an instance run failed inside the engine; the instance is marked errored");
     r.stop();
@@ -591,6 +597,7 @@ export class Engine implements EngineCore {
    * stops (keeping its claim) and the instance is tried again, with backoff, until writes succeed.
    */
   private storageRetryMs = 0;
+  /** (also when the shared store is not reachable: the same retry until writes succeed) */
   private onStorageFull(r: InstanceRun, err: unknown): void {
     r.released = true; // no look right away: the retry is the look
     r.stop();

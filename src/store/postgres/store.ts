@@ -1,0 +1,668 @@
+// The PostgreSQL store: the shared truth of a cluster of engine nodes (cluster mode). The same
+// contract as the embedded store (testing/store-suite.ts), with several writers at once:
+// - every write that touches an instance first takes its row lock, in the statement that checks
+//   the fence (`UPDATE … WHERE pk = $1 AND epoch = $2`, or `SELECT … FOR UPDATE`): writes of one
+//   instance are serialized, a stale run's write is refused, and history numbers (MAX(seq) + 1 under
+//   that lock) cannot race;
+// - claims take due rows with `FOR UPDATE SKIP LOCKED`: nodes polling at once never wait on, or take,
+//   each other's rows;
+// - pks, event and log sequence numbers are identities: never handed out twice, also after deletes.
+// A commit is durable when it resolves (synchronous_commit, PostgreSQL's default). The pool holds
+// `poolSize` connections (default 10): a node's concurrent writes beyond that wait for one.
+import pg from "pg";
+import { serialize, deserialize } from "node:v8";
+import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
+import { CLAIMABLE, CLAIM_SETTLES, UNFINISHED, checkAction, isClaimable, type InstanceStatus } from "../../core/status.ts";
+import { checkSqlSeq, cutByRestart, matchEvents, type HistoryType } from "../../core/journal.ts";
+import type {
+  ActivityBucket, ActivityQuery, AttemptRecord, Claim, Claimed, DeliveredEvent, DueInstance, EventResult, StoredObject, TenantRecord, TokenRecord, HistoryEvent, InstanceRecord, JournalOp,
+  JournalResult, ListFilter, LogLine, NewInstance, Release, SqlImagePart, StepRecord, Store, VersionRecord,
+} from "../ports.ts";
+import { migrate } from "./migrations.ts";
+
+type Row = Record<string, unknown>;
+type Db = pg.Pool | pg.PoolClient;
+
+const list = (xs: readonly string[]): string => xs.map((x) => `'${x}'`).join(",");
+const CLAIMABLE_SQL = list(CLAIMABLE);
+const UNFINISHED_SQL = list(UNFINISHED);
+
+const enc = (v: unknown): Buffer | null => (v === undefined ? null : serialize(v));
+const dec = (b: unknown): unknown => (b == null ? undefined : deserialize(b as Uint8Array));
+const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
+const unjson = <T>(s: unknown): T | undefined => (s == null ? undefined : (JSON.parse(s as string) as T));
+const num = (v: unknown): number | null => (v == null ? null : Number(v));
+
+/** BIGINT (int8) as a JS number: every value we store (times, pks, counters) is a safe integer */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as "text"))) as typeof pg.types.getTypeParser,
+};
+
+/** PostgreSQL's "no room" and "not reachable" errors, as the engine's codes (the rest stay as they are) */
+function storageError(e: unknown): unknown {
+  if (e instanceof WeftError) return e;
+  const x = e as { code?: string; message?: string };
+  if (x?.code === "53100") {
+    return new WeftError(ErrorCode.StorageFull, `the store could not write: PostgreSQL's disk is full (${x.message}); nothing was changed — free space and retry`, { reason: "full" });
+  }
+  if (/^(08|57P0)/.test(x?.code ?? "") || /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND)$/.test(x?.code ?? "") || /Connection terminated|connection timeout/i.test(x?.message ?? "")) {
+    return new WeftError(ErrorCode.StorageUnavailable, `the store is not reachable: ${x.message ?? x.code}; nothing was changed — the write is retried when PostgreSQL is back`, { reason: x.code ?? "connection" });
+  }
+  return e;
+}
+
+export interface PostgresOptions {
+  /** postgres://… (WEFT_POSTGRES_URL) */
+  url: string;
+  /** the schema Weft's tables live in (default "weft"; made if missing) */
+  schema?: string;
+  /** connections in this node's pool (default 10) */
+  poolSize?: number;
+}
+
+export class PostgresStore implements Store {
+  readonly kind = "postgres" as const;
+  private readonly pool: pg.Pool;
+  readonly schema: string;
+  private closed = false;
+
+  private constructor(pool: pg.Pool, schema: string) {
+    this.pool = pool;
+    this.schema = schema;
+  }
+
+  /** Connect, make the schema if needed and apply the migrations it lacks. */
+  static async open(o: PostgresOptions): Promise<PostgresStore> {
+    const schema = o.schema ?? "weft";
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new WeftError(ErrorCode.InvalidArgument, `postgres schema must be a lower-case SQL name (a-z, 0-9, _), got ${JSON.stringify(schema)}`, { schema });
+    const pool = new pg.Pool({ connectionString: o.url, max: o.poolSize ?? 10, options: `-c search_path=${schema}`, types: TYPES });
+    pool.on("error", () => undefined); // an idle connection that dies is replaced; the next query reports it
+    try {
+      const c = await pool.connect();
+      try {
+        await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+        await migrate(c);
+      } finally {
+        c.release();
+      }
+    } catch (e) {
+      await pool.end();
+      throw storageError(e);
+    }
+    return new PostgresStore(pool, schema);
+  }
+
+  private async q(sql: string, args: unknown[] = [], db: Db = this.pool): Promise<Row[]> {
+    if (this.closed) throw new WeftError(ErrorCode.InvalidState, "the store is closed");
+    try {
+      return (await db.query(sql, args)).rows as Row[];
+    } catch (e) {
+      throw storageError(e);
+    }
+  }
+
+  private async one(sql: string, args: unknown[] = [], db: Db = this.pool): Promise<Row | undefined> {
+    return (await this.q(sql, args, db))[0];
+  }
+
+  /** one transaction on one connection; any error rolls it back whole */
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new WeftError(ErrorCode.InvalidState, "the store is closed");
+    let c: pg.PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (e) {
+      throw storageError(e);
+    }
+    let broken = false;
+    try {
+      await c.query("BEGIN");
+      const r = await fn(c);
+      await c.query("COMMIT");
+      return r;
+    } catch (e) {
+      try {
+        await c.query("ROLLBACK");
+      } catch {
+        broken = true;
+      }
+      throw storageError(e);
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  // ---- versions ------------------------------------------------------------------------------
+  async putVersion(v: VersionRecord): Promise<void> {
+    await this.tx(async (c) => {
+      await this.q(`INSERT INTO versions (tenant, workflow, version, class_name, bundle, code, config, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+                    ON CONFLICT (tenant, workflow, version) DO NOTHING`, [v.tenant, v.workflow, v.version, v.className, v.bundle, JSON.stringify(v.code), JSON.stringify(v.config), v.createdAt], c);
+      await this.q(`INSERT INTO workflows (tenant, workflow, latest_version, updated_at) VALUES ($1,$2,$3,$4)
+                    ON CONFLICT (tenant, workflow) DO UPDATE SET latest_version = excluded.latest_version, updated_at = excluded.updated_at`, [v.tenant, v.workflow, v.version, v.createdAt], c);
+    });
+  }
+
+  private version(r: Row | undefined): VersionRecord | undefined {
+    if (!r) return undefined;
+    return {
+      tenant: r.tenant as string, workflow: r.workflow as string, version: r.version as string, className: r.class_name as string,
+      bundle: r.bundle as string, code: JSON.parse(r.code as string), config: JSON.parse(r.config as string), createdAt: r.created_at as number,
+    };
+  }
+
+  async getVersion(tenant: string, workflow: string, version: string): Promise<VersionRecord | undefined> {
+    return this.version(await this.one(`SELECT * FROM versions WHERE tenant=$1 AND workflow=$2 AND version=$3`, [tenant, workflow, version]));
+  }
+
+  async latestVersion(tenant: string, workflow: string): Promise<VersionRecord | undefined> {
+    return this.version(await this.one(`SELECT v.* FROM workflows w JOIN versions v ON v.tenant = w.tenant AND v.workflow = w.workflow AND v.version = w.latest_version
+                                        WHERE w.tenant=$1 AND w.workflow=$2`, [tenant, workflow]));
+  }
+
+  async listVersions(tenant: string, workflow: string): Promise<{ version: string; createdAt: number }[]> {
+    return (await this.q(`SELECT version, created_at FROM versions WHERE tenant=$1 AND workflow=$2 ORDER BY created_at DESC`, [tenant, workflow])).map((r) => ({
+      version: r.version as string, createdAt: r.created_at as number,
+    }));
+  }
+
+  async listWorkflows(tenant: string): Promise<{ workflow: string; latestVersion: string; updatedAt: number }[]> {
+    return (await this.q(`SELECT workflow, latest_version, updated_at FROM workflows WHERE tenant = $1 ORDER BY workflow`, [tenant])).map((r) => ({
+      workflow: r.workflow as string, latestVersion: r.latest_version as string, updatedAt: r.updated_at as number,
+    }));
+  }
+
+  async deleteWorkflow(tenant: string, workflow: string): Promise<number[]> {
+    return this.tx(async (c) => {
+      const pks = (await this.q(`SELECT pk FROM instances WHERE tenant = $1 AND workflow = $2`, [tenant, workflow], c)).map((r) => r.pk as number);
+      await this.q(`DELETE FROM versions WHERE tenant = $1 AND workflow = $2`, [tenant, workflow], c);
+      await this.q(`DELETE FROM workflows WHERE tenant = $1 AND workflow = $2`, [tenant, workflow], c);
+      return pks;
+    });
+  }
+
+  // ---- instances -----------------------------------------------------------------------------
+  private instance(r: Row | undefined): InstanceRecord | undefined {
+    if (!r) return undefined;
+    const raw = r.params;
+    let decoded = false;
+    let value: unknown;
+    const rec: InstanceRecord = {
+      pk: r.pk as number, tenant: r.tenant as string, workflow: r.workflow as string, id: r.id as string, version: r.version as string,
+      status: r.status as InstanceStatus, params: undefined, metadata: (r.metadata as Record<string, string>) ?? {}, trigger: r.trigger as string,
+      createdAt: r.created_at as number, startedAt: num(r.started_at), endedAt: num(r.ended_at),
+      modifiedAt: r.modified_at as number, output: dec(r.output), error: unjson<ErrorInfo>(r.error) ?? null,
+      wakeAt: num(r.wake_at), readyAt: num(r.ready_at), epoch: r.epoch as number,
+      fsHead: (r.fs_head as string) ?? null, fsFiles: (r.fs_files as number) ?? 0, sqlSeq: (r.sql_seq as number) ?? 0,
+    };
+    // decoded when first read (as the embedded store does): a claim of many instances decodes none
+    Object.defineProperty(rec, "params", {
+      enumerable: true, configurable: true,
+      get: () => (decoded ? value : ((decoded = true), (value = dec(raw)))),
+      set: (v: unknown) => ((decoded = true), (value = v)),
+    });
+    return rec;
+  }
+
+  async createInstances(rows: NewInstance[], objects?: { tenant: string; objects: StoredObject[] }): Promise<InstanceRecord[]> {
+    return this.tx(async (c) => {
+      if (objects) await this.insertObjects(objects.tenant, objects.objects, c);
+      const out: InstanceRecord[] = [];
+      for (const n of rows) {
+        // a wake-up in the same transaction as its cause: a new instance is due at once
+        const r = await this.one(`INSERT INTO instances (tenant, workflow, id, version, status, params, metadata, trigger, created_at, modified_at, epoch, fs_head, fs_files, ready_at)
+                                  VALUES ($1,$2,$3,$4,'queued',$5,$6,$7,$8,$8,0,$9,$10,$8) ON CONFLICT DO NOTHING RETURNING pk`,
+          [n.tenant, n.workflow, n.id, n.version, n.encodedParams ? Buffer.from(n.encodedParams.buffer, n.encodedParams.byteOffset, n.encodedParams.byteLength) : enc(n.params), JSON.stringify(n.metadata), n.trigger, n.createdAt, n.fsHead ?? null, n.fsFiles ?? 0], c);
+        if (!r) {
+          throw new WeftError(ErrorCode.AlreadyExists, `instance "${n.id}" already exists in workflow ${n.workflow}; instance ids are unique and never reused`, {
+            instanceId: n.id, workflow: n.workflow,
+          });
+        }
+        await this.histMany(c, r.pk as number, [{ type: "workflow_queued", at: n.createdAt }]);
+        const { encodedParams: _e, ...rest } = n;
+        out.push({
+          pk: r.pk as number, ...rest, status: "queued", startedAt: null, endedAt: null, modifiedAt: n.createdAt, output: undefined, error: null, wakeAt: null, readyAt: n.createdAt, epoch: 0,
+          fsHead: n.fsHead ?? null, fsFiles: n.fsFiles ?? 0, sqlSeq: 0,
+        });
+      }
+      return out;
+    });
+  }
+
+  async getInstance(tenant: string, workflow: string, id: string): Promise<InstanceRecord | undefined> {
+    return this.instance(await this.one(`SELECT * FROM instances WHERE tenant=$1 AND workflow=$2 AND id=$3`, [tenant, workflow, id]));
+  }
+
+  async getInstanceByPk(pk: number): Promise<InstanceRecord | undefined> {
+    return this.instance(await this.one(`SELECT * FROM instances WHERE pk=$1`, [pk]));
+  }
+
+  async listInstances(f: ListFilter): Promise<InstanceRecord[]> {
+    const args: unknown[] = [f.tenant];
+    const p = (v: unknown): string => (args.push(v), `$${args.length}`);
+    const where = ["tenant = $1"];
+    if (f.workflow) where.push(`workflow = ${p(f.workflow)}`);
+    if (f.status) where.push(`status = ${p(f.status)}`);
+    if (f.createdAfter !== undefined) where.push(`created_at >= ${p(f.createdAfter)}`);
+    if (f.createdBefore !== undefined) where.push(`created_at < ${p(f.createdBefore)}`);
+    for (const [k, v] of Object.entries(f.metadata ?? {})) where.push(`metadata ->> ${p(k)} = ${p(v)}`);
+    if (f.idPrefix) where.push(`starts_with(id, ${p(f.idPrefix)})`);
+    if (f.cursor !== undefined) where.push(f.direction === "asc" ? `pk > ${p(f.cursor)}` : `pk < ${p(f.cursor)}`);
+    return (await this.q(`SELECT * FROM instances WHERE ${where.join(" AND ")} ORDER BY pk ${f.direction === "asc" ? "ASC" : "DESC"} LIMIT ${p(f.limit)}`, args)).map((r) => this.instance(r)!);
+  }
+
+  async deleteInstance(pk: number): Promise<void> {
+    await this.tx(async (c) => {
+      // the row lock first: a run's write in flight finishes before, or finds the instance gone
+      await this.q(`SELECT 1 FROM instances WHERE pk = $1 FOR UPDATE`, [pk], c);
+      for (const t of ["steps", "attempts", "events", "logs", "history", "sql_pages"]) await this.q(`DELETE FROM ${t} WHERE instance = $1`, [pk], c);
+      await this.q(`DELETE FROM instances WHERE pk = $1`, [pk], c);
+    });
+  }
+
+  /** history numbers after the instance's last; the caller holds the instance's row lock */
+  private async histMany(c: Db, pk: number, entries: { type: HistoryType; at: number; data?: unknown }[]): Promise<void> {
+    const r = (await this.one(`SELECT COALESCE(MAX(seq), 0) AS s FROM history WHERE instance = $1`, [pk], c))!;
+    let seq = r.s as number;
+    for (const e of entries) await this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES ($1,$2,$3,$4,$5)`, [pk, ++seq, e.type, e.at, json(e.data)], c);
+  }
+
+  // ---- the run queue -------------------------------------------------------------------------
+  async due(now: number, leaseNow: number, limit: number): Promise<DueInstance[]> {
+    return (await this.q(`SELECT pk, tenant, workflow, version, ready_at, started_at FROM instances
+                          WHERE ready_at IS NOT NULL AND ready_at <= $1 AND (claim_owner IS NULL OR claim_until <= $2) AND status IN (${UNFINISHED_SQL})
+                          ORDER BY ready_at, pk LIMIT $3`, [now, leaseNow, limit])).map((r) => ({
+      pk: r.pk as number, tenant: r.tenant as string, workflow: r.workflow as string, version: r.version as string, readyAt: r.ready_at as number, fresh: r.started_at === null,
+    }));
+  }
+
+  async nextReadyAt(after: number, leaseNow: number): Promise<number | null> {
+    const r = await this.one(`SELECT MIN(ready_at) AS t FROM instances WHERE ready_at > $1 AND (claim_owner IS NULL OR claim_until <= $2)`, [after, leaseNow]);
+    return num(r?.t);
+  }
+
+  /** claim one instance whose row this transaction has locked (or locks now) */
+  private async claimOne(c: pg.PoolClient, pk: number, cl: Claim): Promise<Claimed | undefined> {
+    const r = await this.one(`SELECT status, ready_at, claim_owner, claim_until FROM instances WHERE pk = $1 FOR UPDATE`, [pk], c);
+    if (!r || r.ready_at === null || (r.ready_at as number) > cl.now) return undefined;
+    if (r.claim_owner !== null && r.claim_owner !== cl.node && (r.claim_until as number) > cl.leaseNow) return undefined;
+    const status = r.status as InstanceStatus;
+    const settled = CLAIM_SETTLES[status];
+    if (settled) {
+      // its run is gone: what it was waiting for (the end of the attempts in flight) is over
+      await this.q(`UPDATE instances SET status = $1, ready_at = NULL, claim_owner = NULL, claim_until = NULL, epoch = epoch + 1, modified_at = $2 WHERE pk = $3`, [settled, cl.now, pk], c);
+      await this.histMany(c, pk, [{ type: "workflow_paused", at: cl.now }]);
+      return undefined;
+    }
+    if (!isClaimable(status)) return undefined;
+    const row = (await this.one(`UPDATE instances SET epoch = epoch + 1, status = 'running', claim_owner = $1, claim_until = $2, started_at = COALESCE(started_at, $3), modified_at = $3
+                                 WHERE pk = $4 RETURNING *`, [cl.node, cl.leaseUntil, cl.now, pk], c))!;
+    await this.histMany(c, pk, [{ type: "workflow_running", at: cl.now }]);
+    return { inst: this.instance(row)!, epoch: row.epoch as number, wakes: row.wakes as number };
+  }
+
+  async claim(pk: number, c: Claim): Promise<Claimed | undefined> {
+    return this.tx((t) => this.claimOne(t, pk, c));
+  }
+
+  async claimDue(c: Claim, limit: number): Promise<Claimed[]> {
+    return this.tx(async (t) => {
+      // rows another node is claiming right now are skipped, not waited for
+      const due = await this.q(`SELECT pk FROM instances WHERE ready_at IS NOT NULL AND ready_at <= $1 AND (claim_owner IS NULL OR claim_owner = $2 OR claim_until <= $3)
+                                AND status IN (${UNFINISHED_SQL}) ORDER BY ready_at, pk LIMIT $4 FOR UPDATE SKIP LOCKED`, [c.now, c.node, c.leaseNow, limit], t);
+      const out: Claimed[] = [];
+      for (const d of due) {
+        const got = await this.claimOne(t, d.pk as number, c);
+        if (got) out.push(got);
+      }
+      return out;
+    });
+  }
+
+  async extendClaims(node: string, pks: number[], leaseUntil: number): Promise<number[]> {
+    if (pks.length === 0) return [];
+    return (await this.q(`UPDATE instances SET claim_until = $1 WHERE claim_owner = $2 AND pk = ANY($3::bigint[]) RETURNING pk`, [leaseUntil, node, pks])).map((r) => r.pk as number);
+  }
+
+  /** the fence and the row lock in one statement: refused (LeaseLost) unless `epoch` still owns the instance */
+  private async fenced(c: pg.PoolClient, pk: number, epoch: number): Promise<Row> {
+    const r = await this.one(`SELECT epoch, sql_seq FROM instances WHERE pk = $1 AND epoch = $2 FOR UPDATE`, [pk, epoch], c);
+    if (!r) {
+      const now = await this.one(`SELECT epoch FROM instances WHERE pk = $1`, [pk], c);
+      throw new WeftError(ErrorCode.LeaseLost, `instance ${pk}: this run (epoch ${epoch}) no longer owns the instance (now ${now ? String(now.epoch) : "deleted"}); its write was refused`, { pk, epoch });
+    }
+    return r;
+  }
+
+  async release(pk: number, epoch: number, rel: Release, ops: JournalOp[]): Promise<{ readyAt: number | null }> {
+    return this.tx(async (c) => {
+      const cur = await this.fenced(c, pk, epoch);
+      const done = await this.applyOps(c, pk, ops, cur, rel);
+      if (done) return done;
+      const r = (await this.one(`UPDATE instances SET ready_at = CASE WHEN status IN (${CLAIMABLE_SQL}) AND wakes > $1 THEN $2 WHEN status IN (${CLAIMABLE_SQL}) THEN $3::bigint ELSE NULL END,
+                                 claim_owner = NULL, claim_until = NULL WHERE pk = $4 RETURNING ready_at`, [rel.seenWakes, rel.now, rel.readyAt, pk], c))!;
+      return { readyAt: num(r.ready_at) };
+    });
+  }
+
+  async voidClaims(): Promise<number> {
+    return (await this.q(`UPDATE instances SET claim_owner = NULL, claim_until = NULL WHERE claim_owner IS NOT NULL RETURNING pk`)).length;
+  }
+
+  async fence(pk: number, ops: JournalOp[], readyAt?: number | null): Promise<number> {
+    return this.tx(async (c) => {
+      const r = await this.one(`UPDATE instances SET epoch = epoch + 1, claim_owner = NULL, claim_until = NULL WHERE pk = $1 RETURNING epoch, sql_seq`, [pk], c);
+      if (!r) throw new WeftError(ErrorCode.NotFound, `instance ${pk} no longer exists`, { pk });
+      await this.applyOps(c, pk, ops, r);
+      if (readyAt !== undefined) await this.q(`UPDATE instances SET ready_at = $1 WHERE pk = $2`, [readyAt, pk], c);
+      return r.epoch as number;
+    });
+  }
+
+  /** the instance's row, locked for this transaction; NotFound when it was deleted */
+  private async current(c: pg.PoolClient, pk: number): Promise<Row> {
+    const r = await this.one(`SELECT id, status, claim_owner, claim_until FROM instances WHERE pk = $1 FOR UPDATE`, [pk], c);
+    if (!r) throw new WeftError(ErrorCode.NotFound, `instance ${pk} does not exist (it was deleted)`, { pk });
+    return r;
+  }
+
+  async pause(pk: number, now: number, leaseNow: number): Promise<"pausing" | "paused"> {
+    return this.tx(async (c) => {
+      const r = await this.current(c, pk);
+      checkAction("pause", r.status as InstanceStatus, r.id as string);
+      if (r.status === "running" && r.claim_owner !== null && (r.claim_until as number) > leaseNow) {
+        await this.q(`UPDATE instances SET status = 'waitingForPause', modified_at = $1 WHERE pk = $2`, [now, pk], c);
+        await this.histMany(c, pk, [{ type: "workflow_waiting_for_pause", at: now }]);
+        return "pausing";
+      }
+      await this.q(`UPDATE instances SET status = 'paused', ready_at = NULL, claim_owner = NULL, claim_until = NULL, epoch = epoch + 1, modified_at = $1 WHERE pk = $2`, [now, pk], c);
+      await this.histMany(c, pk, [{ type: "workflow_paused", at: now }]);
+      return "paused";
+    });
+  }
+
+  async resume(pk: number, now: number): Promise<"unpaused" | "queued"> {
+    return this.tx(async (c) => {
+      const r = await this.current(c, pk);
+      checkAction("resume", r.status as InstanceStatus, r.id as string);
+      await this.histMany(c, pk, [{ type: "workflow_resumed", at: now }]);
+      if (r.status === "waitingForPause") {
+        // the run that was pausing goes on (it never stopped): its attempts in flight still commit
+        await this.q(`UPDATE instances SET status = 'running', modified_at = $1 WHERE pk = $2`, [now, pk], c);
+        return "unpaused";
+      }
+      await this.q(`UPDATE instances SET status = 'queued', ready_at = $1, wakes = wakes + 1, epoch = epoch + 1, claim_owner = NULL, claim_until = NULL, modified_at = $1 WHERE pk = $2`, [now, pk], c);
+      return "queued";
+    });
+  }
+
+  async restart(pk: number, fromSeq: number | undefined, now: number, data: unknown): Promise<void> {
+    await this.tx(async (c) => {
+      await this.current(c, pk);
+      const cut = (await this.q(`SELECT key, seq, kind FROM steps WHERE instance = $1`, [pk], c))
+        .filter((s) => cutByRestart({ seq: s.seq as number, kind: s.kind as StepRecord["kind"] }, fromSeq)).map((s) => s.key as string);
+      if (cut.length > 0) {
+        await this.q(`DELETE FROM attempts WHERE instance = $1 AND key = ANY($2::text[])`, [pk, cut], c);
+        await this.q(`DELETE FROM steps WHERE instance = $1 AND key = ANY($2::text[])`, [pk, cut], c);
+      }
+      await this.q(`UPDATE instances SET status = 'queued', ended_at = NULL, wake_at = NULL, error = NULL, output = NULL, ready_at = $1, wakes = wakes + 1,
+                    epoch = epoch + 1, claim_owner = NULL, claim_until = NULL, modified_at = $1 WHERE pk = $2`, [now, pk], c);
+      await this.histMany(c, pk, [{ type: "workflow_restarted", at: now, data }]);
+    });
+  }
+
+  /** the ops of one write (the instance's row is locked: `cur`); with `rel`, the status op also releases the claim */
+  private async applyOps(c: pg.PoolClient, pk: number, ops: JournalOp[], cur: Row, rel?: Release): Promise<{ readyAt: number | null } | undefined> {
+    let released: { readyAt: number | null } | undefined;
+    const sql = ops.find((o): o is Extract<JournalOp, { op: "sql" }> => o.op === "sql");
+    if (sql) checkSqlSeq(cur.sql_seq as number, sql.seq);
+    const history = ops.filter((o): o is Extract<JournalOp, { op: "history" }> => o.op === "history");
+    if (history.length > 0) await this.histMany(c, pk, history);
+    for (const o of ops) {
+      switch (o.op) {
+        case "step":
+          await this.q(`INSERT INTO steps (instance, key, kind, seq, name, count, state, value, error, at, started_at, due_at, attempts, config, event_type)
+                        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
+                        ON CONFLICT (instance, key) DO UPDATE SET state = excluded.state, value = excluded.value, error = excluded.error, at = excluded.at,
+                          due_at = excluded.due_at, attempts = excluded.attempts WHERE steps.state = 'pending'`,
+            [pk, o.key, o.kind, o.seq, o.name, o.count, o.state, enc(o.value), json(o.error), o.at ?? null, o.startedAt, o.dueAt ?? null, o.attempts, json(o.config), o.eventType ?? null], c);
+          break;
+        case "attempt":
+          await this.q(`INSERT INTO attempts (instance, key, attempt, started_at, ended_at, success, error) VALUES ($1,$2,$3,$4,$5,$6,$7)
+                        ON CONFLICT (instance, key, attempt) DO UPDATE SET started_at = excluded.started_at, ended_at = excluded.ended_at, success = excluded.success, error = excluded.error`,
+            [pk, o.key, o.attempt, o.startedAt, o.endedAt, o.success, json(o.error)], c);
+          break;
+        case "status": {
+          const args: unknown[] = [];
+          const p = (v: unknown): string => (args.push(v), `$${args.length}`);
+          const sets = [`status = ${p(o.status)}`, `modified_at = ${p(Date.now())}`];
+          if (o.wakeAt !== undefined) sets.push(`wake_at = ${p(o.wakeAt)}::bigint`);
+          if (o.output !== undefined) sets.push(`output = ${p(enc(o.output))}`);
+          if (o.error !== undefined) sets.push(`error = ${p(json(o.error))}`);
+          if (o.endedAt !== undefined) sets.push(`ended_at = ${p(o.endedAt)}::bigint`);
+          if (o.startedAt !== undefined) sets.push(`started_at = COALESCE(started_at, ${p(o.startedAt)}::bigint)`);
+          if (rel) {
+            // the release in the same statement: a wake-up the run has not acted on makes it due at once
+            if (isClaimable(o.status)) sets.push(`ready_at = CASE WHEN wakes > ${p(rel.seenWakes)} THEN ${p(rel.now)}::bigint ELSE ${p(rel.readyAt)}::bigint END`);
+            else sets.push("ready_at = NULL");
+            sets.push("claim_owner = NULL", "claim_until = NULL");
+            const r = (await this.one(`UPDATE instances SET ${sets.join(", ")} WHERE pk = ${p(pk)} RETURNING ready_at`, args, c))!;
+            released = { readyAt: num(r.ready_at) };
+          } else {
+            await this.q(`UPDATE instances SET ${sets.join(", ")} WHERE pk = ${p(pk)}`, args, c);
+          }
+          break;
+        }
+        case "objects":
+          await this.insertObjects(o.tenant, o.objects, c);
+          break;
+        case "fs":
+          await this.q(`UPDATE instances SET fs_head = $1, fs_files = $2 WHERE pk = $3`, [o.head, o.files, pk], c);
+          break;
+        case "sql": {
+          const pages = o.pages.filter((x) => x.pgno <= o.nPages);
+          if (pages.length > 0) {
+            await this.q(`INSERT INTO sql_pages (instance, pgno, data) SELECT $1, * FROM unnest($2::int[], $3::bytea[])
+                          ON CONFLICT (instance, pgno) DO UPDATE SET data = excluded.data`, [pk, pages.map((x) => x.pgno), pages.map((x) => Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength))], c);
+          }
+          await this.q(`DELETE FROM sql_pages WHERE instance = $1 AND pgno > $2`, [pk, o.nPages], c);
+          await this.q(`UPDATE instances SET sql_seq = $1, sql_pages = $2, sql_page_size = $3 WHERE pk = $4`, [o.seq, o.nPages, o.pageSize, pk], c);
+          break;
+        }
+        case "history":
+          break; // numbered and written above
+      }
+    }
+    return released;
+  }
+
+  async journal(pk: number, epoch: number, ops: JournalOp[]): Promise<JournalResult> {
+    return this.tx(async (c) => {
+      const cur = await this.fenced(c, pk, epoch);
+      await this.applyOps(c, pk, ops, cur);
+      // a wait journaled now takes an event buffered before it, in this same transaction
+      const waits = ops.some((o) => o.op === "step" && o.kind === "wait" && o.state === "pending");
+      return { delivered: waits ? await this.match(c, pk, ops.find((o) => o.op === "history")?.at ?? Date.now()) : [] };
+    });
+  }
+
+  async sqlImage(pk: number, fromPgno: number, limit: number): Promise<SqlImagePart> {
+    return this.tx(async (c) => {
+      // one snapshot for the instance row and its pages
+      await c.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+      const r = await this.one(`SELECT sql_seq, sql_pages, sql_page_size FROM instances WHERE pk = $1`, [pk], c);
+      if (!r) return { seq: 0, pageSize: 0, nPages: 0, pages: [] };
+      const pages = (await this.q(`SELECT pgno, data FROM sql_pages WHERE instance = $1 AND pgno >= $2 ORDER BY pgno LIMIT $3`, [pk, fromPgno, limit], c))
+        .map((p) => ({ pgno: p.pgno as number, data: p.data as Uint8Array }));
+      return { seq: r.sql_seq as number, pageSize: (r.sql_page_size as number) ?? 0, nPages: r.sql_pages as number, pages };
+    });
+  }
+
+  async steps(pk: number): Promise<StepRecord[]> {
+    return (await this.q(`SELECT * FROM steps WHERE instance = $1 ORDER BY seq, key`, [pk])).map((r) => ({
+      key: r.key as string, kind: r.kind as StepRecord["kind"], seq: r.seq as number, name: r.name as string, count: r.count as number,
+      state: r.state as StepRecord["state"], value: dec(r.value), error: unjson<ErrorInfo>(r.error), at: num(r.at) ?? undefined,
+      startedAt: r.started_at as number, dueAt: num(r.due_at) ?? undefined, attempts: r.attempts as number, config: unjson(r.config),
+      eventType: (r.event_type as string) ?? undefined,
+    }));
+  }
+
+  async attempts(pk: number): Promise<AttemptRecord[]> {
+    return (await this.q(`SELECT * FROM attempts WHERE instance = $1 ORDER BY key, attempt`, [pk])).map((r) => ({
+      key: r.key as string, attempt: r.attempt as number, startedAt: r.started_at as number, endedAt: num(r.ended_at),
+      success: (r.success as boolean | null) ?? null, error: unjson<ErrorInfo>(r.error) ?? null,
+    }));
+  }
+
+  // ---- events --------------------------------------------------------------------------------
+  /** match buffered events to pending waits (core/journal.ts matchEvents); the caller holds the row lock */
+  private async match(c: pg.PoolClient, pk: number, at: number): Promise<DeliveredEvent[]> {
+    const waits = (await this.q(`SELECT key, seq, event_type FROM steps WHERE instance = $1 AND kind = 'wait' AND state = 'pending'`, [pk], c))
+      .map((w) => ({ key: w.key as string, seq: w.seq as number, eventType: w.event_type as string }));
+    if (waits.length === 0) return [];
+    const events = await this.q(`SELECT seq, type, payload, created_at FROM events WHERE instance = $1 AND consumed_by IS NULL`, [pk], c);
+    if (events.length === 0) return [];
+    const byId = new Map(events.map((e) => [e.seq as number, e]));
+    const out: DeliveredEvent[] = [];
+    for (const m of matchEvents(waits, events.map((e) => ({ id: e.seq as number, type: e.type as string })))) {
+      const ev = byId.get(m.event)!;
+      const value = { payload: dec(ev.payload), timestamp: ev.created_at as number, type: ev.type as string };
+      await this.q(`UPDATE events SET consumed_by = $1 WHERE seq = $2`, [m.wait, m.event], c);
+      await this.q(`UPDATE steps SET state = 'complete', value = $1, at = $2 WHERE instance = $3 AND key = $4`, [enc(value), at, pk, m.wait], c);
+      await this.histMany(c, pk, [{ type: "wait_completed", at, data: { key: m.wait, type: ev.type } }]);
+      out.push({ key: m.wait, value, at });
+    }
+    return out;
+  }
+
+  async addEvent(pk: number, type: string, payload: unknown, at: number): Promise<EventResult> {
+    return this.tx(async (c) => {
+      // existence and status under the row lock: an event for an instance deleted (or finished)
+      // meanwhile is refused, never stored for whoever comes next
+      const r = await this.current(c, pk);
+      checkAction("sendEvent", r.status as InstanceStatus, r.id as string);
+      await this.q(`INSERT INTO events (instance, type, payload, created_at) VALUES ($1,$2,$3,$4)`, [pk, type, enc(payload), at], c);
+      const delivered = await this.match(c, pk, at);
+      const w = (delivered.length === 0
+        ? await this.one(`SELECT wakes FROM instances WHERE pk = $1`, [pk], c)
+        : await this.one(`UPDATE instances SET ready_at = CASE WHEN status IN (${UNFINISHED_SQL}) AND (ready_at IS NULL OR ready_at > $1) THEN $1 ELSE ready_at END,
+                          wakes = wakes + 1 WHERE pk = $2 RETURNING wakes`, [at, pk], c))!;
+      return { delivered, wakes: w.wakes as number };
+    });
+  }
+
+  // ---- git objects ---------------------------------------------------------------------------
+  private async insertObjects(tenant: string, objects: StoredObject[], c: Db): Promise<void> {
+    if (objects.length === 0) return;
+    await this.q(`INSERT INTO git_objects (tenant, oid, type, data) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bytea[]) ON CONFLICT DO NOTHING`,
+      [tenant, objects.map((o) => o.oid), objects.map((o) => o.type), objects.map((o) => Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength))], c);
+  }
+
+  async putObjects(tenant: string, objects: StoredObject[]): Promise<void> {
+    await this.insertObjects(tenant, objects, this.pool);
+  }
+
+  async readObject(tenant: string, oid: string): Promise<StoredObject | undefined> {
+    const r = await this.one(`SELECT type, data FROM git_objects WHERE tenant = $1 AND oid = $2`, [tenant, oid]);
+    return r ? { oid, type: r.type as StoredObject["type"], data: r.data as Uint8Array } : undefined;
+  }
+
+  // ---- tenants and tokens --------------------------------------------------------------------
+  private tenant(r: Row | undefined): TenantRecord | undefined {
+    return r ? { name: r.name as string, quotas: JSON.parse(r.quotas as string), createdAt: r.created_at as number } : undefined;
+  }
+
+  async createTenant(t: TenantRecord): Promise<void> {
+    const r = await this.one(`INSERT INTO tenants (name, quotas, created_at) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING RETURNING name`, [t.name, JSON.stringify(t.quotas), t.createdAt]);
+    if (!r) throw new WeftError(ErrorCode.AlreadyExists, `tenant "${t.name}" already exists`, { tenant: t.name });
+  }
+
+  async getTenant(name: string): Promise<TenantRecord | undefined> {
+    return this.tenant(await this.one(`SELECT * FROM tenants WHERE name = $1`, [name]));
+  }
+
+  async listTenants(): Promise<TenantRecord[]> {
+    return (await this.q(`SELECT * FROM tenants ORDER BY name`)).map((r) => this.tenant(r)!);
+  }
+
+  async setTenantQuotas(name: string, quotas: Record<string, number>): Promise<TenantRecord | undefined> {
+    return this.tenant(await this.one(`UPDATE tenants SET quotas = $1 WHERE name = $2 RETURNING *`, [JSON.stringify(quotas), name]));
+  }
+
+  private token(r: Row | undefined): TokenRecord | undefined {
+    return r ? {
+      id: r.id as string, tenant: (r.tenant as string) ?? null, name: r.name as string, hash: r.hash as string,
+      createdAt: r.created_at as number, revokedAt: num(r.revoked_at),
+    } : undefined;
+  }
+
+  async putToken(t: TokenRecord): Promise<void> {
+    await this.q(`INSERT INTO tokens (id, tenant, name, hash, created_at, revoked_at) VALUES ($1,$2,$3,$4,$5,$6)`, [t.id, t.tenant, t.name, t.hash, t.createdAt, t.revokedAt]);
+  }
+
+  async tokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    return this.token(await this.one(`SELECT * FROM tokens WHERE hash = $1`, [hash]));
+  }
+
+  async listTokens(tenant: string | null): Promise<TokenRecord[]> {
+    const rows = tenant === null ? await this.q(`SELECT * FROM tokens WHERE tenant IS NULL ORDER BY created_at`) : await this.q(`SELECT * FROM tokens WHERE tenant = $1 ORDER BY created_at`, [tenant]);
+    return rows.map((r) => this.token(r)!);
+  }
+
+  async revokeToken(tenant: string | null, id: string, at: number): Promise<boolean> {
+    return (await this.q(`UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND tenant IS NOT DISTINCT FROM $3 AND revoked_at IS NULL RETURNING id`, [at, id, tenant])).length > 0;
+  }
+
+  // ---- logs and history ----------------------------------------------------------------------
+  async appendLogs(lines: LogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    // a line of an instance deleted meanwhile is dropped, never kept for whoever comes next
+    await this.q(`INSERT INTO logs (instance, at, level, message)
+                  SELECT l.instance, l.at, l.level, l.message FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY AS l(instance, at, level, message, n)
+                  WHERE EXISTS (SELECT 1 FROM instances i WHERE i.pk = l.instance) ORDER BY l.n`,
+      [lines.map((l) => l.instance), lines.map((l) => l.at), lines.map((l) => l.level), lines.map((l) => l.message)]);
+  }
+
+  async logs(pk: number, after: number, limit: number): Promise<(LogLine & { seq: number })[]> {
+    return (await this.q(`SELECT seq, instance, at, level, message FROM logs WHERE instance = $1 AND seq > $2 ORDER BY seq LIMIT $3`, [pk, after, limit])).map((r) => ({
+      seq: r.seq as number, instance: r.instance as number, at: r.at as number, level: r.level as string, message: r.message as string,
+    }));
+  }
+
+  async history(pk: number, after: number): Promise<HistoryEvent[]> {
+    return (await this.q(`SELECT seq, type, at, data FROM history WHERE instance = $1 AND seq > $2 ORDER BY seq`, [pk, after])).map((r) => ({
+      eventId: r.seq as number, type: r.type as string, at: r.at as number, data: unjson(r.data),
+    }));
+  }
+
+  async activity(q: ActivityQuery): Promise<ActivityBucket[]> {
+    const n = Math.ceil((q.to - q.from) / q.bucketMs);
+    const out: ActivityBucket[] = Array.from({ length: n }, (_, i) => ({ at: q.from + i * q.bucketMs, created: 0, completed: 0, errored: 0, terminated: 0 }));
+    const wf = q.workflow !== undefined ? " AND workflow = $6" : "";
+    const args = [q.from, q.bucketMs, q.tenant, q.from, q.to, ...(q.workflow !== undefined ? [q.workflow] : [])];
+    for (const r of await this.q(`SELECT ((created_at - $1) / $2)::int AS b, COUNT(*)::int AS n FROM instances WHERE tenant = $3${wf} AND created_at >= $4 AND created_at < $5 GROUP BY b`, args)) {
+      out[r.b as number]!.created = r.n as number;
+    }
+    for (const r of await this.q(`SELECT ((ended_at - $1) / $2)::int AS b, status, COUNT(*)::int AS n FROM instances WHERE tenant = $3${wf} AND ended_at IS NOT NULL AND ended_at >= $4 AND ended_at < $5 GROUP BY b, status`, args)) {
+      const b = out[r.b as number]!;
+      if (r.status === "complete") b.completed += r.n as number;
+      else if (r.status === "errored") b.errored += r.n as number;
+      else if (r.status === "terminated") b.terminated += r.n as number;
+    }
+    return out;
+  }
+
+  async countByStatus(tenant?: string, workflow?: string): Promise<Record<string, number>> {
+    const rows = workflow !== undefined && tenant !== undefined
+      ? await this.q(`SELECT status, COUNT(*)::int AS n FROM instances WHERE tenant = $1 AND workflow = $2 GROUP BY status`, [tenant, workflow])
+      : tenant
+        ? await this.q(`SELECT status, COUNT(*)::int AS n FROM instances WHERE tenant = $1 GROUP BY status`, [tenant])
+        : await this.q(`SELECT status, COUNT(*)::int AS n FROM instances GROUP BY status`);
+    return Object.fromEntries(rows.map((r) => [r.status as string, r.n as number]));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}

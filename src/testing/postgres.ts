@@ -1,0 +1,21 @@
+// Test support for the PostgreSQL store: a schema of its own per test (or per run), dropped after.
+// The server is the machine's (WEFT_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test).
+import pg from "pg";
+import { randomBytes } from "node:crypto";
+
+export const TEST_POSTGRES_URL = process.env.WEFT_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+/** a fresh schema name nobody else uses */
+export function testSchema(prefix = "weft_t"): string {
+  return `${prefix}_${process.pid}_${randomBytes(4).toString("hex")}`;
+}
+
+export async function dropSchema(schema: string, url = TEST_POSTGRES_URL): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await c.end();
+  }
+}
