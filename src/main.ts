@@ -6,6 +6,7 @@ import { compileConfig, type EngineConfig, type EngineOptions } from "./engine/c
 import type { EngineDeps, SandboxRuntime } from "./engine/ports.ts";
 import type { Store } from "./store/ports.ts";
 import { SqliteStore } from "./store/sqlite/store.ts";
+import { PostgresStore } from "./store/postgres/store.ts";
 import { InstanceData } from "./instance-data/instance-data.ts";
 import { IsolatePool } from "./sandbox/host/isolates.ts";
 import { compileTenant, guestRuntimeBundle } from "./sandbox/host/compile.ts";
@@ -35,9 +36,10 @@ export function composeDeps(config: EngineConfig): EngineDeps {
 }
 
 export class Engine extends EngineBase {
-  /** Open an engine: embedded SQLite in options.dataDir (./weft-data) unless options.store is given. */
+  /** Open an engine: embedded SQLite in options.dataDir (./weft-data), the shared PostgreSQL store with options.postgres, or options.store. */
   static async open(options: EngineOptions = {}): Promise<Engine> {
     const config = compileConfig(options);
+    if (!config.store && config.postgres) config.store = await PostgresStore.open(config.postgres);
     const e = new Engine(config, composeDeps(config));
     await e.start();
     return e;

@@ -12,6 +12,11 @@ export interface EngineOptions {
   dataDir?: string;
   /** a store adapter to use instead of the embedded one */
   store?: Store;
+  /**
+   * cluster mode: the shared PostgreSQL store (a URL, or its options). Nodes on the same database
+   * and schema share all instances; each keeps local copies of instance data in dataDir.
+   */
+  postgres?: string | PostgresConfig;
   clock?: Clock;
   /** "full" (default) fsyncs every commit; "normal" survives process crashes but not power loss */
   synchronous?: "full" | "normal";
@@ -74,9 +79,19 @@ export interface EngineHooks {
   crashPoint?: CrashHandler;
 }
 
+/** where the shared store is (store/postgres) */
+export interface PostgresConfig {
+  url: string;
+  /** the schema of Weft's tables (default "weft") */
+  schema?: string;
+  /** connections per node (default 10) */
+  poolSize?: number;
+}
+
 export interface EngineConfig {
   dataDir: string;
   store?: Store;
+  postgres: PostgresConfig | undefined;
   clock: Clock;
   synchronous: "full" | "normal";
   maxActiveRuns: number;
@@ -102,6 +117,7 @@ export function compileConfig(o: EngineOptions): EngineConfig {
   return {
     dataDir: o.dataDir ?? "./weft-data",
     store: o.store,
+    postgres: typeof o.postgres === "string" ? { url: o.postgres } : o.postgres,
     clock: o.clock ?? new SystemClock(),
     synchronous: o.synchronous ?? "full",
     maxActiveRuns: o.maxActiveRuns ?? 2000,

@@ -39,7 +39,7 @@ export interface InstanceDetail {
 }
 
 export async function describeInstance(engine: Engine, r: InstanceRecord): Promise<InstanceDetail> {
-  const [steps, attempts] = await Promise.all([engine.store.steps(r.pk), engine.store.attempts(r.pk)]);
+  const { steps, attempts } = await engine.store.stepsAndAttempts(r.pk);
   const byKey = new Map<string, AttemptRecord[]>();
   for (const a of attempts) {
     const list = byKey.get(a.key) ?? [];

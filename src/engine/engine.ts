@@ -793,6 +793,8 @@ export class Engine implements EngineCore {
     this.hostSideWaiters.clear();
     await new Promise((r) => setImmediate(r));
     await this.store.appendLogs(this.logBuffer.splice(0)).catch(() => undefined);
+    // the runs are stopped: another node (or this one, reopened) takes their instances at once
+    await this.store.releaseClaims(this.node).catch(() => undefined);
     await this.sandbox.dispose();
     await this.data.close();
     await this.store.close();

@@ -230,6 +230,8 @@ export interface JournalPort {
   journal(pk: number, epoch: number, ops: JournalOp[]): Promise<JournalResult>;
   steps(pk: number): Promise<StepRecord[]>;
   attempts(pk: number): Promise<AttemptRecord[]>;
+  /** steps and attempts as of one moment (describe: a retry's step row and its attempt rows agree) */
+  stepsAndAttempts(pk: number): Promise<{ steps: StepRecord[]; attempts: AttemptRecord[] }>;
 }
 
 export interface RunQueuePort {
@@ -254,6 +256,11 @@ export interface RunQueuePort {
   release(pk: number, epoch: number, r: Release, ops: JournalOp[]): Promise<{ readyAt: number | null }>;
   /** the embedded store is one process's: claims of an earlier process are void at open */
   voidClaims(): Promise<number>;
+  /**
+   * A node that stops lets go of its claims (status and epoch unchanged: the next claim fences its
+   * runs out), so another node continues them at once instead of waiting for the lease to expire.
+   */
+  releaseClaims(node: string): Promise<number>;
   /**
    * Move the epoch without a run (terminate, pause of an instance not running): fences out old runs
    * and lets go of any claim. `readyAt` (when given) is the instance's new place in the run queue.

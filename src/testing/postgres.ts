@@ -19,3 +19,18 @@ export async function dropSchema(schema: string, url = TEST_POSTGRES_URL): Promi
     await c.end();
   }
 }
+
+/**
+ * Engine options for the store a test run asks for: WEFT_TEST_STORE=postgres gives the shared
+ * PostgreSQL store on a schema of its own (a stable node id, so a reopened engine takes its own
+ * claims back at once, and an explicit secret key, as a shared store needs); otherwise nothing (the
+ * embedded store). `cleanup` drops the schema.
+ */
+export function testStore(): { options: { postgres?: { url: string; schema: string; poolSize: number }; nodeId?: string; secretKey?: string }; cleanup(): Promise<void> } {
+  if (process.env.WEFT_TEST_STORE !== "postgres") return { options: {}, cleanup: async () => undefined };
+  const schema = testSchema("weft_e");
+  return {
+    options: { postgres: { url: TEST_POSTGRES_URL, schema, poolSize: 6 }, nodeId: `node-${schema}`, secretKey: randomBytes(32).toString("hex") },
+    cleanup: () => dropSchema(schema),
+  };
+}

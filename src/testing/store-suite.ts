@@ -272,6 +272,19 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
         assert.ok(await s.claim(p2!.pk, claimAt(C, T0, L0 + 160)));
       });
 
+      it("releaseClaims(node) lets go of that node's claims only: the others take them at once, its stale writes are refused after", async ({ s }) => {
+        const rows = await s.createInstances([row("a"), row("b"), row("c")]);
+        const ca = await mustClaim(s, rows[0]!.pk, claimAt(A, T0));
+        await mustClaim(s, rows[1]!.pk, claimAt(A, T0));
+        await mustClaim(s, rows[2]!.pk, claimAt(B, T0));
+        assert.equal(await s.releaseClaims(A), 2);
+        assert.equal(await s.releaseClaims(A), 0);
+        assert.deepEqual(await duePks(s, T0, L0), [rows[0]!.pk, rows[1]!.pk], "due again before the leases expire; B's claim holds");
+        const cc = await mustClaim(s, rows[0]!.pk, claimAt(C, T0, L0));
+        assert.equal(cc.epoch, ca.epoch + 1);
+        await assert.rejects(s.journal(rows[0]!.pk, ca.epoch, [hist("workflow_running", T0)]), (e: WeftError) => e.code === ErrorCode.LeaseLost);
+      });
+
       it("voidClaims() frees every claim", async ({ s }) => {
         const rows = await s.createInstances([row("a"), row("b"), row("c"), row("idle")]);
         const ca = await mustClaim(s, rows[0]!.pk, claimAt(A, T0));

@@ -1,6 +1,7 @@
 // Shared setup for the HTTP API tests: a real listening server on a fresh data directory, a tiny JSON
 // client over global fetch, the workflow the tests deploy, bounded polling, and a fingerprint of a
 // tenant's whole state as the admin sees it through the API (to prove that a request changed nothing).
+import { testStore } from "../../src/testing/postgres.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +18,8 @@ export interface TestServer {
 
 export async function startTestServer(prefix = "weft-api-"): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), prefix));
-  const server = await startServer({ dataDir, port: 0, quiet: true, drainMs: 2_000 });
+  const store = testStore();
+  const server = await startServer({ dataDir, port: 0, quiet: true, drainMs: 2_000, engineOptions: store.options });
   assert.ok(server.adminToken, "a fresh data directory gives the admin token");
   return {
     url: server.url,
@@ -27,6 +29,7 @@ export async function startTestServer(prefix = "weft-api-"): Promise<TestServer>
     async close() {
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });
+      await store.cleanup();
     },
   };
 }

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
+import { testStore } from "../../src/testing/postgres.ts";
 import { startServer, type RunningServer, type ServeOptions } from "../../src/api/server.ts";
 
 export interface Reply {
@@ -23,10 +24,12 @@ export interface TestServer {
 
 export async function serverFor(t: TestContext, opts: Partial<ServeOptions> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "weft-api-"));
-  const server = await startServer({ dataDir, port: 0, quiet: true, drainMs: 2000, ...opts });
+  const store = testStore();
+  const server = await startServer({ dataDir, port: 0, quiet: true, drainMs: 2000, ...opts, engineOptions: { ...store.options, ...opts.engineOptions } });
   t.after(async () => {
     await server.close();
     rmSync(dataDir, { recursive: true, force: true });
+    await store.cleanup();
   });
   const admin = server.adminToken!;
   return {

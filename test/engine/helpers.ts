@@ -1,5 +1,6 @@
 // Shared fixtures for the engine tests: a fresh data directory and FakeClock per test, tenant code
 // as a string module, host-side recorders, and bounded waiting that never sleeps for real.
+import { testStore } from "../../src/testing/postgres.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,21 +26,24 @@ export interface Harness {
 export async function open(t: TestContext, opts: Partial<EngineOptions> = {}): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), "weft-sem-"));
   const clock = (opts.clock as FakeClock | undefined) ?? new FakeClock(START);
+  // the store the run asks for (WEFT_TEST_STORE=postgres: the suites run on the shared store too)
+  const store = opts.store ? { options: {}, cleanup: async () => undefined } : testStore();
   const h: Harness = {
-    engine: await Engine.open({ dataDir, clock, ...opts }),
+    engine: await Engine.open({ dataDir, clock, ...store.options, ...opts }),
     clock,
     dataDir,
     async reopen(more = {}) {
       await h.engine.close();
       const next = new FakeClock(h.clock.now());
       h.clock = next;
-      h.engine = await Engine.open({ dataDir, ...opts, clock: next, ...more });
+      h.engine = await Engine.open({ dataDir, ...store.options, ...opts, clock: next, ...more });
       return h.engine;
     },
   };
   t.after(async () => {
     await h.engine.close();
     rmSync(dataDir, { recursive: true, force: true });
+    await store.cleanup();
   });
   return h;
 }

@@ -2,6 +2,7 @@
 // changed files (message = step name and count), reads at a commit, diff, rollback of a failed
 // attempt, limits and bad paths (each a clear error, nothing written), seeding with files, forking,
 // and the host API that reads an instance's files from outside.
+import { TEST_POSTGRES_URL } from "../../src/testing/postgres.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { deploy, open, until, wf, SECOND } from "./helpers.ts";
@@ -181,11 +182,26 @@ test("identical content is stored once per tenant (content-addressed objects)", 
   const w = h.engine.workflow("acme", "dedup");
   const insts: WorkflowInstance[] = await w.createBatch(Array.from({ length: 10 }, () => ({})));
   for (const i of insts) assert.equal((await i.waitFor()).status, "complete");
-  const { DatabaseSync } = await import("node:sqlite");
-  const db = new DatabaseSync(`${h.dataDir}/weft.db`, { readOnly: true });
-  const blobs = db.prepare(`SELECT COUNT(*) AS n FROM git_objects WHERE type = 'blob'`).get() as { n: number };
-  const trees = db.prepare(`SELECT COUNT(*) AS n FROM git_objects WHERE type = 'tree'`).get() as { n: number };
-  db.close();
-  assert.equal(blobs.n, 1);
-  assert.equal(trees.n, 1);
+  // counted in the store's own table, whichever store the run uses
+  const count = async (type: string): Promise<number> => {
+    if (h.engine.store.kind === "postgres") {
+      const pg = (await import("pg")).default;
+      const c = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+      await c.connect();
+      try {
+        return Number((await c.query(`SELECT COUNT(*) AS n FROM ${(h.engine.store as unknown as { schema: string }).schema}.git_objects WHERE type = $1`, [type])).rows[0].n);
+      } finally {
+        await c.end();
+      }
+    }
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(`${h.dataDir}/weft.db`, { readOnly: true });
+    try {
+      return (db.prepare(`SELECT COUNT(*) AS n FROM git_objects WHERE type = ?`).get(type) as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  assert.equal(await count("blob"), 1);
+  assert.equal(await count("tree"), 1);
 });

@@ -344,6 +344,10 @@ export class PostgresStore implements Store {
     });
   }
 
+  async releaseClaims(node: string): Promise<number> {
+    return (await this.q(`UPDATE instances SET claim_owner = NULL, claim_until = NULL WHERE claim_owner = $1 RETURNING pk`, [node])).length;
+  }
+
   async voidClaims(): Promise<number> {
     return (await this.q(`UPDATE instances SET claim_owner = NULL, claim_until = NULL WHERE claim_owner IS NOT NULL RETURNING pk`)).length;
   }
@@ -497,8 +501,15 @@ export class PostgresStore implements Store {
     });
   }
 
-  async steps(pk: number): Promise<StepRecord[]> {
-    return (await this.q(`SELECT * FROM steps WHERE instance = $1 ORDER BY seq, key`, [pk])).map((r) => ({
+  async stepsAndAttempts(pk: number): Promise<{ steps: StepRecord[]; attempts: AttemptRecord[] }> {
+    return this.tx(async (c) => {
+      await c.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+      return { steps: await this.steps(pk, c), attempts: await this.attempts(pk, c) };
+    });
+  }
+
+  async steps(pk: number, db: Db = this.pool): Promise<StepRecord[]> {
+    return (await this.q(`SELECT * FROM steps WHERE instance = $1 ORDER BY seq, key`, [pk], db)).map((r) => ({
       key: r.key as string, kind: r.kind as StepRecord["kind"], seq: r.seq as number, name: r.name as string, count: r.count as number,
       state: r.state as StepRecord["state"], value: dec(r.value), error: unjson<ErrorInfo>(r.error), at: num(r.at) ?? undefined,
       startedAt: r.started_at as number, dueAt: num(r.due_at) ?? undefined, attempts: r.attempts as number, config: unjson(r.config),
@@ -506,8 +517,8 @@ export class PostgresStore implements Store {
     }));
   }
 
-  async attempts(pk: number): Promise<AttemptRecord[]> {
-    return (await this.q(`SELECT * FROM attempts WHERE instance = $1 ORDER BY key, attempt`, [pk])).map((r) => ({
+  async attempts(pk: number, db: Db = this.pool): Promise<AttemptRecord[]> {
+    return (await this.q(`SELECT * FROM attempts WHERE instance = $1 ORDER BY key, attempt`, [pk], db)).map((r) => ({
       key: r.key as string, attempt: r.attempt as number, startedAt: r.started_at as number, endedAt: num(r.ended_at),
       success: (r.success as boolean | null) ?? null, error: unjson<ErrorInfo>(r.error) ?? null,
     }));

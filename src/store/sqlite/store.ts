@@ -370,6 +370,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  async releaseClaims(node: string): Promise<number> {
+    return this.write(() => Number(this.q(`UPDATE instances SET claim_owner = NULL, claim_until = NULL WHERE claim_owner = ?`).run(node).changes));
+  }
+
   async voidClaims(): Promise<number> {
     return this.write(() => Number(this.q(`UPDATE instances SET claim_owner = NULL, claim_until = NULL WHERE claim_owner IS NOT NULL`).run().changes));
   }
@@ -527,6 +531,12 @@ export class SqliteStore implements Store {
       startedAt: r.started_at as number, dueAt: (r.due_at as number) ?? undefined, attempts: r.attempts as number, config: unjson(r.config),
       eventType: (r.event_type as string) ?? undefined,
     }));
+  }
+
+  async stepsAndAttempts(pk: number): Promise<{ steps: StepRecord[]; attempts: AttemptRecord[] }> {
+    // both reads run in this turn: no write can come between them
+    const [steps, attempts] = [this.steps(pk), this.attempts(pk)];
+    return { steps: await steps, attempts: await attempts };
   }
 
   async attempts(pk: number): Promise<AttemptRecord[]> {

@@ -1,0 +1,4 @@
+// test/api/isolation.test.ts again, on the shared PostgreSQL store (cluster mode): the same semantics on
+// both store adapters. Each engine in it gets a schema of its own (src/testing/postgres.ts testStore).
+process.env.WEFT_TEST_STORE = "postgres";
+await import("../api/isolation.test.ts");
