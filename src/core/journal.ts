@@ -111,6 +111,8 @@ export type JournalOp =
 export interface SqlDelta {
   /** the database's version after this commit: 1, 2, 3… per instance */
   seq: number;
+  /** the run (its claim's epoch) that made the commit: with seq, what names one version of the database */
+  by: number;
   pageSize: number;
   /** the database's size in pages after the commit (pages beyond are gone) */
   nPages: number;

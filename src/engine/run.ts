@@ -96,7 +96,7 @@ export class InstanceRun {
     const adopt = await this.st().prepare();
     if (adopt.length > 0) {
       await this.e.store.journal(this.pk, this.epoch, adopt);
-      this.st().adopted((adopt[0] as { seq: number }).seq);
+      this.st().adopted(adopt[0] as { seq: number; by: number });
       await this.st().prepare();
     }
     const steps = [...this.journaled.values()].sort((a, b) => a.seq - b.seq);
@@ -432,7 +432,7 @@ export class InstanceRun {
   }
 
   private st(): RunStorage {
-    this.storage ??= new RunStorage(this.e.data, this.inst, this.cfg.limits, () => [...this.running].map(([k, r]) => [k, r.attempt]));
+    this.storage ??= new RunStorage(this.e.data, this.inst, this.epoch, this.cfg.limits, () => [...this.running].map(([k, r]) => [k, r.attempt]));
     return this.storage;
   }
 

@@ -49,17 +49,22 @@ export class RunStorage {
   private txDepth = 0;
   /** the version of the instance database this run's commits build on (the store's, at the start) */
   private sqlSeq: number;
+  private sqlBy: number;
+  /** this run's claim epoch: it stamps the run's commits */
+  private readonly epoch: number;
   private readonly data: InstanceDataPort;
   private readonly inst: InstanceRecord;
   private readonly limits: StorageLimits;
   private readonly running: () => [string, number][];
 
-  constructor(data: InstanceDataPort, inst: InstanceRecord, limits: StorageLimits, running: () => [string, number][]) {
+  constructor(data: InstanceDataPort, inst: InstanceRecord, epoch: number, limits: StorageLimits, running: () => [string, number][]) {
+    this.epoch = epoch;
     this.data = data;
     this.inst = inst;
     this.limits = limits;
     this.running = running;
     this.sqlSeq = inst.sqlSeq;
+    this.sqlBy = inst.sqlBy;
   }
 
   /**
@@ -75,10 +80,11 @@ export class RunStorage {
       return [];
     }
     const v = this.database(false)!.version();
-    if (v === this.sqlSeq) return [];
+    // the same number from the same run: the same commit (a stale run may have made another of that number)
+    if (v.seq === this.sqlSeq && v.by === this.sqlBy) return [];
     this.db!.close();
     this.db = undefined;
-    if (v === -1 && this.sqlSeq === 0) {
+    if (v.seq === -1 && this.sqlSeq === 0) {
       const d = await this.data.adoptSql(pk);
       if (d) return [{ op: "sql", ...d }];
     }
@@ -87,8 +93,9 @@ export class RunStorage {
   }
 
   /** the journal has the adopted database (prepare()): its version is the store's now */
-  adopted(seq: number): void {
-    this.sqlSeq = seq;
+  adopted(v: { seq: number; by: number }): void {
+    this.sqlSeq = v.seq;
+    this.sqlBy = v.by;
   }
 
   /** The attempt a write made now belongs to, or why it is refused. */
@@ -293,10 +300,11 @@ export class RunStorage {
       // the local commit; the store's version moves when the journal has the pages (in order: the
       // journal writes of a run are applied one after another, and a stale version is refused)
       const seq = this.sqlSeq + 1;
-      const delta = db.commitAttempt(seq);
+      const delta = db.commitAttempt(seq, this.epoch);
       this.committing = delta.then(() => undefined, () => undefined);
       ops.push({ op: "sql", ...(await delta) });
       this.sqlSeq = seq;
+      this.sqlBy = this.epoch;
       return ops;
     } finally {
       if (sql) this.sqlCommitting = false;

@@ -127,12 +127,12 @@ export class InstanceData implements InstanceDataPort {
     try {
       const db = new DatabaseSync(copy);
       try {
-        db.exec("CREATE TABLE IF NOT EXISTS _weft_meta (k TEXT PRIMARY KEY, v) WITHOUT ROWID; INSERT OR REPLACE INTO _weft_meta (k, v) VALUES ('seq', 1); PRAGMA wal_checkpoint(TRUNCATE)");
+        db.exec("CREATE TABLE IF NOT EXISTS _weft_meta (k TEXT PRIMARY KEY, v) WITHOUT ROWID; INSERT OR REPLACE INTO _weft_meta (k, v) VALUES ('seq', 1), ('by', 0); PRAGMA wal_checkpoint(TRUNCATE)");
       } finally {
         db.close();
       }
       const img = splitImage(readFileSync(copy));
-      return { seq: 1, ...img, pages: img.pages.map((p) => ({ pgno: p.pgno, data: p.data.slice() })) };
+      return { seq: 1, by: 0, ...img, pages: img.pages.map((p) => ({ pgno: p.pgno, data: p.data.slice() })) };
     } finally {
       for (const suffix of ["", "-wal", "-shm"]) rmSync(copy + suffix, { force: true });
     }

@@ -24,10 +24,13 @@ export interface SqlDatabase {
    * commit the attempt's transaction locally as the database's version `seq`: the pages it changed,
    * for the journal (the commit point; until the journal has them the commit is only local)
    */
-  commitAttempt(seq: number): Promise<SqlDelta>;
+  commitAttempt(seq: number, by: number): Promise<SqlDelta>;
   rollback(): void;
-  /** the version this copy is at (0: none; -1: a database from before versions, not yet adopted) */
-  version(): number;
+  /**
+   * the version this copy is at and the run (claim epoch) that committed it (seq 0: none; -1: a
+   * database from before versions, not yet adopted)
+   */
+  version(): { seq: number; by: number };
   sizeBytes(): number;
   serialize(): Uint8Array;
   close(): void;

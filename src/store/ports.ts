@@ -60,6 +60,8 @@ export interface InstanceRecord {
   fsFiles: number;
   /** the version of the instance's SQL database the store holds (0: none yet; see JournalOp "sql") */
   sqlSeq: number;
+  /** the run (claim epoch) whose journal write made that version */
+  sqlBy: number;
 }
 
 

@@ -831,7 +831,7 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
     // ---------------------------------------------------------------------------------------------
     describe("instance SQL pages", () => {
       const page = (pgno: number, fill: number, size = 512) => ({ pgno, data: new Uint8Array(size).fill(fill) });
-      const sqlOp = (seq: number, nPages: number, pages: { pgno: number; data: Uint8Array }[]): JournalOp => ({ op: "sql", seq, pageSize: 512, nPages, pages });
+      const sqlOp = (seq: number, nPages: number, pages: { pgno: number; data: Uint8Array }[]): JournalOp => ({ op: "sql", seq, by: 7, pageSize: 512, nPages, pages });
       const image = async (s: Store, pk: number, limit = 100) => {
         const out: [number, number][] = [];
         let first: Awaited<ReturnType<Store["sqlImage"]>> | undefined;
@@ -857,6 +857,7 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
         await s.journal(a.pk, c.epoch, [sqlOp(3, 2, [page(1, 3)])]);
         assert.deepEqual(await image(s, a.pk), { seq: 3, nPages: 2, pageSize: 512, pages: [[1, 3], [2, 2]] });
         assert.equal((await s.getInstanceByPk(a.pk))!.sqlSeq, 3);
+        assert.equal((await s.getInstanceByPk(a.pk))!.sqlBy, 7, "which run made the version");
         assert.equal((await stepOf(s, a.pk, stepKey("do", "one", 1)))?.value, 1, "the step went in with its pages");
       });
 

@@ -191,12 +191,12 @@ async function rebuilt(deltas: SqlDelta[]): Promise<string> {
 
 test("commitAttempt commits as the next version and hands back the pages it changed: rebuilt from them alone, the database is the same (DDL, tables without a key, indexes, deletes)", async () => {
   const { db, path } = fresh();
-  assert.equal(db.version(), 0);
+  assert.equal(db.version().seq, 0);
   const deltas: SqlDelta[] = [];
   db.begin();
   W(db, "CREATE TABLE t (a); CREATE TABLE k (id INTEGER PRIMARY KEY, v TEXT) ; CREATE INDEX ta ON t (a)");
   W(db, "INSERT INTO t VALUES ('one')");
-  deltas.push(await db.commitAttempt(1));
+  deltas.push(await db.commitAttempt(1, 1));
   assert.ok(!db.inTransaction);
   assert.equal(deltas[0]!.seq, 1);
   assert.ok(deltas[0]!.pages.some((p) => p.pgno === 1), "page 1 (the schema) changed");
@@ -205,9 +205,9 @@ test("commitAttempt commits as the next version and hands back the pages it chan
     W(db, "INSERT INTO t VALUES (?)", "x".repeat(i * 100));
     W(db, "INSERT INTO k (v) VALUES (?)", String(i));
     if (i === 30) W(db, "DELETE FROM t WHERE length(a) > 2000; DROP INDEX ta; ALTER TABLE k ADD COLUMN w");
-    deltas.push(await db.commitAttempt(i));
+    deltas.push(await db.commitAttempt(i, 1));
   }
-  assert.equal(db.version(), 40);
+  assert.equal(db.version().seq, 40);
   assert.ok(deltas.every((d, i) => d.seq === i + 1 && d.pages.length > 0 && d.pages.length < d.nPages + 1));
   db.begin();
   W(db, "INSERT INTO t VALUES ('rolled back')");
@@ -218,7 +218,7 @@ test("commitAttempt commits as the next version and hands back the pages it chan
   for (const q of ["SELECT a FROM t ORDER BY rowid", "SELECT * FROM k ORDER BY id", "SELECT type, name, sql FROM sqlite_master ORDER BY name"]) {
     assert.deepEqual(R(a, q).rows, R(b, q).rows, q);
   }
-  assert.equal(a.version(), 40);
+  assert.deepEqual(a.version(), { seq: 40, by: 1 });
   assert.equal(raw(copy, "PRAGMA integrity_check"), "ok");
   assert.throws(() => R(b, "SELECT * FROM _weft_meta"), code(ErrorCode.StorageDenied), "the hidden table stays hidden");
   a.close();
@@ -229,7 +229,7 @@ test("commitAttempt commits as the next version and hands back the pages it chan
   d.exec("CREATE TABLE legacy (x)");
   d.close();
   const l = open(old);
-  assert.equal(l.version(), -1);
+  assert.equal(l.version().seq, -1);
   l.close();
 });
 
@@ -255,14 +255,14 @@ test("a crash before commitAttempt leaves nothing; after it resolves, everything
   let db2 = open(path);
   assert.deepEqual(R(db2, "SELECT count(*) FROM t").rows, [[0]]);
   assert.deepEqual(R(db2, "SELECT name FROM sqlite_master").rows, [["t"]]);
-  assert.equal(db2.version(), -1, "tables made outside commitAttempt: no version");
+  assert.equal(db2.version().seq, -1, "tables made outside commitAttempt: no version");
   db2.close();
   const r = child(path, `db.begin(); db.exec("INSERT INTO t VALUES (3)", [], true);
-await db.commitAttempt(7); process.kill(process.pid, "SIGKILL");`);
+await db.commitAttempt(7, 3); process.kill(process.pid, "SIGKILL");`);
   assert.equal(r.signal, "SIGKILL");
   db2 = open(path);
   assert.deepEqual(R(db2, "SELECT a FROM t").rows, [[3]]);
-  assert.equal(db2.version(), 7, "the version is stamped in the commit's own transaction");
+  assert.deepEqual(db2.version(), { seq: 7, by: 3 }, "the version and its run are stamped in the commit's own transaction");
   db2.close();
 });
 
@@ -289,9 +289,9 @@ test("size limit: StorageLimit, earlier data kept, the transaction stays usable"
   assert.ok(db.sizeBytes() <= 64 * 1024);
   W(db, "DELETE FROM t WHERE i <= 3");
   W(db, "INSERT INTO t (b) VALUES (?)", new Uint8Array(4000));
-  await db.commitAttempt(1);
+  await db.commitAttempt(1, 1);
   assert.deepEqual(R(db, "SELECT count(*) FROM t").rows, [[i - 2]]);
-  assert.equal(db.version(), 1, "the engine's bookkeeping fits even when the tenant's quota is used up");
+  assert.equal(db.version().seq, 1, "the engine's bookkeeping fits even when the tenant's quota is used up");
   assert.throws(() => W(db, "INSERT INTO t (b) SELECT b FROM t"), code(ErrorCode.StorageLimit), "a multi-row insert too");
   assert.deepEqual(R(db, "SELECT count(*) FROM t").rows, [[i - 2]]);
   db.close();
@@ -310,7 +310,7 @@ test("the authorizer keeps tenant SQL inside its own database and away from the 
   const path = join(d, "i.db");
   const db = open(path);
   W(db, "CREATE TABLE t (a); INSERT INTO t VALUES (1)");
-  await db.commitAttempt(1);
+  await db.commitAttempt(1, 1);
   const denied = (q: string, why: RegExp) =>
     assert.throws(() => W(db, q), (e: WeftError) => e.code === ErrorCode.StorageDenied && why.test(e.message), q);
   denied(`ATTACH DATABASE '${join(d, "other.db")}' AS o`, /ATTACH is not allowed/);
@@ -339,7 +339,7 @@ test("the authorizer keeps tenant SQL inside its own database and away from the 
   assert.deepEqual(readdirSync(d).sort(), ["i.db", "i.db-shm", "i.db-wal"], "no file was created by ATTACH or VACUUM INTO");
   assert.deepEqual(R(db, "PRAGMA user_version").rows, [[0]]);
   assert.deepEqual(R(db, "SELECT a FROM t").rows, [[1]]);
-  assert.equal(db.version(), 1);
+  assert.equal(db.version().seq, 1);
   W(db, "DROP TABLE s"); // dropping an AUTOINCREMENT table deletes from sqlite_sequence: SQLite's own bookkeeping
   W(db, "PRAGMA defer_foreign_keys = ON");
   assert.equal(raw(path, "PRAGMA journal_mode"), "wal");
@@ -354,12 +354,12 @@ test("INSERT OR ROLLBACK ends the attempt: it can no longer commit", async () =>
   W(db, "INSERT INTO t VALUES (2)");
   assert.throws(() => W(db, "INSERT OR ROLLBACK INTO t VALUES (1)"), (e: WeftError) => e.details.transactionRolledBack === true);
   assert.throws(() => W(db, "INSERT INTO t VALUES (3)"), code(ErrorCode.InvalidState), "no autocommit writes after the attempt was lost");
-  await assert.rejects(db.commitAttempt(1), code(ErrorCode.InvalidState));
+  await assert.rejects(db.commitAttempt(1, 1), code(ErrorCode.InvalidState));
   assert.deepEqual(R(db, "SELECT a FROM t").rows, [[1]]);
   db.rollback();
   db.begin();
   W(db, "INSERT INTO t VALUES (3)");
-  await db.commitAttempt(1);
+  await db.commitAttempt(1, 1);
   assert.deepEqual(R(db, "SELECT a FROM t").rows, [[1], [3]]);
   db.close();
 });
@@ -371,12 +371,12 @@ test("a deferred foreign key violation fails the commit and leaves the attempt o
   db.begin();
   W(db, "PRAGMA defer_foreign_keys = ON");
   W(db, "INSERT INTO c VALUES (1)");
-  await assert.rejects(db.commitAttempt(1), (e: WeftError) => e.code === ErrorCode.SqlError && /FOREIGN KEY constraint failed/.test(e.message));
+  await assert.rejects(db.commitAttempt(1, 1), (e: WeftError) => e.code === ErrorCode.SqlError && /FOREIGN KEY constraint failed/.test(e.message));
   assert.ok(db.inTransaction);
   W(db, "INSERT INTO p VALUES (1)");
-  await db.commitAttempt(1);
+  await db.commitAttempt(1, 1);
   assert.deepEqual(R(db, "SELECT p FROM c").rows, [[1]]);
-  assert.equal(db.version(), 1);
+  assert.equal(db.version().seq, 1);
   db.close();
 });
 
@@ -385,7 +385,7 @@ test("serialize gives the committed database as one file image", async () => {
   W(db, "CREATE TABLE t (a, b BLOB)");
   db.begin();
   W(db, "INSERT INTO t VALUES (?, ?)", "x", new Uint8Array([1, 2, 3]));
-  await db.commitAttempt(1);
+  await db.commitAttempt(1, 1);
   db.begin();
   assert.throws(() => db.serialize(), code(ErrorCode.InvalidState));
   db.rollback();
@@ -394,7 +394,7 @@ test("serialize gives the committed database as one file image", async () => {
   db.close();
   const db2 = open(target);
   assert.deepEqual(R(db2, "SELECT a, b FROM t").rows, [["x", new Uint8Array([1, 2, 3])]]);
-  assert.equal(db2.version(), 1);
+  assert.equal(db2.version().seq, 1);
   db2.close();
 });
 
@@ -403,7 +403,7 @@ test(":memory: databases answer reads and autocommit writes, but cannot commit a
   assert.ok(!InstanceDatabase.exists(":memory:"));
   W(db, "CREATE TABLE t (a); INSERT INTO t VALUES (1)");
   db.begin();
-  await assert.rejects(db.commitAttempt(1), code(ErrorCode.InvalidState));
+  await assert.rejects(db.commitAttempt(1, 1), code(ErrorCode.InvalidState));
   db.rollback();
   assert.deepEqual(R(db, "SELECT a FROM t").rows, [[1]]);
   db.close();

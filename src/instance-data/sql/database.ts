@@ -211,12 +211,12 @@ export class InstanceDatabase {
    * Commit the attempt's transaction as the database's version `seq` and hand back the pages it
    * changed (to be journaled with the step's result: until then the commit is only local).
    */
-  async commitAttempt(seq: number): Promise<SqlDelta> {
-    return readCommit(`${this.path}-wal`, this.commitSync(seq), seq);
+  async commitAttempt(seq: number, by: number): Promise<SqlDelta> {
+    return readCommit(`${this.path}-wal`, this.commitSync(seq, by), seq, by);
   }
 
   /** The commit, and where its page images are in the -wal file (the SQL worker's half of commitAttempt). */
-  commitSync(seq: number): CommitFrames {
+  commitSync(seq: number, by: number): CommitFrames {
     this.assertOpen();
     if (this.aborted) throw this.abortedError();
     if (!this.wal) throw new WeftError(ErrorCode.InvalidState, `the instance database ${this.path} is not in WAL mode: its commits cannot be journaled`, { path: this.path });
@@ -236,7 +236,7 @@ export class InstanceDatabase {
         // (only near the cap: a pragma per commit costs more than the check)
         const need = this.stats().pages + 16;
         if (need > this.cap) (this.setCap(need), (raised = true));
-        this.sys("INSERT OR REPLACE INTO _weft_meta (k, v) VALUES ('seq', ?)", seq);
+        this.sys("INSERT OR REPLACE INTO _weft_meta (k, v) VALUES ('seq', ?), ('by', ?)", seq, by);
         this.sys("RELEASE weft_commit");
         stamped = true;
         this.sys("COMMIT"); // may fail (a deferred foreign key violation): the transaction then stays open
@@ -255,13 +255,17 @@ export class InstanceDatabase {
   }
 
   /**
-   * The version this copy of the database is at: 0 when nothing was ever committed, -1 when it has
-   * tables but no version (made before commits were journaled: to be adopted).
+   * The version this copy of the database is at, and which run (its claim's epoch) committed it: a
+   * version number alone could name another node's commit of the same number. seq 0: nothing was
+   * ever committed; -1: tables but no version (made before commits were journaled: to be adopted).
    */
-  version(): number {
+  version(): { seq: number; by: number } {
     this.assertOpen();
-    if (this.hasMeta()) return Number(this.sys("SELECT v FROM _weft_meta WHERE k = 'seq'")[0]?.v ?? 0);
-    return this.sys("SELECT 1 FROM sqlite_master LIMIT 1").length > 0 ? -1 : 0;
+    if (this.hasMeta()) {
+      const m = new Map(this.sys("SELECT k, v FROM _weft_meta WHERE k IN ('seq', 'by')").map((r) => [r.k, Number(r.v)]));
+      return { seq: m.get("seq") ?? 0, by: m.get("by") ?? 0 };
+    }
+    return { seq: this.sys("SELECT 1 FROM sqlite_master LIMIT 1").length > 0 ? -1 : 0, by: 0 };
   }
 
   rollback(): void {

@@ -159,8 +159,8 @@ export function commitAfter(walPath: string, cursor: WalCursor | undefined): { c
 }
 
 /** Read the page images of a commit (after commitAfter, before the next write transaction). */
-export async function readCommit(walPath: string, c: CommitFrames, seq: number): Promise<SqlDelta> {
-  if (c.pages) return { seq, pageSize: c.pageSize, nPages: c.nPages, pages: c.pages };
+export async function readCommit(walPath: string, c: CommitFrames, seq: number, by: number): Promise<SqlDelta> {
+  if (c.pages) return { seq, by, pageSize: c.pageSize, nPages: c.nPages, pages: c.pages };
   const fh = await open(walPath, "r");
   try {
     const pages: SqlDelta["pages"] = [];
@@ -170,7 +170,7 @@ export async function readCommit(walPath: string, c: CommitFrames, seq: number):
       if (bytesRead !== c.pageSize) throw new WeftError(ErrorCode.Internal, `page ${pgno} of the commit is cut short in ${walPath}`, { path: walPath });
       pages.push({ pgno, data });
     }
-    return { seq, pageSize: c.pageSize, nPages: c.nPages, pages };
+    return { seq, by, pageSize: c.pageSize, nPages: c.nPages, pages };
   } finally {
     await fh.close();
   }

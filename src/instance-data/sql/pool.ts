@@ -188,8 +188,8 @@ export class RemoteDatabase {
   rollback(): void {
     if (!this.lost) this.call("rollback");
   }
-  version(): number {
-    return this.call("version") as number;
+  version(): { seq: number; by: number } {
+    return this.call("version") as { seq: number; by: number };
   }
   sizeBytes(): number {
     return this.call("size") as number;
@@ -199,8 +199,8 @@ export class RemoteDatabase {
   }
 
   /** COMMIT in the worker (which finds the commit's frames in the -wal file); the pages are read here, off the loop. */
-  async commitAttempt(seq: number): Promise<SqlDelta> {
-    return readCommit(`${this.path}-wal`, this.call("commit", [seq]) as CommitFrames, seq);
+  async commitAttempt(seq: number, by: number): Promise<SqlDelta> {
+    return readCommit(`${this.path}-wal`, this.call("commit", [seq, by]) as CommitFrames, seq, by);
   }
 
   close(): void {

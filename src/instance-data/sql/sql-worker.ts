@@ -66,7 +66,7 @@ function run(dbs: Map<number, InstanceDatabase>, c: SqlCall): SqlAnswer {
         db!.rollbackTo();
         break;
       case "commit":
-        value = db!.commitSync(c.args[0] as number);
+        value = db!.commitSync(c.args[0] as number, c.args[1] as number);
         break;
       case "rollback":
         db!.rollback();

@@ -19,7 +19,7 @@ CREATE TABLE instances (pk BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tena
   created_at BIGINT NOT NULL, started_at BIGINT, ended_at BIGINT, modified_at BIGINT NOT NULL,
   output BYTEA, error TEXT, wake_at BIGINT, epoch BIGINT NOT NULL DEFAULT 0, fs_head TEXT, fs_files INTEGER NOT NULL DEFAULT 0,
   ready_at BIGINT, claim_owner TEXT, claim_until BIGINT, wakes BIGINT NOT NULL DEFAULT 0,
-  sql_seq BIGINT NOT NULL DEFAULT 0, sql_pages BIGINT NOT NULL DEFAULT 0, sql_page_size INTEGER,
+  sql_seq BIGINT NOT NULL DEFAULT 0, sql_by BIGINT NOT NULL DEFAULT 0, sql_pages BIGINT NOT NULL DEFAULT 0, sql_page_size INTEGER,
   UNIQUE (tenant, workflow, id));
 CREATE INDEX instances_ready ON instances (ready_at, pk) WHERE ready_at IS NOT NULL;
 CREATE INDEX instances_list ON instances (tenant, workflow, pk);

@@ -65,6 +65,13 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   readonly schema: string;
   private closed = false;
+  /**
+   * This node's writes of one instance go in the order they were made, as on the embedded store (a
+   * run's writes in flight at once — a status, then the next — must not overtake each other on
+   * two pool connections); writes of different instances run in parallel.
+   */
+  private readonly chains = new Map<number, Promise<unknown>>();
+  private logChain: Promise<unknown> = Promise.resolve();
 
   private constructor(pool: pg.Pool, schema: string) {
     this.pool = pool;
@@ -103,6 +110,16 @@ export class PostgresStore implements Store {
 
   private async one(sql: string, args: unknown[] = [], db: Db = this.pool): Promise<Row | undefined> {
     return (await this.q(sql, args, db))[0];
+  }
+
+  /** run `fn` after this node's earlier writes of instance `pk` */
+  private serial<T>(pk: number, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(pk) ?? Promise.resolve();
+    const p = prev.then(fn, fn);
+    const tail = p.catch(() => undefined);
+    this.chains.set(pk, tail);
+    void tail.then(() => this.chains.get(pk) === tail && this.chains.delete(pk));
+    return p;
   }
 
   /** one transaction on one connection; any error rolls it back whole */
@@ -192,7 +209,7 @@ export class PostgresStore implements Store {
       createdAt: r.created_at as number, startedAt: num(r.started_at), endedAt: num(r.ended_at),
       modifiedAt: r.modified_at as number, output: dec(r.output), error: unjson<ErrorInfo>(r.error) ?? null,
       wakeAt: num(r.wake_at), readyAt: num(r.ready_at), epoch: r.epoch as number,
-      fsHead: (r.fs_head as string) ?? null, fsFiles: (r.fs_files as number) ?? 0, sqlSeq: (r.sql_seq as number) ?? 0,
+      fsHead: (r.fs_head as string) ?? null, fsFiles: (r.fs_files as number) ?? 0, sqlSeq: (r.sql_seq as number) ?? 0, sqlBy: (r.sql_by as number) ?? 0,
     };
     // decoded when first read (as the embedded store does): a claim of many instances decodes none
     Object.defineProperty(rec, "params", {
@@ -221,7 +238,7 @@ export class PostgresStore implements Store {
         const { encodedParams: _e, ...rest } = n;
         out.push({
           pk: r.pk as number, ...rest, status: "queued", startedAt: null, endedAt: null, modifiedAt: n.createdAt, output: undefined, error: null, wakeAt: null, readyAt: n.createdAt, epoch: 0,
-          fsHead: n.fsHead ?? null, fsFiles: n.fsFiles ?? 0, sqlSeq: 0,
+          fsHead: n.fsHead ?? null, fsFiles: n.fsFiles ?? 0, sqlSeq: 0, sqlBy: 0,
         });
       }
       return out;
@@ -251,12 +268,12 @@ export class PostgresStore implements Store {
   }
 
   async deleteInstance(pk: number): Promise<void> {
-    await this.tx(async (c) => {
+    await this.serial(pk, () => this.tx(async (c) => {
       // the row lock first: a run's write in flight finishes before, or finds the instance gone
       await this.q(`SELECT 1 FROM instances WHERE pk = $1 FOR UPDATE`, [pk], c);
       for (const t of ["steps", "attempts", "events", "logs", "history", "sql_pages"]) await this.q(`DELETE FROM ${t} WHERE instance = $1`, [pk], c);
       await this.q(`DELETE FROM instances WHERE pk = $1`, [pk], c);
-    });
+    }));
   }
 
   /** history numbers after the instance's last; the caller holds the instance's row lock */
@@ -301,7 +318,7 @@ export class PostgresStore implements Store {
   }
 
   async claim(pk: number, c: Claim): Promise<Claimed | undefined> {
-    return this.tx((t) => this.claimOne(t, pk, c));
+    return this.serial(pk, () => this.tx((t) => this.claimOne(t, pk, c)));
   }
 
   async claimDue(c: Claim, limit: number): Promise<Claimed[]> {
@@ -334,14 +351,14 @@ export class PostgresStore implements Store {
   }
 
   async release(pk: number, epoch: number, rel: Release, ops: JournalOp[]): Promise<{ readyAt: number | null }> {
-    return this.tx(async (c) => {
+    return this.serial(pk, () => this.tx(async (c) => {
       const cur = await this.fenced(c, pk, epoch);
       const done = await this.applyOps(c, pk, ops, cur, rel);
       if (done) return done;
       const r = (await this.one(`UPDATE instances SET ready_at = CASE WHEN status IN (${CLAIMABLE_SQL}) AND wakes > $1 THEN $2 WHEN status IN (${CLAIMABLE_SQL}) THEN $3::bigint ELSE NULL END,
                                  claim_owner = NULL, claim_until = NULL WHERE pk = $4 RETURNING ready_at`, [rel.seenWakes, rel.now, rel.readyAt, pk], c))!;
       return { readyAt: num(r.ready_at) };
-    });
+    }));
   }
 
   async releaseClaims(node: string): Promise<number> {
@@ -353,13 +370,13 @@ export class PostgresStore implements Store {
   }
 
   async fence(pk: number, ops: JournalOp[], readyAt?: number | null): Promise<number> {
-    return this.tx(async (c) => {
+    return this.serial(pk, () => this.tx(async (c) => {
       const r = await this.one(`UPDATE instances SET epoch = epoch + 1, claim_owner = NULL, claim_until = NULL WHERE pk = $1 RETURNING epoch, sql_seq`, [pk], c);
       if (!r) throw new WeftError(ErrorCode.NotFound, `instance ${pk} no longer exists`, { pk });
       await this.applyOps(c, pk, ops, r);
       if (readyAt !== undefined) await this.q(`UPDATE instances SET ready_at = $1 WHERE pk = $2`, [readyAt, pk], c);
       return r.epoch as number;
-    });
+    }));
   }
 
   /** the instance's row, locked for this transaction; NotFound when it was deleted */
@@ -370,7 +387,7 @@ export class PostgresStore implements Store {
   }
 
   async pause(pk: number, now: number, leaseNow: number): Promise<"pausing" | "paused"> {
-    return this.tx(async (c) => {
+    return this.serial(pk, () => this.tx(async (c) => {
       const r = await this.current(c, pk);
       checkAction("pause", r.status as InstanceStatus, r.id as string);
       if (r.status === "running" && r.claim_owner !== null && (r.claim_until as number) > leaseNow) {
@@ -381,11 +398,11 @@ export class PostgresStore implements Store {
       await this.q(`UPDATE instances SET status = 'paused', ready_at = NULL, claim_owner = NULL, claim_until = NULL, epoch = epoch + 1, modified_at = $1 WHERE pk = $2`, [now, pk], c);
       await this.histMany(c, pk, [{ type: "workflow_paused", at: now }]);
       return "paused";
-    });
+    }));
   }
 
   async resume(pk: number, now: number): Promise<"unpaused" | "queued"> {
-    return this.tx(async (c) => {
+    return this.serial(pk, () => this.tx(async (c) => {
       const r = await this.current(c, pk);
       checkAction("resume", r.status as InstanceStatus, r.id as string);
       await this.histMany(c, pk, [{ type: "workflow_resumed", at: now }]);
@@ -396,11 +413,11 @@ export class PostgresStore implements Store {
       }
       await this.q(`UPDATE instances SET status = 'queued', ready_at = $1, wakes = wakes + 1, epoch = epoch + 1, claim_owner = NULL, claim_until = NULL, modified_at = $1 WHERE pk = $2`, [now, pk], c);
       return "queued";
-    });
+    }));
   }
 
   async restart(pk: number, fromSeq: number | undefined, now: number, data: unknown): Promise<void> {
-    await this.tx(async (c) => {
+    await this.serial(pk, () => this.tx(async (c) => {
       await this.current(c, pk);
       const cut = (await this.q(`SELECT key, seq, kind FROM steps WHERE instance = $1`, [pk], c))
         .filter((s) => cutByRestart({ seq: s.seq as number, kind: s.kind as StepRecord["kind"] }, fromSeq)).map((s) => s.key as string);
@@ -411,7 +428,7 @@ export class PostgresStore implements Store {
       await this.q(`UPDATE instances SET status = 'queued', ended_at = NULL, wake_at = NULL, error = NULL, output = NULL, ready_at = $1, wakes = wakes + 1,
                     epoch = epoch + 1, claim_owner = NULL, claim_until = NULL, modified_at = $1 WHERE pk = $2`, [now, pk], c);
       await this.histMany(c, pk, [{ type: "workflow_restarted", at: now, data }]);
-    });
+    }));
   }
 
   /** the ops of one write (the instance's row is locked: `cur`); with `rel`, the status op also releases the claim */
@@ -469,7 +486,7 @@ export class PostgresStore implements Store {
                           ON CONFLICT (instance, pgno) DO UPDATE SET data = excluded.data`, [pk, pages.map((x) => x.pgno), pages.map((x) => Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength))], c);
           }
           await this.q(`DELETE FROM sql_pages WHERE instance = $1 AND pgno > $2`, [pk, o.nPages], c);
-          await this.q(`UPDATE instances SET sql_seq = $1, sql_pages = $2, sql_page_size = $3 WHERE pk = $4`, [o.seq, o.nPages, o.pageSize, pk], c);
+          await this.q(`UPDATE instances SET sql_seq = $1, sql_by = $2, sql_pages = $3, sql_page_size = $4 WHERE pk = $5`, [o.seq, o.by, o.nPages, o.pageSize, pk], c);
           break;
         }
         case "history":
@@ -480,13 +497,13 @@ export class PostgresStore implements Store {
   }
 
   async journal(pk: number, epoch: number, ops: JournalOp[]): Promise<JournalResult> {
-    return this.tx(async (c) => {
+    return this.serial(pk, () => this.tx(async (c) => {
       const cur = await this.fenced(c, pk, epoch);
       await this.applyOps(c, pk, ops, cur);
       // a wait journaled now takes an event buffered before it, in this same transaction
       const waits = ops.some((o) => o.op === "step" && o.kind === "wait" && o.state === "pending");
       return { delivered: waits ? await this.match(c, pk, ops.find((o) => o.op === "history")?.at ?? Date.now()) : [] };
-    });
+    }));
   }
 
   async sqlImage(pk: number, fromPgno: number, limit: number): Promise<SqlImagePart> {
@@ -546,7 +563,7 @@ export class PostgresStore implements Store {
   }
 
   async addEvent(pk: number, type: string, payload: unknown, at: number): Promise<EventResult> {
-    return this.tx(async (c) => {
+    return this.serial(pk, () => this.tx(async (c) => {
       // existence and status under the row lock: an event for an instance deleted (or finished)
       // meanwhile is refused, never stored for whoever comes next
       const r = await this.current(c, pk);
@@ -558,7 +575,7 @@ export class PostgresStore implements Store {
         : await this.one(`UPDATE instances SET ready_at = CASE WHEN status IN (${UNFINISHED_SQL}) AND (ready_at IS NULL OR ready_at > $1) THEN $1 ELSE ready_at END,
                           wakes = wakes + 1 WHERE pk = $2 RETURNING wakes`, [at, pk], c))!;
       return { delivered, wakes: w.wakes as number };
-    });
+    }));
   }
 
   // ---- git objects ---------------------------------------------------------------------------
@@ -626,11 +643,15 @@ export class PostgresStore implements Store {
   // ---- logs and history ----------------------------------------------------------------------
   async appendLogs(lines: LogLine[]): Promise<void> {
     if (lines.length === 0) return;
-    // a line of an instance deleted meanwhile is dropped, never kept for whoever comes next
-    await this.q(`INSERT INTO logs (instance, at, level, message)
+    // one flush at a time: a node's lines keep their order; a line of an instance deleted meanwhile
+    // is dropped, never kept for whoever comes next
+    const run = () => this.q(`INSERT INTO logs (instance, at, level, message)
                   SELECT l.instance, l.at, l.level, l.message FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY AS l(instance, at, level, message, n)
                   WHERE EXISTS (SELECT 1 FROM instances i WHERE i.pk = l.instance) ORDER BY l.n`,
       [lines.map((l) => l.instance), lines.map((l) => l.at), lines.map((l) => l.level), lines.map((l) => l.message)]);
+    const p = this.logChain.then(run, run);
+    this.logChain = p.catch(() => undefined);
+    await p;
   }
 
   async logs(pk: number, after: number, limit: number): Promise<(LogLine & { seq: number })[]> {

@@ -108,12 +108,14 @@ CREATE INDEX instances_claims ON instances (claim_owner) WHERE claim_owner IS NO
     name: "instance SQL pages",
     // An instance's SQL database lives in the store as its pages (a step's SQL commit journals the
     // pages it changed, with its result): the local file is a copy that can always be rebuilt.
-    // sql_seq counts the database's commits; sql_pages is its size in pages.
+    // sql_seq counts the database's commits, sql_by names the run that made the last one (its claim's
+    // epoch: a run that lost its claim may have made a commit of the same number); sql_pages is its size in pages.
     sql: `
 CREATE TABLE sql_pages (instance INTEGER NOT NULL, pgno INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (instance, pgno));
 ALTER TABLE instances ADD COLUMN sql_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE instances ADD COLUMN sql_pages INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE instances ADD COLUMN sql_page_size INTEGER;
+ALTER TABLE instances ADD COLUMN sql_by INTEGER NOT NULL DEFAULT 0;
 `,
   },
 ];

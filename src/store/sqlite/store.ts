@@ -159,7 +159,14 @@ export class SqliteStore implements Store {
       return;
     }
     const settle = () => batch.forEach((item, i) => (results[i]!.ok ? item.resolve(results[i]!.v) : item.reject(results[i]!.v)));
-    this.afterSync(settle, batch.length);
+    try {
+      this.afterSync(settle, batch.length);
+    } catch (e) {
+      // committed, but whether it is on disk is unknown (the WAL could not be opened or synced):
+      // every write of the batch fails rather than hang or be acknowledged
+      const err = new WeftError(ErrorCode.StorageFull, `the store could not make its writes durable: ${(e as Error).message}`, { reason: "sync" });
+      for (const item of batch) item.reject(err);
+    }
   }
 
   // ---- versions ------------------------------------------------------------------------------
@@ -219,7 +226,7 @@ export class SqliteStore implements Store {
       createdAt: r.created_at as number, startedAt: (r.started_at as number) ?? null, endedAt: (r.ended_at as number) ?? null,
       modifiedAt: r.modified_at as number, output: dec(r.output), error: unjson<ErrorInfo>(r.error) ?? null,
       wakeAt: (r.wake_at as number) ?? null, readyAt: (r.ready_at as number) ?? null, epoch: r.epoch as number,
-      fsHead: (r.fs_head as string) ?? null, fsFiles: (r.fs_files as number) ?? 0, sqlSeq: (r.sql_seq as number) ?? 0,
+      fsHead: (r.fs_head as string) ?? null, fsFiles: (r.fs_files as number) ?? 0, sqlSeq: (r.sql_seq as number) ?? 0, sqlBy: (r.sql_by as number) ?? 0,
     };
   }
 
@@ -241,7 +248,7 @@ export class SqliteStore implements Store {
         const { encodedParams: _e, ...rest } = n;
         out.push({
           pk: r.pk as number, ...rest, status: "queued", startedAt: null, endedAt: null, modifiedAt: n.createdAt, output: undefined, error: null, wakeAt: null, readyAt: n.createdAt, epoch: 0,
-          fsHead: n.fsHead ?? null, fsFiles: n.fsFiles ?? 0, sqlSeq: 0,
+          fsHead: n.fsHead ?? null, fsFiles: n.fsFiles ?? 0, sqlSeq: 0, sqlBy: 0,
         });
       }
       return out;
@@ -496,7 +503,7 @@ export class SqliteStore implements Store {
           const put = this.q(`INSERT OR REPLACE INTO sql_pages (instance, pgno, data) VALUES (?,?,?)`);
           for (const p of o.pages) if (p.pgno <= o.nPages) put.run(pk, p.pgno, p.data);
           this.q(`DELETE FROM sql_pages WHERE instance = ? AND pgno > ?`).run(pk, o.nPages);
-          this.q(`UPDATE instances SET sql_seq = ?, sql_pages = ?, sql_page_size = ? WHERE pk = ?`).run(o.seq, o.nPages, o.pageSize, pk);
+          this.q(`UPDATE instances SET sql_seq = ?, sql_by = ?, sql_pages = ?, sql_page_size = ? WHERE pk = ?`).run(o.seq, o.by, o.nPages, o.pageSize, pk);
           break;
         }
         case "history":
