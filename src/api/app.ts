@@ -86,8 +86,11 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
 
   // ---- service ----------------------------------------------------------------------------------
   routes.add({ method: "get", path: "/healthz", summary: "liveness", auth: "none", responses: { 200: "the process is up" } }, (c) => c.json({ ok: true }));
-  routes.add({ method: "get", path: "/readyz", summary: "readiness", auth: "none", responses: { 200: "ready", 503: "starting or draining" } }, (c) =>
-    o.ready() ? c.json({ ready: true }) : c.json({ ready: false }, 503));
+  routes.add({ method: "get", path: "/readyz", summary: "readiness", auth: "none", responses: { 200: "ready", 503: "starting, draining, or the store cannot be reached" } }, async (c) => {
+    if (!o.ready()) return c.json({ ready: false, reason: "starting or draining" }, 503);
+    if (!(await engine.storeReachable())) return c.json({ ready: false, reason: "the store cannot be reached" }, 503);
+    return c.json({ ready: true });
+  });
   routes.add({ method: "get", path: "/metrics", summary: "Prometheus metrics", auth: "admin", responses: { 200: "text exposition format" } }, async (c) => {
     if (!o.metrics) return c.text("", 404);
     const m = await o.metrics();

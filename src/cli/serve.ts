@@ -16,25 +16,36 @@ function crashPoint(name: string): void {
 
 export const SERVE_HELP = `Usage: weft serve [options]
 
-Serves the HTTP API (docs/http-api.md) on the embedded engine.
+Serves the HTTP API (docs/http-api.md) on the embedded engine, or as one node of a cluster.
 
 Options:
   --host HOST      address to listen on (default 127.0.0.1, env WEFT_HOST)
   --port PORT      port (default 8787, env WEFT_PORT; 0 = any free port)
-  --data DIR       data directory (default ./weft-data, env WEFT_DATA)
+  --data DIR       data directory (default ./weft-data, env WEFT_DATA); in a cluster, this node's
+                   local copies of instance data (each node its own)
   --drain SECONDS  on SIGTERM/SIGINT, how long running step attempts may finish (default 10)
+  --postgres URL   cluster mode: the shared PostgreSQL store (env WEFT_POSTGRES_URL); every node
+                   on the same database and schema shares all instances
+  --schema NAME    the PostgreSQL schema of Weft's tables (default weft, env WEFT_POSTGRES_SCHEMA)
+  --node ID        this node's id in claims (default: a random one per start, env WEFT_NODE_ID)
+  --lease SECONDS  how long a claim holds without a heartbeat (default 30, env WEFT_LEASE_SECONDS):
+                   a node that dies is taken over after at most this long
   -h, --help       show this help
 
 The first start on a data directory prints the admin token once; keep it (WEFT_TOKEN for the CLI).
 Lost it (or a first start was killed before you saw it)? weft admin-token --data DIR issues a new one.
-Secrets in deploys are sealed with WEFT_SECRET_KEY (32 bytes, hex or base64) or <data>/secret.key.`;
+Secrets in deploys are sealed with WEFT_SECRET_KEY (32 bytes, hex or base64) or <data>/secret.key;
+a cluster needs WEFT_SECRET_KEY, the same on every node.`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { host: { type: "string" }, port: { type: "string" }, data: { type: "string" }, drain: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: {
+        host: { type: "string" }, port: { type: "string" }, data: { type: "string" }, drain: { type: "string" }, help: { type: "boolean", short: "h" },
+        postgres: { type: "string" }, schema: { type: "string" }, node: { type: "string" }, lease: { type: "string" },
+      },
       strict: true, allowPositionals: false,
     }));
   } catch (e) {
@@ -56,6 +67,22 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const dataDir = values.data ?? process.env.WEFT_DATA ?? "./weft-data";
+  const postgres = values.postgres ?? process.env.WEFT_POSTGRES_URL;
+  const schema = values.schema ?? process.env.WEFT_POSTGRES_SCHEMA;
+  const lease = Number(values.lease ?? process.env.WEFT_LEASE_SECONDS ?? 30);
+  if (!Number.isFinite(lease) || lease < 0.5 || lease > 3600) {
+    process.stderr.write(`weft serve: --lease must be a number of seconds from 0.5 to 3600, got ${JSON.stringify(values.lease ?? process.env.WEFT_LEASE_SECONDS)}\n`);
+    return 2;
+  }
+  if (schema !== undefined && !postgres) {
+    process.stderr.write(`weft serve: --schema needs --postgres URL (the embedded store has no schemas)\n`);
+    return 2;
+  }
+  const engineOptions = {
+    leaseMs: Math.round(lease * 1000),
+    nodeId: values.node ?? process.env.WEFT_NODE_ID,
+    ...(postgres ? { postgres: { url: postgres, schema } } : {}),
+  };
   // A new admin token is printed before its hash is committed (one synchronous write, so a kill
   // right after it still leaves the text in the pipe): a kill at any point never leaves a data
   // directory with an admin token nobody saw. It comes before the "serving" line, so whoever waits
@@ -65,9 +92,20 @@ export async function serveCommand(argv: string[]): Promise<number> {
       `(lost it? weft admin-token --data ${dataDir} issues a new one, with or without the server running)\n\n`);
     crashPoint("before-admin-token-commit");
   };
-  const server = await startServer({ host: values.host ?? process.env.WEFT_HOST ?? "127.0.0.1", port, dataDir, drainMs: drain * 1000, announceAdminToken: announce });
+  let server;
+  try {
+    server = await startServer({ host: values.host ?? process.env.WEFT_HOST ?? "127.0.0.1", port, dataDir, drainMs: drain * 1000, announceAdminToken: announce, engineOptions });
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    if (err.code === "storage_unavailable" || err.code === "invalid_argument") {
+      process.stderr.write(`weft serve: ${err.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
   if (server.adminToken) crashPoint("after-admin-token-commit");
-  process.stdout.write(`weft is serving ${server.url} (data: ${dataDir})\n` + (server.adminToken ? `export WEFT_URL=${server.url}\n` : ""));
+  const where = postgres ? `cluster node ${server.engine.node} on PostgreSQL schema ${schema ?? "weft"}, local data: ${dataDir}` : `data: ${dataDir}`;
+  process.stdout.write(`weft is serving ${server.url} (${where})\n` + (server.adminToken ? `export WEFT_URL=${server.url}\n` : ""));
   return new Promise<number>((resolve) => {
     let signals = 0;
     const stop = (sig: string) => {

@@ -130,6 +130,9 @@ export class Engine implements EngineCore {
   /** this engine's id in the claims it takes */
   readonly node: string;
   private heartbeat?: ReturnType<typeof setInterval>;
+  private sweep?: ReturnType<typeof setInterval>;
+  private unwatch?: () => void;
+  private pollTimer?: ReturnType<typeof setTimeout>;
   private polling = false;
   private pollAgain = false;
   /** the last look at the run queue found a full batch: look again when the queue runs low */
@@ -174,6 +177,17 @@ export class Engine implements EngineCore {
       if (unfinished > 0) config.logger.info({ instances: unfinished }, "recovering unfinished instances");
       e.heartbeat = setInterval(() => e.background(e.beat()), Math.max(50, Math.floor(config.leaseMs / 3)));
       e.heartbeat.unref();
+      if (store.kind !== "sqlite") {
+        // a shared store: other nodes change instances too. Their commits wake this node's watchers
+        // (waitFor, subscribe, SSE) and, when work became due, its claim loop; a slow poll takes over
+        // the instances of a node that died (their claims expire on the lease clock, not in a commit).
+        e.unwatch = store.watch((pk, runnable) => {
+          e.notify(pk);
+          if (runnable) e.pollSoon();
+        });
+        e.sweep = setInterval(() => e.background(e.poll()), Math.min(5000, Math.max(200, Math.floor(config.leaseMs / 2))));
+        e.sweep.unref();
+      }
       // recovery is ordinary claim work, in the background: the engine serves at once
       e.background(e.poll());
       e.background(e.data.removeOrphans(async (pk) => (await store.getInstanceByPk(pk)) !== undefined || e.runs.has(pk)));
@@ -182,6 +196,27 @@ export class Engine implements EngineCore {
 
   leaseNow(): number {
     return this.config.leaseClock.now();
+  }
+
+  /** a look at the run queue soon (hints from other nodes come in bursts: one look for many) */
+  private pollSoon(): void {
+    if (this.pollTimer || this.closed) return;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = undefined;
+      this.background(this.poll());
+    }, 20);
+    this.pollTimer.unref();
+  }
+
+  /** can the store be reached right now (readiness: a node that lost its database is not ready)? */
+  async storeReachable(timeoutMs = 2000): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+    try {
+      return await Promise.race([this.store.ping().then(() => true, () => false), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private claimArgs(): Claim {
@@ -788,6 +823,9 @@ export class Engine implements EngineCore {
     this.closed = true;
     this.wakeTimer?.cancel();
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.sweep) clearInterval(this.sweep);
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.unwatch?.();
     for (const r of [...this.runs.values()]) r.stop();
     for (const list of this.hostSideWaiters.values()) for (const wake of list) wake();
     this.hostSideWaiters.clear();

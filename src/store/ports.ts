@@ -333,7 +333,19 @@ export interface TelemetryPort {
   activity(q: ActivityQuery): Promise<ActivityBucket[]>;
 }
 
-export interface Store extends CatalogPort, InstancesPort, JournalPort, RunQueuePort, MailboxPort, ObjectsPort, TenancyPort, TelemetryPort {
+/** What other processes on a shared store did, and whether the store can be reached. */
+export interface ChangeFeedPort {
+  /** a round trip to the store: rejects (storage_unavailable) when it cannot be reached */
+  ping(): Promise<void>;
+  /**
+   * `fn(pk, runnable)` after a commit of any process changed instance pk (its status or history);
+   * `runnable`: it may have become due (created, woken, its claim let go). The embedded store has
+   * one process, whose engine knows its own changes: it reports nothing. Returns: stop watching.
+   */
+  watch(fn: (pk: number, runnable: boolean) => void): () => void;
+}
+
+export interface Store extends CatalogPort, InstancesPort, JournalPort, RunQueuePort, MailboxPort, ObjectsPort, TenancyPort, TelemetryPort, ChangeFeedPort {
   readonly kind: "sqlite" | "postgres";
   close(): Promise<void>;
 }

@@ -72,10 +72,18 @@ export class PostgresStore implements Store {
    */
   private readonly chains = new Map<number, Promise<unknown>>();
   private logChain: Promise<unknown> = Promise.resolve();
+  /** the change feed: one LISTEN connection per node, opened by the first watch() */
+  private readonly channel: string;
+  private readonly url: string;
+  private listener?: pg.Client;
+  private readonly watchers = new Set<(pk: number, runnable: boolean) => void>();
+  private listenRetry?: ReturnType<typeof setTimeout>;
 
-  private constructor(pool: pg.Pool, schema: string) {
+  private constructor(pool: pg.Pool, schema: string, url: string) {
     this.pool = pool;
     this.schema = schema;
+    this.url = url;
+    this.channel = `weft_${schema}`;
   }
 
   /** Connect, make the schema if needed and apply the migrations it lacks. */
@@ -96,7 +104,7 @@ export class PostgresStore implements Store {
       await pool.end();
       throw storageError(e);
     }
-    return new PostgresStore(pool, schema);
+    return new PostgresStore(pool, schema, o.url);
   }
 
   private async q(sql: string, args: unknown[] = [], db: Db = this.pool): Promise<Row[]> {
@@ -120,6 +128,11 @@ export class PostgresStore implements Store {
     this.chains.set(pk, tail);
     void tail.then(() => this.chains.get(pk) === tail && this.chains.delete(pk));
     return p;
+  }
+
+  /** tell every node's change feed, when this transaction commits, that instance pk changed */
+  private async changed(c: Db, pk: number, runnable = false): Promise<void> {
+    await c.query(`SELECT pg_notify($1, $2)`, [this.channel, runnable ? `${pk}:r` : String(pk)]);
   }
 
   /** one transaction on one connection; any error rolls it back whole */
@@ -235,6 +248,7 @@ export class PostgresStore implements Store {
           });
         }
         await this.histMany(c, r.pk as number, [{ type: "workflow_queued", at: n.createdAt }]);
+        await this.changed(c, r.pk as number, true);
         const { encodedParams: _e, ...rest } = n;
         out.push({
           pk: r.pk as number, ...rest, status: "queued", startedAt: null, endedAt: null, modifiedAt: n.createdAt, output: undefined, error: null, wakeAt: null, readyAt: n.createdAt, epoch: 0,
@@ -273,6 +287,7 @@ export class PostgresStore implements Store {
       await this.q(`SELECT 1 FROM instances WHERE pk = $1 FOR UPDATE`, [pk], c);
       for (const t of ["steps", "attempts", "events", "logs", "history", "sql_pages"]) await this.q(`DELETE FROM ${t} WHERE instance = $1`, [pk], c);
       await this.q(`DELETE FROM instances WHERE pk = $1`, [pk], c);
+      await this.changed(c, pk);
     }));
   }
 
@@ -308,12 +323,14 @@ export class PostgresStore implements Store {
       // its run is gone: what it was waiting for (the end of the attempts in flight) is over
       await this.q(`UPDATE instances SET status = $1, ready_at = NULL, claim_owner = NULL, claim_until = NULL, epoch = epoch + 1, modified_at = $2 WHERE pk = $3`, [settled, cl.now, pk], c);
       await this.histMany(c, pk, [{ type: "workflow_paused", at: cl.now }]);
+      await this.changed(c, pk);
       return undefined;
     }
     if (!isClaimable(status)) return undefined;
     const row = (await this.one(`UPDATE instances SET epoch = epoch + 1, status = 'running', claim_owner = $1, claim_until = $2, started_at = COALESCE(started_at, $3), modified_at = $3
                                  WHERE pk = $4 RETURNING *`, [cl.node, cl.leaseUntil, cl.now, pk], c))!;
     await this.histMany(c, pk, [{ type: "workflow_running", at: cl.now }]);
+    await this.changed(c, pk);
     return { inst: this.instance(row)!, epoch: row.epoch as number, wakes: row.wakes as number };
   }
 
@@ -354,15 +371,24 @@ export class PostgresStore implements Store {
     return this.serial(pk, () => this.tx(async (c) => {
       const cur = await this.fenced(c, pk, epoch);
       const done = await this.applyOps(c, pk, ops, cur, rel);
-      if (done) return done;
+      if (done) {
+        await this.changed(c, pk, done.readyAt !== null && done.readyAt <= rel.now);
+        return done;
+      }
       const r = (await this.one(`UPDATE instances SET ready_at = CASE WHEN status IN (${CLAIMABLE_SQL}) AND wakes > $1 THEN $2 WHEN status IN (${CLAIMABLE_SQL}) THEN $3::bigint ELSE NULL END,
                                  claim_owner = NULL, claim_until = NULL WHERE pk = $4 RETURNING ready_at`, [rel.seenWakes, rel.now, rel.readyAt, pk], c))!;
-      return { readyAt: num(r.ready_at) };
+      const readyAt = num(r.ready_at);
+      await this.changed(c, pk, readyAt !== null && readyAt <= rel.now);
+      return { readyAt };
     }));
   }
 
   async releaseClaims(node: string): Promise<number> {
-    return (await this.q(`UPDATE instances SET claim_owner = NULL, claim_until = NULL WHERE claim_owner = $1 RETURNING pk`, [node])).length;
+    return this.tx(async (c) => {
+      const pks = (await this.q(`UPDATE instances SET claim_owner = NULL, claim_until = NULL WHERE claim_owner = $1 RETURNING pk`, [node], c)).map((r) => r.pk as number);
+      for (const pk of pks) await this.changed(c, pk, true); // the other nodes take them at once
+      return pks.length;
+    });
   }
 
   async voidClaims(): Promise<number> {
@@ -375,6 +401,7 @@ export class PostgresStore implements Store {
       if (!r) throw new WeftError(ErrorCode.NotFound, `instance ${pk} no longer exists`, { pk });
       await this.applyOps(c, pk, ops, r);
       if (readyAt !== undefined) await this.q(`UPDATE instances SET ready_at = $1 WHERE pk = $2`, [readyAt, pk], c);
+      await this.changed(c, pk, readyAt !== undefined && readyAt !== null);
       return r.epoch as number;
     }));
   }
@@ -393,10 +420,12 @@ export class PostgresStore implements Store {
       if (r.status === "running" && r.claim_owner !== null && (r.claim_until as number) > leaseNow) {
         await this.q(`UPDATE instances SET status = 'waitingForPause', modified_at = $1 WHERE pk = $2`, [now, pk], c);
         await this.histMany(c, pk, [{ type: "workflow_waiting_for_pause", at: now }]);
+        await this.changed(c, pk);
         return "pausing";
       }
       await this.q(`UPDATE instances SET status = 'paused', ready_at = NULL, claim_owner = NULL, claim_until = NULL, epoch = epoch + 1, modified_at = $1 WHERE pk = $2`, [now, pk], c);
       await this.histMany(c, pk, [{ type: "workflow_paused", at: now }]);
+      await this.changed(c, pk);
       return "paused";
     }));
   }
@@ -409,9 +438,11 @@ export class PostgresStore implements Store {
       if (r.status === "waitingForPause") {
         // the run that was pausing goes on (it never stopped): its attempts in flight still commit
         await this.q(`UPDATE instances SET status = 'running', modified_at = $1 WHERE pk = $2`, [now, pk], c);
+        await this.changed(c, pk);
         return "unpaused";
       }
       await this.q(`UPDATE instances SET status = 'queued', ready_at = $1, wakes = wakes + 1, epoch = epoch + 1, claim_owner = NULL, claim_until = NULL, modified_at = $1 WHERE pk = $2`, [now, pk], c);
+      await this.changed(c, pk, true);
       return "queued";
     }));
   }
@@ -428,6 +459,7 @@ export class PostgresStore implements Store {
       await this.q(`UPDATE instances SET status = 'queued', ended_at = NULL, wake_at = NULL, error = NULL, output = NULL, ready_at = $1, wakes = wakes + 1,
                     epoch = epoch + 1, claim_owner = NULL, claim_until = NULL, modified_at = $1 WHERE pk = $2`, [now, pk], c);
       await this.histMany(c, pk, [{ type: "workflow_restarted", at: now, data }]);
+      await this.changed(c, pk, true);
     }));
   }
 
@@ -502,7 +534,9 @@ export class PostgresStore implements Store {
       await this.applyOps(c, pk, ops, cur);
       // a wait journaled now takes an event buffered before it, in this same transaction
       const waits = ops.some((o) => o.op === "step" && o.kind === "wait" && o.state === "pending");
-      return { delivered: waits ? await this.match(c, pk, ops.find((o) => o.op === "history")?.at ?? Date.now()) : [] };
+      const delivered = waits ? await this.match(c, pk, ops.find((o) => o.op === "history")?.at ?? Date.now()) : [];
+      await this.changed(c, pk);
+      return { delivered };
     }));
   }
 
@@ -574,6 +608,8 @@ export class PostgresStore implements Store {
         ? await this.one(`SELECT wakes FROM instances WHERE pk = $1`, [pk], c)
         : await this.one(`UPDATE instances SET ready_at = CASE WHEN status IN (${UNFINISHED_SQL}) AND (ready_at IS NULL OR ready_at > $1) THEN $1 ELSE ready_at END,
                           wakes = wakes + 1 WHERE pk = $2 RETURNING wakes`, [at, pk], c))!;
+      // a delivery wakes the instance: the node that holds its run (or any node) goes on at once
+      await this.changed(c, pk, delivered.length > 0);
       return { delivered, wakes: w.wakes as number };
     }));
   }
@@ -692,9 +728,49 @@ export class PostgresStore implements Store {
     return Object.fromEntries(rows.map((r) => [r.status as string, r.n as number]));
   }
 
+  async ping(): Promise<void> {
+    await this.q(`SELECT 1`);
+  }
+
+  watch(fn: (pk: number, runnable: boolean) => void): () => void {
+    this.watchers.add(fn);
+    if (!this.listener && !this.listenRetry) void this.listen();
+    return () => void this.watchers.delete(fn);
+  }
+
+  /** the LISTEN connection; lost, it is opened again (notifications missed meanwhile: the engines' polls cover them) */
+  private async listen(): Promise<void> {
+    this.listenRetry = undefined;
+    if (this.closed) return;
+    const c = new pg.Client({ connectionString: this.url });
+    const retry = () => {
+      if (this.listener === c) this.listener = undefined;
+      c.end().catch(() => undefined);
+      if (!this.closed && !this.listenRetry) (this.listenRetry = setTimeout(() => void this.listen(), 1000)).unref();
+    };
+    c.on("error", retry);
+    c.on("end", () => this.listener === c && retry());
+    c.on("notification", (m) => {
+      const [pk, r] = (m.payload ?? "").split(":");
+      for (const w of this.watchers) w(Number(pk), r === "r");
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${this.channel}`);
+      if (this.closed) return void c.end().catch(() => undefined);
+      this.listener = c;
+    } catch {
+      retry();
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.listenRetry) clearTimeout(this.listenRetry);
+    const l = this.listener;
+    this.listener = undefined;
+    await l?.end().catch(() => undefined);
     await this.pool.end();
   }
 }

@@ -725,6 +725,14 @@ export class SqliteStore implements Store {
     return Object.fromEntries(rows.map((r) => [r.status as string, r.n as number]));
   }
 
+  async ping(): Promise<void> {
+    this.q(`SELECT 1`).get();
+  }
+
+  watch(): () => void {
+    return () => undefined; // one process: its engine knows its own changes
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.queue.length) this.flush();
