@@ -103,8 +103,8 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
   // ---- tenants and tokens ---------------------------------------------------------------------------
   routes.add({ method: "post", path: "/v1/tenants", summary: "create a tenant", auth: "admin", body: S.CreateTenant, responses: { 201: "Tenant", 409: "exists" } }, async (c, { body }) =>
     c.json(tenantView(await tenancy.create(body.name, body.quotas)), 201));
-  routes.add({ method: "get", path: "/v1/tenants", summary: "list tenants", auth: "tenant", responses: { 200: "{ tenants }" } }, (c, { principal }) =>
-    c.json({ tenants: tenancy.list().filter((t) => principal!.kind === "admin" || t.name === (principal as { tenant: string }).tenant).map(tenantView) }));
+  routes.add({ method: "get", path: "/v1/tenants", summary: "list tenants", auth: "tenant", responses: { 200: "{ tenants }" } }, async (c, { principal }) =>
+    (await tenancy.resolveAll(), c).json({ tenants: tenancy.list().filter((t) => principal!.kind === "admin" || t.name === (principal as { tenant: string }).tenant).map(tenantView) }));
   routes.add({ method: "get", path: "/v1/tenants/:tenant", summary: "a tenant", auth: "tenant", responses: { 200: "Tenant" } }, (c, { tenant }) =>
     c.json(tenantView(tenancy.get(tenant!)!)));
   routes.add({ method: "patch", path: "/v1/tenants/:tenant", summary: "change a tenant's quotas", auth: "admin", body: S.PatchTenant, responses: { 200: "Tenant" } }, async (c, { tenant, body }) =>

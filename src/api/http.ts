@@ -168,6 +168,7 @@ export class Routes {
           principal = await this.tenancy.authenticate(bearer(c));
           if (!principal) throw new WeftError(ErrorCode.Unauthorized, "a valid token is required: send Authorization: Bearer <token>", {});
           const t = def.path.includes(":tenant") ? c.req.param("tenant") : undefined;
+          if (t !== undefined) await this.tenancy.resolve(t); // (a shared store: as the store has it now)
           // another tenant's resources do not exist, as far as this caller can tell
           if (t !== undefined && !this.tenancy.canSee(principal, t)) throw new WeftError(ErrorCode.NotFound, `tenant "${t}" does not exist`, { tenant: t });
           if (def.auth === "admin" && principal.kind !== "admin") throw new WeftError(ErrorCode.Forbidden, "this route needs the admin token", {});

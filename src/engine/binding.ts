@@ -264,7 +264,7 @@ export class WorkflowInstance {
   /** Read-only SQL on the instance's database. */
   async query(query: string, ...bindings: SqlValue[]): Promise<SqlResult> {
     if (typeof query !== "string") throw new WeftError(ErrorCode.InvalidArgument, "query must be a string", { field: "query" });
-    return this.engine.data.query(await this.current(), query, bindings);
+    return this.engine.data.query(await this.current(), query, bindings, undefined, this.engine.runsHere(this.pk));
   }
 
   async sendEvent(event: { type: string; payload?: unknown }): Promise<void> {

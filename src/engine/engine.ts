@@ -86,6 +86,8 @@ export interface EngineCore {
   storageOk(): void;
   /** the lease clock's now (claims) */
   leaseNow(): number;
+  /** may this run still act on the world (its claim surely holds)? */
+  leaseHeld(r: InstanceRun): boolean;
 }
 
 /** due instances read per look at the run queue */
@@ -198,6 +200,21 @@ export class Engine implements EngineCore {
     return this.config.leaseClock.now();
   }
 
+  /**
+   * May this run still act on the world (a host call, a fetch)? Not once its claim may have expired
+   * (with a margin of a fifth of the lease): another node may be running the instance by then. A
+   * process that was stopped (SIGSTOP, a long pause) and goes on finds out here, before its next side
+   * effect, not only at its next heartbeat; its journal writes are fenced anyway.
+   */
+  leaseHeld(r: InstanceRun): boolean {
+    return r.mode !== "run" || r.leaseUntil - this.config.leaseMs / 5 > this.leaseNow();
+  }
+
+  /** does this node hold a run of the instance (its local copies are the live ones)? */
+  runsHere(pk: number): boolean {
+    return this.runs.has(pk) || this.starting.has(pk);
+  }
+
   /** a look at the run queue soon (hints from other nodes come in bursts: one look for many) */
   private pollSoon(): void {
     if (this.pollTimer || this.closed) return;
@@ -233,9 +250,11 @@ export class Engine implements EngineCore {
     if (this.closed) return;
     const pks = [...this.runs.keys(), ...this.starting];
     if (pks.length === 0) return;
-    const held = new Set(await this.store.extendClaims(this.node, pks, this.leaseNow() + this.config.leaseMs));
+    const until = this.leaseNow() + this.config.leaseMs; // from before the call: the store may answer late
+    const held = new Set(await this.store.extendClaims(this.node, pks, until));
     for (const pk of pks) {
       const r = this.runs.get(pk);
+      if (r && held.has(pk)) r.leaseUntil = Math.max(r.leaseUntil, until);
       if (r && !held.has(pk) && r.mode === "run") r.stop();
     }
   }
@@ -525,7 +544,8 @@ export class Engine implements EngineCore {
     this.starting.add(r.pk);
     const ref = r.ref;
     try {
-      const got = await this.store.claim(r.pk, this.claimArgs());
+      const args = this.claimArgs();
+      const got = await this.store.claim(r.pk, args);
       if (!got || this.closed || this.deleted.has(r.pk)) {
         this.starting.delete(r.pk);
         this.sched.stopped(r.workflowKey);
@@ -536,6 +556,7 @@ export class Engine implements EngineCore {
       this.crash("after-claim", { instance: inst.id, pk: inst.pk });
       const v = await this.version(inst.tenant, inst.workflow, inst.version);
       run = new InstanceRun(this, inst, v, got.epoch, "run", got.wakes);
+      run.leaseUntil = args.leaseUntil;
       run.slot = r.workflowKey;
       this.runs.set(inst.pk, run);
       this.starting.delete(r.pk);

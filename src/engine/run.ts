@@ -70,6 +70,9 @@ export class InstanceRun {
   /** the instance's SQL database and files, opened on first use */
   private storage?: RunStorage;
 
+  /** until when (lease clock) this run's claim is known to hold: extended by each heartbeat */
+  leaseUntil = Infinity;
+
   constructor(e: EngineCore, inst: InstanceRecord, version: VersionRecord, epoch: number, mode: "run" | "rollback", wakes: number) {
     this.e = e;
     this.seenWakes = wakes;
@@ -448,6 +451,11 @@ export class InstanceRun {
   }
 
   private onHostCall(c: Extract<Command, { t: "hostCall" } | { t: "fetch" }>): void {
+    if (!this.e.leaseHeld(this)) {
+      // the claim may be another node's by now: no side effect from here; the run stops (fenced)
+      this.e.config.logger.warn({ instance: this.pk, fn: c.t === "fetch" ? "fetch" : c.fn }, "a run whose lease may have expired stops before its host call");
+      return this.stop();
+    }
     this.hostCalls.add(c.id);
     const call = c.t === "fetch" ? this.e.egress(this.version, c) : this.e.callHost(this.version, c.fn, c.args);
     call.then(

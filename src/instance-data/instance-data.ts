@@ -93,7 +93,25 @@ export class InstanceData implements InstanceDataPort {
     for (const f of [p, p + "-wal", p + "-shm"]) rmSync(f, { force: true });
   }
 
+  /** rebuilds of one instance's copy run one at a time (two runs' starts, or a run and a read) */
+  private readonly rebuilding = new Map<number, Promise<void>>();
+
   async rebuildSql(pk: number, seq: number): Promise<void> {
+    const prev = this.rebuilding.get(pk) ?? Promise.resolve();
+    const p = prev.then(() => this.rebuildNow(pk, seq), () => this.rebuildNow(pk, seq));
+    const tail = p.catch(() => undefined);
+    this.rebuilding.set(pk, tail);
+    void tail.then(() => this.rebuilding.get(pk) === tail && this.rebuilding.delete(pk));
+    try {
+      return await p;
+    } catch (e) {
+      if (e instanceof WeftError) throw e;
+      // the local disk, not the instance: its run is tried again (as when the store cannot write)
+      throw new WeftError(ErrorCode.StorageUnavailable, `the local copy of instance ${pk}'s database could not be rebuilt: ${(e as Error).message}; retried`, { pk });
+    }
+  }
+
+  private async rebuildNow(pk: number, seq: number): Promise<void> {
     const first = await this.store.sqlImage(pk, 1, PART_PAGES);
     if (first.seq !== seq) {
       throw new WeftError(ErrorCode.LeaseLost, `the store holds version ${first.seq} of instance ${pk}'s database, not ${seq}: another run changed it; this run stops`, { pk, seq, stored: first.seq });
@@ -213,9 +231,36 @@ export class InstanceData implements InstanceDataPort {
    * Read-only SQL on the instance's database (committed state; never blocks its run), in a worker
    * thread stopped after `timeoutMs`: one tenant's long query never holds up the process.
    */
-  query(inst: InstanceRecord, query: string, params: SqlValue[] = [], timeoutMs = 10_000): Promise<SqlResult> {
+  async query(inst: InstanceRecord, query: string, params: SqlValue[] = [], timeoutMs = 10_000, runningHere = false): Promise<SqlResult> {
+    // another node ran it (or this one's copy is old): the store's version first
+    for (let ref = inst, tries = 0; !runningHere && (ref.sqlSeq ?? 0) > 0 && !this.localIs(ref) && tries < 3; tries++) {
+      try {
+        await this.rebuildSql(ref.pk, ref.sqlSeq!);
+      } catch (e) {
+        if ((e as WeftError).code !== ErrorCode.LeaseLost) throw e;
+        const now = await this.store.getInstanceByPk(ref.pk);
+        if (!now) break;
+        ref = { ...ref, ...(now as Partial<InstanceRecord>) };
+      }
+    }
     const path = this.hasSql(inst.pk) ? this.sqlPath(inst.pk) : ":memory:";
     return queryInWorker({ path, query, params, refusal: "this is a read-only query from outside the instance" }, timeoutMs);
+  }
+
+  /** is the local copy the store's version of the instance's database? */
+  private localIs(inst: InstanceRecord): boolean {
+    if (!this.hasSql(inst.pk)) return false;
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(this.sqlPath(inst.pk));
+      const meta = db.prepare("SELECT k, v FROM _weft_meta WHERE k IN ('seq', 'by')").all() as { k: string; v: number }[];
+      const m = new Map(meta.map((r) => [r.k, Number(r.v)]));
+      return m.get("seq") === inst.sqlSeq && (m.get("by") ?? 0) === (inst.sqlBy ?? 0);
+    } catch {
+      return false;
+    } finally {
+      db?.close();
+    }
   }
 
   /** The instance's repository for git's HTTP protocol (its only branch: main). */

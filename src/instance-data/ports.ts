@@ -72,6 +72,9 @@ export interface InstanceRef {
   tenant: string;
   fsHead: string | null;
   fsFiles: number;
+  /** the version of its SQL database the store holds, and the run that made it */
+  sqlSeq?: number;
+  sqlBy?: number;
 }
 
 export interface InstanceDataPort {
@@ -102,8 +105,12 @@ export interface InstanceDataPort {
   readdir(inst: InstanceRef, path?: string, at?: string): Promise<{ name: string; type: FsStat["type"]; size: number }[]>;
   log(inst: InstanceRef, limit?: number): Promise<FsCommit[]>;
   diff(inst: InstanceRef, a: string, b?: string): Promise<FsChange[]>;
-  /** read-only SQL on the committed state, in a worker stopped after `timeoutMs` */
-  query(inst: InstanceRef, query: string, params?: SqlValue[], timeoutMs?: number): Promise<SqlResult>;
+  /**
+   * read-only SQL on the committed state, in a worker stopped after `timeoutMs`; on a node that does
+   * not run the instance (`runningHere` false) a local copy that is missing or stale is rebuilt from
+   * the store first, so any node answers
+   */
+  query(inst: InstanceRef, query: string, params?: SqlValue[], timeoutMs?: number, runningHere?: boolean): Promise<SqlResult>;
   repo(inst: InstanceRef): RepoSource;
   close(): Promise<void>;
 }

@@ -54,11 +54,40 @@ export class Tenancy {
   private readonly known = new Map<string, { p: Principal; at: number }>();
   /** applies a tenant's running-instance quota (the engine's scheduler enforces it) */
   private readonly onQuotas: (tenant: string, q: Quotas) => void;
+  /** a shared store: other nodes create tenants and change quotas too (the cache is re-read) */
+  private readonly shared: boolean;
+  /** when each tenant was last read from the store (real time) */
+  private readonly seen = new Map<string, number>();
+  private listedAt = 0;
 
   constructor(store: Store, clock: Clock, onQuotas: (tenant: string, q: Quotas) => void) {
     this.store = store;
     this.clock = clock;
     this.onQuotas = onQuotas;
+    this.shared = store.kind !== "sqlite";
+  }
+
+  /**
+   * On a shared store, the tenant as the store has it now (read again when last read over a second
+   * ago, or unknown here): a tenant another node created is there at once, a quota changed there
+   * within a second. The embedded store's one process knows every change already.
+   */
+  async resolve(name: string): Promise<void> {
+    if (!this.shared || Date.now() - (this.seen.get(name) ?? 0) < TOKEN_RECHECK_MS) return;
+    const t = await this.store.getTenant(name);
+    if (t) this.remember(t);
+    else this.tenants.delete(name);
+    this.seen.set(name, Date.now());
+  }
+
+  /** On a shared store, every tenant as the store has it (at most once a second). */
+  async resolveAll(): Promise<void> {
+    if (!this.shared || Date.now() - this.listedAt < TOKEN_RECHECK_MS) return;
+    const all = await this.store.listTenants();
+    const names = new Set(all.map((t) => t.name));
+    for (const t of all) (this.remember(t), this.seen.set(t.name, Date.now()));
+    for (const n of [...this.tenants.keys()]) if (!names.has(n)) this.tenants.delete(n);
+    this.listedAt = Date.now();
   }
 
   /**
@@ -111,6 +140,7 @@ export class Tenancy {
     const rec = await this.store.tokenByHash(h);
     if (!rec || rec.revokedAt !== null) return null;
     if (!timingSafeEqual(Buffer.from(rec.hash, "hex"), Buffer.from(h, "hex"))) return null;
+    if (rec.tenant !== null) await this.resolve(rec.tenant);
     if (rec.tenant !== null && !this.tenants.has(rec.tenant)) return null;
     const p: Principal = rec.tenant === null ? { kind: "admin", tokenId: rec.id } : { kind: "tenant", tenant: rec.tenant, tokenId: rec.id };
     if (this.known.size >= 10_000) this.known.clear();

@@ -72,19 +72,19 @@ export function readActions(dataDir: string): string[][] {
 }
 
 /**
- * Each id's generation for its next create, from the action log: the last one created, or one past
- * the last one deleted (a life killed between a delete and the create after it never reuses a
- * deleted generation's number).
+ * Each id's generation, from the action log read in order: a create names it, a delete makes the next
+ * one its number + 1 (a life killed between a delete and the create after it never reuses a deleted
+ * generation's number). A life that finds an instance of another generation than the log says (a
+ * delete logged but killed before it committed) logs that generation again (ensure()).
  */
 export function generations(dataDir: string, count: number): number[] {
-  const created = Array.from({ length: count }, () => 0);
-  const deleted = Array.from({ length: count }, () => 0);
+  const gen = Array.from({ length: count }, () => 1);
   for (const a of readActions(dataDir)) {
     const n = Number(a[1]!.slice(1));
-    if (a[0] === "create") created[n] = Math.max(created[n]!, Number(a[2]));
-    if (a[0] === "delete") deleted[n] = Math.max(deleted[n]!, Number(a[2]));
+    if (a[0] === "create") gen[n] = Number(a[2]);
+    if (a[0] === "delete") gen[n] = Number(a[2]) + 1;
   }
-  return created.map((c, n) => (deleted[n]! >= c && deleted[n]! > 0 ? deleted[n]! + 1 : Math.max(c, 1)));
+  return gen;
 }
 
 async function main(): Promise<void> {
@@ -117,7 +117,9 @@ async function main(): Promise<void> {
   const gen = generations(dataDir, count);
   const ensure = async (n: number) => {
     try {
-      await wf.get(`i${n}`);
+      const existing = (await wf.get(`i${n}`)).record.params as { gen: number };
+      // a delete that was logged but never committed (killed in between): this generation lives on
+      if (existing.gen !== gen[n]) (act(`create i${n} ${existing.gen}`), (gen[n] = existing.gen));
     } catch {
       act(`create i${n} ${gen[n]}`);
       await wf.create({ id: `i${n}`, params: { n, gen: gen[n] } }).catch((e) => {

@@ -199,6 +199,8 @@ export function splitImage(image: Uint8Array): { pageSize: number; nPages: numbe
   return { pageSize, nPages, pages };
 }
 
+let rebuilds = 0;
+
 /**
  * Write a database file at `path` from its pages, atomically replacing what is there (with its -wal
  * and -shm: a stale log would be replayed over the new file). Pages come in parts, ascending; the
@@ -206,20 +208,25 @@ export function splitImage(image: Uint8Array): { pageSize: number; nPages: numbe
  */
 export async function writeDatabaseFile(path: string, pageSize: number, nPages: number, parts: AsyncIterable<{ pgno: number; data: Uint8Array }[]>): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.rebuilding`;
+  const tmp = `${path}.rebuilding-${process.pid}-${(rebuilds = (rebuilds + 1) % 1e9)}`;
   const fh = await open(tmp, "w");
   try {
-    for await (const part of parts) {
-      for (const p of part) {
-        if (p.pgno < 1 || p.pgno > nPages) continue;
-        if (p.data.byteLength !== pageSize) throw new WeftError(ErrorCode.Internal, `page ${p.pgno} has ${p.data.byteLength} bytes, the page size is ${pageSize}`, { pgno: p.pgno });
-        await fh.write(p.data, 0, pageSize, (p.pgno - 1) * pageSize);
+    try {
+      for await (const part of parts) {
+        for (const p of part) {
+          if (p.pgno < 1 || p.pgno > nPages) continue;
+          if (p.data.byteLength !== pageSize) throw new WeftError(ErrorCode.Internal, `page ${p.pgno} has ${p.data.byteLength} bytes, the page size is ${pageSize}`, { pgno: p.pgno });
+          await fh.write(p.data, 0, pageSize, (p.pgno - 1) * pageSize);
+        }
       }
+      await fh.truncate(pageSize * nPages);
+      await fh.datasync();
+    } finally {
+      await fh.close();
     }
-    await fh.truncate(pageSize * nPages);
-    await fh.datasync();
-  } finally {
-    await fh.close();
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
   }
   for (const suffix of ["-wal", "-shm"]) await rm(path + suffix, { force: true });
   await rename(tmp, path);
