@@ -37,7 +37,11 @@ test("--revoke-others killed between the commit and the revocations: the new tok
   const store = open(t);
   const { adminToken: old } = await tenancy(store).open();
   const dying = new Proxy(store, {
-    get: (s, k) => (k === "revokeToken" ? () => Promise.reject(new Error("killed")) : (s[k as keyof Store] as Function).bind(s)),
+    get: (s, k) => {
+      if (k === "revokeToken") return () => Promise.reject(new Error("killed"));
+      const v = s[k as keyof Store];
+      return typeof v === "function" ? (v as Function).bind(s) : v;
+    },
   });
   let fresh: string | undefined;
   await assert.rejects(tenancy(dying).issueAdminToken((tok) => (fresh = tok), true), /killed/);
