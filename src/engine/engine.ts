@@ -185,7 +185,11 @@ export class Engine implements EngineCore {
         // the instances of a node that died (their claims expire on the lease clock, not in a commit).
         e.unwatch = store.watch((pk, runnable) => {
           e.notify(pk);
-          if (runnable) e.pollSoon();
+          if (!runnable) return;
+          const live = e.runs.get(pk);
+          // an event another node delivered to a run held here: it resolves now, not at the next suspend
+          if (live) e.background(live.refreshWaits());
+          else e.pollSoon();
         });
         e.sweep = setInterval(() => e.background(e.poll()), Math.min(5000, Math.max(200, Math.floor(config.leaseMs / 2))));
         e.sweep.unref();

@@ -298,6 +298,18 @@ export class InstanceRun {
   }
 
   /**
+   * Another node delivered an event to this instance (a shared store's change feed): the waits of
+   * this run that the store now has complete resolve here, as a local delivery would. The wake count
+   * is not taken as seen: the release then finds it newer and the instance due (a replay, never a loss).
+   */
+  async refreshWaits(): Promise<void> {
+    if (this.done || ![...this.pending.values()].some((p) => p.kind === "wait")) return;
+    const steps = await this.e.store.steps(this.pk);
+    const got = steps.filter((s) => s.kind === "wait" && s.state === "complete" && this.pending.has(s.key)).map((s) => ({ key: s.key, value: s.value as DeliveredEvent["value"], at: s.at ?? this.e.clock.now() }));
+    if (got.length > 0) this.delivered(got, -1);
+  }
+
+  /**
    * Events the store delivered to this instance's waits (matched in the transaction that stored the
    * event or journaled the wait). `wakes`: the wake count that delivery recorded, now acted on.
    */

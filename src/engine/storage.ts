@@ -133,7 +133,11 @@ export class RunStorage {
     return this.limits.sqlBytes ?? DEFAULT_LIMITS.sqlBytes;
   }
 
+  /** the run ended: a late call of its code (an activation still in flight) opens nothing again */
+  private closed = false;
+
   private database(create: boolean): SqlDatabase | undefined {
+    if (this.closed) throw new WeftError(ErrorCode.InvalidState, "the instance's run has ended: its storage is closed (a late call of its code is refused)", { reason: "run_ended" });
     if (this.db?.lost) {
       // its SQL worker was given up (a statement outran its limit): what was open is gone, start afresh
       this.sqlOwner = undefined;
@@ -211,6 +215,7 @@ export class RunStorage {
   fs(req: FsRequest, guestView?: [string, number][]): Promise<unknown> {
     let w: string | undefined;
     try {
+      if (this.closed) throw new WeftError(ErrorCode.InvalidState, "the instance's run has ended: its storage is closed (a late call of its code is refused)", { reason: "run_ended" });
       if (WRITES.has(req.op)) w = this.writer(`fs.${req.op}`, guestView);
       if (req.op === "rename") (parsePath(req.from, "rename"), parsePath(req.to, "rename"));
       else if ("path" in req) parsePath(req.path, req.op, req.op === "readdir" || req.op === "stat" || req.op === "exists");
@@ -338,6 +343,7 @@ export class RunStorage {
 
   /** The run is over: roll back whatever is open and let go of the database (after a commit in flight). */
   close(): void {
+    this.closed = true;
     this.sqlOwner = undefined;
     this.fsWriters.clear();
     const db = this.db;

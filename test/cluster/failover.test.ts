@@ -121,6 +121,8 @@ test("failover: 3 nodes, 500 instances, kill -9 ×10 and a node stopped past its
       const r = await api("POST", `/v1/tenants/acme/workflows/job/instances/i${i}/events`, { type: "go", payload: { k: i } });
       if (r.status !== 202) {
         const d = await api("GET", `/v1/tenants/acme/workflows/job/instances/i${i}`);
+        // a retry after a lost answer (its node killed mid-request): the first send was delivered
+        if (r.status === 409 && d.body?.status === "complete" && d.body?.output?.k === i) continue;
         assert.fail(`event to i${i}: ${r.status} ${JSON.stringify(r.body)}; the instance: ${JSON.stringify(d.body).slice(0, 3000)}`);
       }
       if (i % 50 === 0) await sleep(100);

@@ -409,3 +409,19 @@ test(":memory: databases answer reads and autocommit writes, but cannot commit a
   db.close();
   assert.throws(() => R(db, "SELECT 1"), code(ErrorCode.InvalidState));
 });
+
+test("a commit is journaled only when this connection is the file's one writer: with another connection's commit in between, the pages cannot be told apart and the commit is refused", async () => {
+  const { db, path } = fresh();
+  db.begin();
+  W(db, "CREATE TABLE t (a)");
+  await db.commitAttempt(1, 1);
+  const other = open(path); // a second connection on the same file (a run that should have ended)
+  other.begin();
+  W(other, "INSERT INTO t VALUES ('other')");
+  await other.commitAttempt(2, 9);
+  db.begin();
+  W(db, "INSERT INTO t VALUES ('mine')");
+  await assert.rejects(db.commitAttempt(2, 2), (e: WeftError) => e.code === ErrorCode.InvalidState && /another connection wrote/.test(e.message));
+  other.close();
+  db.close();
+});

@@ -171,6 +171,8 @@ export class InstanceDatabase {
       result = this.run(e, binds, write, refusal);
       rest = e.next;
     }
+    // a write outside a transaction committed on its own: our commit, so the next one follows it
+    if (write && this.wal && !this.db.isTransaction) this.cursor = walCursor(`${this.path}-wal`);
     return result!;
   }
 

@@ -82,17 +82,19 @@ function header(fd: number): Header | undefined {
 }
 
 /**
- * Walk valid frames from `from` (checksums chained from `seed`); call `onCommit` at each commit
- * frame with the frames since the previous one. `stopAtFirst`: return after the first commit.
+ * Walk the valid frames from `from` (checksums chained from `seed`) to the last commit: where it
+ * ends, how many commits there are, and (`collect`) the frames of the first one.
  */
-function walk(fd: number, h: Header, from: number, seed: [number, number], stopAtFirst: boolean): { cursor: WalCursor; commit?: CommitFrames } {
+function walk(fd: number, h: Header, from: number, seed: [number, number], collect: boolean): { cursor: WalCursor; commit?: CommitFrames; commits: number } {
   const size = fstatSync(fd).size;
   const frameBytes = FRAME_HEADER + h.pageSize;
   let s = seed;
   let cursor: WalCursor = { salt1: h.salt1, salt2: h.salt2, end: from, c0: seed[0], c1: seed[1] };
   let pending = new Map<number, number>();
   let images = new Map<number, Uint8Array>();
-  let inline = stopAtFirst;
+  let inline = collect;
+  let commits = 0;
+  let first: CommitFrames | undefined;
   for (let off = from; off + frameBytes <= size; off += frameBytes) {
     const f = readAt(fd, off, frameBytes);
     if (f.length < frameBytes) break;
@@ -109,13 +111,15 @@ function walk(fd: number, h: Header, from: number, seed: [number, number], stopA
     const nTruncate = f.readUInt32BE(4);
     if (nTruncate === 0) continue;
     cursor = { salt1: h.salt1, salt2: h.salt2, end: off + frameBytes, c0: s[0], c1: s[1] };
-    const commit: CommitFrames = { pageSize: h.pageSize, nPages: nTruncate, frames: [...pending].filter(([p]) => p <= nTruncate) };
-    if (inline) commit.pages = [...images].filter(([p]) => p <= nTruncate).sort((a, b) => a[0] - b[0]).map(([pgno, data]) => ({ pgno, data }));
-    if (stopAtFirst) return { cursor, commit };
+    if (++commits === 1 && collect) {
+      first = { pageSize: h.pageSize, nPages: nTruncate, frames: [...pending].filter(([p]) => p <= nTruncate) };
+      if (inline) first.pages = [...images].filter(([p]) => p <= nTruncate).sort((a, b) => a[0] - b[0]).map(([pgno, data]) => ({ pgno, data }));
+    }
     pending = new Map();
     images = new Map();
+    inline = false;
   }
-  return { cursor };
+  return { cursor, commit: first, commits };
 }
 
 function withWal<T>(walPath: string, fn: (fd: number) => T, missing: () => T): T {
@@ -142,8 +146,10 @@ export function walCursor(walPath: string): WalCursor | undefined {
 }
 
 /**
- * The frames of the one commit made after `cursor` (the caller's connection is the database's
- * only writer). A log that SQLite restarted since (new salts) is read from its start.
+ * The frames of the one commit made after `cursor` by the caller's connection, which must be the
+ * database's only writer: a log with any other commit after the cursor (another connection wrote
+ * the file) is refused — its pages would be journaled as this step's. A log that SQLite restarted
+ * since (new salts) is read from its start.
  */
 export function commitAfter(walPath: string, cursor: WalCursor | undefined): { cursor: WalCursor; commit: CommitFrames } {
   const r = withWal(walPath, (fd) => {
@@ -152,10 +158,10 @@ export function commitAfter(walPath: string, cursor: WalCursor | undefined): { c
     const fresh = !cursor || cursor.salt1 !== h.salt1 || cursor.salt2 !== h.salt2;
     return walk(fd, h, fresh ? WAL_HEADER : cursor.end, fresh ? [h.c0, h.c1] : [cursor.c0, cursor.c1], true);
   }, () => undefined);
-  if (!r?.commit) {
-    throw new WeftError(ErrorCode.Internal, `the commit's frames are not in ${walPath}: the instance database is not in WAL mode or another process wrote to it`, { path: walPath });
+  if (!r?.commit || r.commits !== 1) {
+    throw new WeftError(ErrorCode.InvalidState, `the commit's frames cannot be told apart in ${walPath} (${r?.commits ?? 0} commits since this connection's last one): another connection wrote the instance database; the attempt is not journaled and the run replays from the store's copy`, { path: walPath });
   }
-  return r as { cursor: WalCursor; commit: CommitFrames };
+  return { cursor: r.cursor, commit: r.commit };
 }
 
 /** Read the page images of a commit (after commitAfter, before the next write transaction). */
