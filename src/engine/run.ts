@@ -503,7 +503,7 @@ export class InstanceRun {
         return res;
       },
       (err) => {
-        if ((err as WeftError).code === ErrorCode.LeaseLost) this.stop();
+        if ((err as WeftError)?.code === ErrorCode.LeaseLost) this.stop();
         else this.e.onRunError(this, err);
         throw err;
       },

@@ -352,10 +352,16 @@ export class RunStorage {
     this.scratch = undefined;
     if (!db) return;
     void this.committing.catch(() => undefined).then(() => {
+      // the run is over: a connection that is going away anyway (its worker stopped) changes nothing
       try {
         db.rollback();
-      } finally {
+      } catch {
+        /* gone */
+      }
+      try {
         db.close();
+      } catch {
+        /* gone */
       }
     });
   }

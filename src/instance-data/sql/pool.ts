@@ -159,7 +159,10 @@ export class RemoteDatabase {
     this.tx = a.tx;
     if (a.dirty !== undefined) this.isDirty = a.dirty;
     if (!a.tx) this.isDirty = false;
-    if (!a.ok) throw new WeftError((a.error.code ?? ErrorCode.Internal) as ErrorCode, a.error.message, a.error.details ?? {});
+    if (!a.ok) {
+      const e = a.error ?? { message: `the SQL worker gave no answer to ${op}`, code: ErrorCode.Internal, details: {} };
+      throw new WeftError((e.code ?? ErrorCode.Internal) as ErrorCode, e.message, e.details ?? {});
+    }
     return a.value;
   }
 
