@@ -10,7 +10,6 @@
 // A commit is durable when it resolves (synchronous_commit, PostgreSQL's default). The pool holds
 // `poolSize` connections (default 10): a node's concurrent writes beyond that wait for one.
 import pg from "pg";
-import { serialize, deserialize } from "node:v8";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import { CLAIMABLE, CLAIM_SETTLES, UNFINISHED, checkAction, isClaimable, type InstanceStatus } from "../../core/status.ts";
 import { checkSqlSeq, cutByRestart, matchEvents, type HistoryType } from "../../core/journal.ts";
@@ -19,19 +18,13 @@ import type {
   JournalResult, ListFilter, LogLine, NewInstance, Release, SqlImagePart, StepRecord, Store, VersionRecord,
 } from "../ports.ts";
 import { migrate } from "./migrations.ts";
-
-type Row = Record<string, unknown>;
+import { dec, enc, json, num, stepRow, tenantRow, tokenRow, unjson, versionRow, type Row } from "../rows.ts";
 type Db = pg.Pool | pg.PoolClient;
 
 const list = (xs: readonly string[]): string => xs.map((x) => `'${x}'`).join(",");
 const CLAIMABLE_SQL = list(CLAIMABLE);
 const UNFINISHED_SQL = list(UNFINISHED);
 
-const enc = (v: unknown): Buffer | null => (v === undefined ? null : serialize(v));
-const dec = (b: unknown): unknown => (b == null ? undefined : deserialize(b as Uint8Array));
-const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
-const unjson = <T>(s: unknown): T | undefined => (s == null ? undefined : (JSON.parse(s as string) as T));
-const num = (v: unknown): number | null => (v == null ? null : Number(v));
 
 /** BIGINT (int8) as a JS number: every value we store (times, pks, counters) is a safe integer */
 const TYPES = {
@@ -172,20 +165,13 @@ export class PostgresStore implements Store {
     });
   }
 
-  private version(r: Row | undefined): VersionRecord | undefined {
-    if (!r) return undefined;
-    return {
-      tenant: r.tenant as string, workflow: r.workflow as string, version: r.version as string, className: r.class_name as string,
-      bundle: r.bundle as string, code: JSON.parse(r.code as string), config: JSON.parse(r.config as string), createdAt: r.created_at as number,
-    };
-  }
 
   async getVersion(tenant: string, workflow: string, version: string): Promise<VersionRecord | undefined> {
-    return this.version(await this.one(`SELECT * FROM versions WHERE tenant=$1 AND workflow=$2 AND version=$3`, [tenant, workflow, version]));
+    return versionRow(await this.one(`SELECT * FROM versions WHERE tenant=$1 AND workflow=$2 AND version=$3`, [tenant, workflow, version]));
   }
 
   async latestVersion(tenant: string, workflow: string): Promise<VersionRecord | undefined> {
-    return this.version(await this.one(`SELECT v.* FROM workflows w JOIN versions v ON v.tenant = w.tenant AND v.workflow = w.workflow AND v.version = w.latest_version
+    return versionRow(await this.one(`SELECT v.* FROM workflows w JOIN versions v ON v.tenant = w.tenant AND v.workflow = w.workflow AND v.version = w.latest_version
                                         WHERE w.tenant=$1 AND w.workflow=$2`, [tenant, workflow]));
   }
 
@@ -560,12 +546,7 @@ export class PostgresStore implements Store {
   }
 
   async steps(pk: number, db: Db = this.pool): Promise<StepRecord[]> {
-    return (await this.q(`SELECT * FROM steps WHERE instance = $1 ORDER BY seq, key`, [pk], db)).map((r) => ({
-      key: r.key as string, kind: r.kind as StepRecord["kind"], seq: r.seq as number, name: r.name as string, count: r.count as number,
-      state: r.state as StepRecord["state"], value: dec(r.value), error: unjson<ErrorInfo>(r.error), at: num(r.at) ?? undefined,
-      startedAt: r.started_at as number, dueAt: num(r.due_at) ?? undefined, attempts: r.attempts as number, config: unjson(r.config),
-      eventType: (r.event_type as string) ?? undefined,
-    }));
+    return (await this.q(`SELECT * FROM steps WHERE instance = $1 ORDER BY seq, key`, [pk], db)).map(stepRow);
   }
 
   async attempts(pk: number, db: Db = this.pool): Promise<AttemptRecord[]> {
@@ -631,9 +612,6 @@ export class PostgresStore implements Store {
   }
 
   // ---- tenants and tokens --------------------------------------------------------------------
-  private tenant(r: Row | undefined): TenantRecord | undefined {
-    return r ? { name: r.name as string, quotas: JSON.parse(r.quotas as string), createdAt: r.created_at as number } : undefined;
-  }
 
   async createTenant(t: TenantRecord): Promise<void> {
     const r = await this.one(`INSERT INTO tenants (name, quotas, created_at) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING RETURNING name`, [t.name, JSON.stringify(t.quotas), t.createdAt]);
@@ -641,35 +619,29 @@ export class PostgresStore implements Store {
   }
 
   async getTenant(name: string): Promise<TenantRecord | undefined> {
-    return this.tenant(await this.one(`SELECT * FROM tenants WHERE name = $1`, [name]));
+    return tenantRow(await this.one(`SELECT * FROM tenants WHERE name = $1`, [name]));
   }
 
   async listTenants(): Promise<TenantRecord[]> {
-    return (await this.q(`SELECT * FROM tenants ORDER BY name`)).map((r) => this.tenant(r)!);
+    return (await this.q(`SELECT * FROM tenants ORDER BY name`)).map((r) => tenantRow(r)!);
   }
 
   async setTenantQuotas(name: string, quotas: Record<string, number>): Promise<TenantRecord | undefined> {
-    return this.tenant(await this.one(`UPDATE tenants SET quotas = $1 WHERE name = $2 RETURNING *`, [JSON.stringify(quotas), name]));
+    return tenantRow(await this.one(`UPDATE tenants SET quotas = $1 WHERE name = $2 RETURNING *`, [JSON.stringify(quotas), name]));
   }
 
-  private token(r: Row | undefined): TokenRecord | undefined {
-    return r ? {
-      id: r.id as string, tenant: (r.tenant as string) ?? null, name: r.name as string, hash: r.hash as string,
-      createdAt: r.created_at as number, revokedAt: num(r.revoked_at),
-    } : undefined;
-  }
 
   async putToken(t: TokenRecord): Promise<void> {
     await this.q(`INSERT INTO tokens (id, tenant, name, hash, created_at, revoked_at) VALUES ($1,$2,$3,$4,$5,$6)`, [t.id, t.tenant, t.name, t.hash, t.createdAt, t.revokedAt]);
   }
 
   async tokenByHash(hash: string): Promise<TokenRecord | undefined> {
-    return this.token(await this.one(`SELECT * FROM tokens WHERE hash = $1`, [hash]));
+    return tokenRow(await this.one(`SELECT * FROM tokens WHERE hash = $1`, [hash]));
   }
 
   async listTokens(tenant: string | null): Promise<TokenRecord[]> {
     const rows = tenant === null ? await this.q(`SELECT * FROM tokens WHERE tenant IS NULL ORDER BY created_at`) : await this.q(`SELECT * FROM tokens WHERE tenant = $1 ORDER BY created_at`, [tenant]);
-    return rows.map((r) => this.token(r)!);
+    return rows.map((r) => tokenRow(r)!);
   }
 
   async revokeToken(tenant: string | null, id: string, at: number): Promise<boolean> {

@@ -6,7 +6,6 @@
 // transaction, and every transaction committed while an fsync is in flight shares the next one
 // (group commit).
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { serialize, deserialize } from "node:v8";
 import { mkdirSync, openSync, closeSync, fdatasync, fdatasyncSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
@@ -17,8 +16,7 @@ import type {
   JournalResult, ListFilter, LogLine, NewInstance, Release, SqlImagePart, StepRecord, Store, VersionRecord,
 } from "../ports.ts";
 import { migrate } from "./migrations.ts";
-
-type Row = Record<string, unknown>;
+import { dec, enc, json, stepRow, tenantRow, tokenRow, unjson, versionRow, type Row } from "../rows.ts";
 
 const list = (xs: readonly string[]): string => xs.map((x) => `'${x}'`).join(",");
 const CLAIMABLE_SQL = list(CLAIMABLE);
@@ -37,10 +35,6 @@ function storageError(e: unknown): unknown {
   return e;
 }
 
-const enc = (v: unknown): Uint8Array | null => (v === undefined ? null : serialize(v));
-const dec = (b: unknown): unknown => (b == null ? undefined : deserialize(b as Uint8Array));
-const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
-const unjson = <T>(s: unknown): T | undefined => (s == null ? undefined : (JSON.parse(s as string) as T));
 
 export interface SqliteOptions {
   dataDir: string;
@@ -179,16 +173,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  private version(r: Row | undefined): VersionRecord | undefined {
-    if (!r) return undefined;
-    return {
-      tenant: r.tenant as string, workflow: r.workflow as string, version: r.version as string, className: r.class_name as string,
-      bundle: r.bundle as string, code: JSON.parse(r.code as string), config: JSON.parse(r.config as string), createdAt: r.created_at as number,
-    };
-  }
 
   async getVersion(tenant: string, workflow: string, version: string): Promise<VersionRecord | undefined> {
-    return this.version(this.q(`SELECT * FROM versions WHERE tenant=? AND workflow=? AND version=?`).get(tenant, workflow, version) as Row | undefined);
+    return versionRow(this.q(`SELECT * FROM versions WHERE tenant=? AND workflow=? AND version=?`).get(tenant, workflow, version) as Row | undefined);
   }
 
   async latestVersion(tenant: string, workflow: string): Promise<VersionRecord | undefined> {
@@ -532,12 +519,7 @@ export class SqliteStore implements Store {
   }
 
   async steps(pk: number): Promise<StepRecord[]> {
-    return (this.q(`SELECT * FROM steps WHERE instance = ? ORDER BY seq, key`).all(pk) as Row[]).map((r) => ({
-      key: r.key as string, kind: r.kind as StepRecord["kind"], seq: r.seq as number, name: r.name as string, count: r.count as number,
-      state: r.state as StepRecord["state"], value: dec(r.value), error: unjson<ErrorInfo>(r.error), at: (r.at as number) ?? undefined,
-      startedAt: r.started_at as number, dueAt: (r.due_at as number) ?? undefined, attempts: r.attempts as number, config: unjson(r.config),
-      eventType: (r.event_type as string) ?? undefined,
-    }));
+    return (this.q(`SELECT * FROM steps WHERE instance = ? ORDER BY seq, key`).all(pk) as Row[]).map(stepRow);
   }
 
   async stepsAndAttempts(pk: number): Promise<{ steps: StepRecord[]; attempts: AttemptRecord[] }> {
@@ -608,9 +590,6 @@ export class SqliteStore implements Store {
   }
 
   // ---- tenants and tokens --------------------------------------------------------------------
-  private tenant(r: Row | undefined): TenantRecord | undefined {
-    return r ? { name: r.name as string, quotas: JSON.parse(r.quotas as string), createdAt: r.created_at as number } : undefined;
-  }
 
   async createTenant(t: TenantRecord): Promise<void> {
     await this.write(() => {
@@ -620,23 +599,17 @@ export class SqliteStore implements Store {
   }
 
   async getTenant(name: string): Promise<TenantRecord | undefined> {
-    return this.tenant(this.q(`SELECT * FROM tenants WHERE name = ?`).get(name) as Row | undefined);
+    return tenantRow(this.q(`SELECT * FROM tenants WHERE name = ?`).get(name) as Row | undefined);
   }
 
   async listTenants(): Promise<TenantRecord[]> {
-    return (this.q(`SELECT * FROM tenants ORDER BY name`).all() as Row[]).map((r) => this.tenant(r)!);
+    return (this.q(`SELECT * FROM tenants ORDER BY name`).all() as Row[]).map((r) => tenantRow(r)!);
   }
 
   async setTenantQuotas(name: string, quotas: Record<string, number>): Promise<TenantRecord | undefined> {
-    return this.write(() => this.tenant(this.q(`UPDATE tenants SET quotas = ? WHERE name = ? RETURNING *`).get(JSON.stringify(quotas), name) as Row | undefined));
+    return this.write(() => tenantRow(this.q(`UPDATE tenants SET quotas = ? WHERE name = ? RETURNING *`).get(JSON.stringify(quotas), name) as Row | undefined));
   }
 
-  private token(r: Row | undefined): TokenRecord | undefined {
-    return r ? {
-      id: r.id as string, tenant: (r.tenant as string) ?? null, name: r.name as string, hash: r.hash as string,
-      createdAt: r.created_at as number, revokedAt: (r.revoked_at as number) ?? null,
-    } : undefined;
-  }
 
   async putToken(t: TokenRecord): Promise<void> {
     await this.write(() => {
@@ -645,12 +618,12 @@ export class SqliteStore implements Store {
   }
 
   async tokenByHash(hash: string): Promise<TokenRecord | undefined> {
-    return this.token(this.q(`SELECT * FROM tokens WHERE hash = ?`).get(hash) as Row | undefined);
+    return tokenRow(this.q(`SELECT * FROM tokens WHERE hash = ?`).get(hash) as Row | undefined);
   }
 
   async listTokens(tenant: string | null): Promise<TokenRecord[]> {
     const rows = tenant === null ? this.q(`SELECT * FROM tokens WHERE tenant IS NULL ORDER BY created_at`).all() : this.q(`SELECT * FROM tokens WHERE tenant = ? ORDER BY created_at`).all(tenant);
-    return (rows as Row[]).map((r) => this.token(r)!);
+    return (rows as Row[]).map((r) => tokenRow(r)!);
   }
 
   async revokeToken(tenant: string | null, id: string, at: number): Promise<boolean> {
