@@ -21,6 +21,9 @@ import { migrate } from "./migrations.ts";
 import { dec, enc, json, num, stepRow, tenantRow, tokenRow, unjson, versionRow, type Row } from "../rows.ts";
 type Db = pg.Pool | pg.PoolClient;
 
+/** deadlock_detected, serialization_failure: the transaction was rolled back and may simply run again */
+const TRANSIENT = new Set(["40P01", "40001"]);
+
 const list = (xs: readonly string[]): string => xs.map((x) => `'${x}'`).join(",");
 const CLAIMABLE_SQL = list(CLAIMABLE);
 const UNFINISHED_SQL = list(UNFINISHED);
@@ -128,8 +131,23 @@ export class PostgresStore implements Store {
     await c.query(`SELECT pg_notify($1, $2)`, [this.channel, runnable ? `${pk}:r` : String(pk)]);
   }
 
-  /** one transaction on one connection; any error rolls it back whole */
+  /**
+   * One transaction on one connection; any error rolls it back whole. A deadlock or serialization
+   * failure (PostgreSQL chose this transaction as the victim: nothing of it was applied) is tried
+   * again, a few times, after a short random pause.
+   */
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.txOnce(fn);
+      } catch (e) {
+        if (!TRANSIENT.has((e as { code?: string })?.code ?? "") || attempt >= 5) throw e;
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  private async txOnce<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     if (this.closed) throw new WeftError(ErrorCode.InvalidState, "the store is closed");
     let c: pg.PoolClient;
     try {
@@ -340,7 +358,9 @@ export class PostgresStore implements Store {
 
   async extendClaims(node: string, pks: number[], leaseUntil: number): Promise<number[]> {
     if (pks.length === 0) return [];
-    return (await this.q(`UPDATE instances SET claim_until = $1 WHERE claim_owner = $2 AND pk = ANY($3::bigint[]) RETURNING pk`, [leaseUntil, node, pks])).map((r) => r.pk as number);
+    // rows locked in pk order (as every multi-row write here): two nodes' writes never wait on each other in a cycle
+    return this.tx(async (c) => (await this.q(`UPDATE instances SET claim_until = $1 WHERE pk IN (SELECT pk FROM instances WHERE claim_owner = $2 AND pk = ANY($3::bigint[]) ORDER BY pk FOR UPDATE)
+                                               RETURNING pk`, [leaseUntil, node, pks], c)).map((r) => r.pk as number));
   }
 
   /** the fence and the row lock in one statement: refused (LeaseLost) unless `epoch` still owns the instance */
@@ -371,7 +391,8 @@ export class PostgresStore implements Store {
 
   async releaseClaims(node: string): Promise<number> {
     return this.tx(async (c) => {
-      const pks = (await this.q(`UPDATE instances SET claim_owner = NULL, claim_until = NULL WHERE claim_owner = $1 RETURNING pk`, [node], c)).map((r) => r.pk as number);
+      const pks = (await this.q(`UPDATE instances SET claim_owner = NULL, claim_until = NULL WHERE pk IN (SELECT pk FROM instances WHERE claim_owner = $1 ORDER BY pk FOR UPDATE)
+                                 RETURNING pk`, [node], c)).map((r) => r.pk as number);
       for (const pk of pks) await this.changed(c, pk, true); // the other nodes take them at once
       return pks.length;
     });
@@ -598,12 +619,14 @@ export class PostgresStore implements Store {
   // ---- git objects ---------------------------------------------------------------------------
   private async insertObjects(tenant: string, objects: StoredObject[], c: Db): Promise<void> {
     if (objects.length === 0) return;
+    // in oid order: two transactions storing some of the same objects take their index entries in one order
+    objects = [...objects].sort((a, b) => (a.oid < b.oid ? -1 : a.oid > b.oid ? 1 : 0));
     await this.q(`INSERT INTO git_objects (tenant, oid, type, data) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bytea[]) ON CONFLICT DO NOTHING`,
       [tenant, objects.map((o) => o.oid), objects.map((o) => o.type), objects.map((o) => Buffer.from(o.data.buffer, o.data.byteOffset, o.data.byteLength))], c);
   }
 
   async putObjects(tenant: string, objects: StoredObject[]): Promise<void> {
-    await this.insertObjects(tenant, objects, this.pool);
+    if (objects.length > 0) await this.tx((c) => this.insertObjects(tenant, objects, c));
   }
 
   async readObject(tenant: string, oid: string): Promise<StoredObject | undefined> {
