@@ -1,7 +1,7 @@
 // Row → record decoding shared by the store adapters (src/store/sqlite, src/store/postgres): both
 // keep the same column names, and JSON columns as text. What differs per database stays in its
 // adapter (the instance row: SQLite keeps metadata as text, PostgreSQL as JSONB).
-import type { StepRecord, TenantRecord, TokenRecord, VersionRecord } from "./ports.ts";
+import type { ActivityBucket, ActivityQuery, StepRecord, TenantRecord, TokenRecord, VersionRecord } from "./ports.ts";
 import type { ErrorInfo } from "../core/errors.ts";
 import { serialize, deserialize } from "node:v8";
 
@@ -41,4 +41,21 @@ export function stepRow(r: Row): StepRecord {
     startedAt: r.started_at as number, dueAt: num(r.due_at) ?? undefined, attempts: r.attempts as number, config: unjson(r.config),
     eventType: (r.event_type as string) ?? undefined,
   };
+}
+
+/**
+ * The activity buckets from the two grouped counts both adapters run: creations per bucket
+ * (rows { b, n }) and endings per bucket and final status (rows { b, status, n }).
+ */
+export function activityBuckets(q: ActivityQuery, created: Row[], ended: Row[]): ActivityBucket[] {
+  const n = Math.ceil((q.to - q.from) / q.bucketMs);
+  const out: ActivityBucket[] = Array.from({ length: n }, (_, i) => ({ at: q.from + i * q.bucketMs, created: 0, completed: 0, errored: 0, terminated: 0 }));
+  for (const r of created) out[r.b as number]!.created = r.n as number;
+  for (const r of ended) {
+    const b = out[r.b as number]!;
+    if (r.status === "complete") b.completed += r.n as number;
+    else if (r.status === "errored") b.errored += r.n as number;
+    else if (r.status === "terminated") b.terminated += r.n as number;
+  }
+  return out;
 }

@@ -18,7 +18,7 @@ import type {
   JournalResult, ListFilter, LogLine, NewInstance, Release, SqlImagePart, StepRecord, Store, VersionRecord,
 } from "../ports.ts";
 import { migrate } from "./migrations.ts";
-import { dec, enc, json, num, stepRow, tenantRow, tokenRow, unjson, versionRow, type Row } from "../rows.ts";
+import { activityBuckets, dec, enc, json, num, stepRow, tenantRow, tokenRow, unjson, versionRow, type Row } from "../rows.ts";
 type Db = pg.Pool | pg.PoolClient;
 
 /** deadlock_detected, serialization_failure: the transaction was rolled back and may simply run again */
@@ -698,20 +698,11 @@ export class PostgresStore implements Store {
   }
 
   async activity(q: ActivityQuery): Promise<ActivityBucket[]> {
-    const n = Math.ceil((q.to - q.from) / q.bucketMs);
-    const out: ActivityBucket[] = Array.from({ length: n }, (_, i) => ({ at: q.from + i * q.bucketMs, created: 0, completed: 0, errored: 0, terminated: 0 }));
     const wf = q.workflow !== undefined ? " AND workflow = $6" : "";
     const args = [q.from, q.bucketMs, q.tenant, q.from, q.to, ...(q.workflow !== undefined ? [q.workflow] : [])];
-    for (const r of await this.q(`SELECT ((created_at - $1) / $2)::int AS b, COUNT(*)::int AS n FROM instances WHERE tenant = $3${wf} AND created_at >= $4 AND created_at < $5 GROUP BY b`, args)) {
-      out[r.b as number]!.created = r.n as number;
-    }
-    for (const r of await this.q(`SELECT ((ended_at - $1) / $2)::int AS b, status, COUNT(*)::int AS n FROM instances WHERE tenant = $3${wf} AND ended_at IS NOT NULL AND ended_at >= $4 AND ended_at < $5 GROUP BY b, status`, args)) {
-      const b = out[r.b as number]!;
-      if (r.status === "complete") b.completed += r.n as number;
-      else if (r.status === "errored") b.errored += r.n as number;
-      else if (r.status === "terminated") b.terminated += r.n as number;
-    }
-    return out;
+    return activityBuckets(q,
+      await this.q(`SELECT ((created_at - $1) / $2)::int AS b, COUNT(*)::int AS n FROM instances WHERE tenant = $3${wf} AND created_at >= $4 AND created_at < $5 GROUP BY b`, args),
+      await this.q(`SELECT ((ended_at - $1) / $2)::int AS b, status, COUNT(*)::int AS n FROM instances WHERE tenant = $3${wf} AND ended_at IS NOT NULL AND ended_at >= $4 AND ended_at < $5 GROUP BY b, status`, args));
   }
 
   async countByStatus(tenant?: string, workflow?: string): Promise<Record<string, number>> {

@@ -16,7 +16,7 @@ import type {
   JournalResult, ListFilter, LogLine, NewInstance, Release, SqlImagePart, StepRecord, Store, VersionRecord,
 } from "../ports.ts";
 import { migrate } from "./migrations.ts";
-import { dec, enc, json, stepRow, tenantRow, tokenRow, unjson, versionRow, type Row } from "../rows.ts";
+import { activityBuckets, dec, enc, json, stepRow, tenantRow, tokenRow, unjson, versionRow, type Row } from "../rows.ts";
 
 const list = (xs: readonly string[]): string => xs.map((x) => `'${x}'`).join(",");
 const CLAIMABLE_SQL = list(CLAIMABLE);
@@ -671,22 +671,13 @@ export class SqliteStore implements Store {
   }
 
   async activity(q: ActivityQuery): Promise<ActivityBucket[]> {
-    const n = Math.ceil((q.to - q.from) / q.bucketMs);
-    const out: ActivityBucket[] = Array.from({ length: n }, (_, i) => ({ at: q.from + i * q.bucketMs, created: 0, completed: 0, errored: 0, terminated: 0 }));
     const wf = q.workflow !== undefined ? " AND workflow = ?" : "";
     const args = q.workflow !== undefined ? [q.tenant, q.workflow] : [q.tenant];
-    const created = this.db.prepare(`SELECT CAST((created_at - ?) / ? AS INTEGER) AS b, COUNT(*) AS n FROM instances WHERE tenant = ?${wf} AND created_at >= ? AND created_at < ? GROUP BY b`)
-      .all(q.from, q.bucketMs, ...args, q.from, q.to) as Row[];
-    for (const r of created) out[r.b as number]!.created = r.n as number;
-    const ended = this.db.prepare(`SELECT CAST((ended_at - ?) / ? AS INTEGER) AS b, status, COUNT(*) AS n FROM instances WHERE tenant = ?${wf} AND ended_at IS NOT NULL AND ended_at >= ? AND ended_at < ? GROUP BY b, status`)
-      .all(q.from, q.bucketMs, ...args, q.from, q.to) as Row[];
-    for (const r of ended) {
-      const b = out[r.b as number]!;
-      if (r.status === "complete") b.completed += r.n as number;
-      else if (r.status === "errored") b.errored += r.n as number;
-      else if (r.status === "terminated") b.terminated += r.n as number;
-    }
-    return out;
+    return activityBuckets(q,
+      this.db.prepare(`SELECT CAST((created_at - ?) / ? AS INTEGER) AS b, COUNT(*) AS n FROM instances WHERE tenant = ?${wf} AND created_at >= ? AND created_at < ? GROUP BY b`)
+        .all(q.from, q.bucketMs, ...args, q.from, q.to) as Row[],
+      this.db.prepare(`SELECT CAST((ended_at - ?) / ? AS INTEGER) AS b, status, COUNT(*) AS n FROM instances WHERE tenant = ?${wf} AND ended_at IS NOT NULL AND ended_at >= ? AND ended_at < ? GROUP BY b, status`)
+        .all(q.from, q.bucketMs, ...args, q.from, q.to) as Row[]);
   }
 
   async countByStatus(tenant?: string, workflow?: string): Promise<Record<string, number>> {
