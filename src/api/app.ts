@@ -183,7 +183,7 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
   const I = `${W}/:workflow/instances`;
   routes.add({ method: "post", path: I, summary: "create an instance", auth: "tenant", body: S.CreateInstance, maxBody: payloadLimit, responses: { 201: "InstanceSummary", 409: "id exists", 429: "over the creation rate" } }, async (c, { tenant, body }) => {
     const wf = workflowOf(c, tenant!);
-    tenancy.takeCreations(tenant!, 1);
+    await tenancy.takeCreations(tenant!, 1);
     const inst = await wf.create(body);
     return c.json(summary(inst.record), 201);
   });
@@ -192,7 +192,7 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
     maxBody: (t) => Math.min(100 * payloadLimit(t), 64 * 1024 * 1024), responses: { 201: "{ instances }", 429: "over the creation rate" },
   }, async (c, { tenant, body }) => {
     const wf = workflowOf(c, tenant!);
-    tenancy.takeCreations(tenant!, body.instances.length);
+    await tenancy.takeCreations(tenant!, body.instances.length);
     const created = await wf.createBatch(body.instances);
     return c.json({ instances: created.map((i) => summary(i.record)) }, 201);
   });

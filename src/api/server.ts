@@ -59,6 +59,7 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
   const ownEngine = !o.engine;
   const tenancy = new Tenancy(engine.store, engine.clock, (tenant, q) => engine.setTenantConcurrency(tenant, q.maxRunningInstances));
   const { adminToken } = await tenancy.open(o.announceAdminToken);
+  const stopFollowing = tenancy.follow();
   const metrics = createMetrics(engine);
   const { app } = createApp({
     engine, tenancy, ready: () => ready, version: packageVersion(),
@@ -90,6 +91,7 @@ export async function startServer(o: ServeOptions = {}): Promise<RunningServer> 
     close: () => {
       closing ??= (async () => {
         ready = false;
+        stopFollowing();
         const stopped = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
         await engine.drain(o.drainMs ?? 10_000);

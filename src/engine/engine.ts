@@ -18,6 +18,7 @@ import type { EngineDeps, SandboxRuntime, TenantCode } from "./ports.ts";
 import { SecretBox, openSecrets } from "./secrets.ts";
 import { encodeEnv, pickClass } from "./deploy-rules.ts";
 import { Scheduler, type Ready } from "./scheduler.ts";
+import { ClusterLink } from "./cluster.ts";
 import { checkEgress, type EgressPolicy } from "./egress.ts";
 import { sample } from "../core/samples.ts";
 import { WorkflowBinding } from "./binding.ts";
@@ -132,8 +133,8 @@ export class Engine implements EngineCore {
   /** this engine's id in the claims it takes */
   readonly node: string;
   private heartbeat?: ReturnType<typeof setInterval>;
-  private sweep?: ReturnType<typeof setInterval>;
-  private unwatch?: () => void;
+  /** a shared store's node: the change feed, the sweep, instances held back by cluster-wide limits */
+  private cluster?: ClusterLink;
   private pollTimer?: ReturnType<typeof setTimeout>;
   private polling = false;
   private pollAgain = false;
@@ -180,19 +181,18 @@ export class Engine implements EngineCore {
       e.heartbeat = setInterval(() => e.background(e.beat()), Math.max(50, Math.floor(config.leaseMs / 3)));
       e.heartbeat.unref();
       if (store.kind !== "sqlite") {
-        // a shared store: other nodes change instances too. Their commits wake this node's watchers
-        // (waitFor, subscribe, SSE) and, when work became due, its claim loop; a slow poll takes over
-        // the instances of a node that died (their claims expire on the lease clock, not in a commit).
-        e.unwatch = store.watch((pk, runnable) => {
-          e.notify(pk);
-          if (!runnable) return;
-          const live = e.runs.get(pk);
-          // an event another node delivered to a run held here: it resolves now, not at the next suspend
-          if (live) e.background(live.refreshWaits());
-          else e.pollSoon();
+        e.cluster = new ClusterLink({
+          notify: (pk) => e.notify(pk),
+          refreshLive: (pk) => {
+            const live = e.runs.get(pk);
+            if (live) e.background(live.refreshWaits()); // resolves now, not at its next suspend
+            return live !== undefined;
+          },
+          pollSoon: () => e.pollSoon(),
+          poll: () => e.background(e.poll()),
+          retry: (r) => (e.sched.enqueue(r, "wake"), e.dispatch()),
         });
-        e.sweep = setInterval(() => e.background(e.poll()), Math.min(5000, Math.max(200, Math.floor(config.leaseMs / 2))));
-        e.sweep.unref();
+        e.cluster.start(store, config.leaseMs);
       }
       // recovery is ordinary claim work, in the background: the engine serves at once
       e.background(e.poll());
@@ -477,7 +477,7 @@ export class Engine implements EngineCore {
         const due = await this.store.due(now, this.leaseNow(), POLL_BATCH);
         let added = 0;
         for (const d of due) {
-          if (this.runs.has(d.pk) || this.starting.has(d.pk) || this.sched.isQueued(d.pk)) continue;
+          if (this.runs.has(d.pk) || this.starting.has(d.pk) || this.sched.isQueued(d.pk) || this.cluster?.isHeld(d.pk)) continue;
           if (!d.fresh) sample(this.metrics.timerLatenessMs, Math.max(0, this.clock.now() - d.readyAt));
           await this.enqueueRef(d, d.fresh ? "fresh" : "wake");
           added++;
@@ -548,8 +548,17 @@ export class Engine implements EngineCore {
     this.starting.add(r.pk);
     const ref = r.ref;
     try {
-      const args = this.claimArgs();
+      // on a shared store the claim also enforces the tenant's running quota and the workflow's
+      // concurrency across nodes (this node's scheduler only knows its own runs)
+      const args: Claim = this.cluster ? { ...this.claimArgs(), limits: { tenant: this.tenantLimits.get(r.tenant) ?? Infinity, workflow: r.concurrency } } : this.claimArgs();
       const got = await this.store.claim(r.pk, args);
+      if (got === "full") {
+        this.starting.delete(r.pk);
+        this.sched.stopped(r.workflowKey);
+        if (!this.closed) this.cluster!.hold(r);
+        return;
+      }
+      this.cluster?.claimed(r.pk);
       if (!got || this.closed || this.deleted.has(r.pk)) {
         this.starting.delete(r.pk);
         this.sched.stopped(r.workflowKey);
@@ -616,6 +625,7 @@ export class Engine implements EngineCore {
     // A run that ended without releasing its claim (fenced by a restart, lost its lease, stopped for
     // a replay) leaves an instance that may be due: look, the claim decides.
     if (!r.released && r.mode === "run" && !this.closed && !this.deleted.has(r.pk)) this.background(this.enqueueRef(r.ref, "wake"));
+    this.cluster?.kick(); // a slot of its tenant and workflow is free
     this.dispatch();
   }
 
@@ -810,8 +820,8 @@ export class Engine implements EngineCore {
     return this.sched.runningOf(tenant);
   }
 
-  stats(): { activeRuns: number; queued: number; isolates: number; contexts: number; runs: number; heapBytes: number } {
-    return { activeRuns: this.runs.size, queued: this.sched.depth(), ...this.sandbox.stats() };
+  stats(): { activeRuns: number; queued: number; held: number; isolates: number; contexts: number; runs: number; heapBytes: number } {
+    return { activeRuns: this.runs.size, queued: this.sched.depth(), held: this.cluster?.heldCount() ?? 0, ...this.sandbox.stats() };
   }
 
   newInstanceId(): string {
@@ -848,9 +858,8 @@ export class Engine implements EngineCore {
     this.closed = true;
     this.wakeTimer?.cancel();
     if (this.heartbeat) clearInterval(this.heartbeat);
-    if (this.sweep) clearInterval(this.sweep);
+    this.cluster?.stop();
     if (this.pollTimer) clearTimeout(this.pollTimer);
-    this.unwatch?.();
     for (const r of [...this.runs.values()]) r.stop();
     for (const list of this.hostSideWaiters.values()) for (const wake of list) wake();
     this.hostSideWaiters.clear();

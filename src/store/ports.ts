@@ -12,6 +12,7 @@
 import type { ErrorInfo } from "../core/errors.ts";
 import type { InstanceStatus } from "../core/status.ts";
 import type { AttemptRecord, JournalOp, StepRecord, StoredObject } from "../core/journal.ts";
+import type { Draw } from "../core/rate.ts";
 export type { AttemptRecord, JournalOp, SqlDelta, StepRecord, StoredObject } from "../core/journal.ts";
 
 export interface VersionRecord {
@@ -160,6 +161,12 @@ export interface Claim {
   leaseNow: number;
   /** lease clock: the claim holds until then unless extended */
   leaseUntil: number;
+  /**
+   * Caps on live claims (of any node) checked in the claim's transaction: the claim is refused
+   * ("full") when the instance's tenant already holds `tenant` of them, or its workflow `workflow`.
+   * What makes a tenant's running-instance quota and a workflow's concurrency hold across nodes.
+   */
+  limits?: { tenant: number; workflow: number };
 }
 
 export interface Claimed {
@@ -245,9 +252,10 @@ export interface RunQueuePort {
    * Take a due instance for one run: bumps the epoch, status running, records workflow_running.
    * undefined when it is not due, held by another node's live claim, gone, or settled by the claim
    * itself (a pausing instance whose run died becomes paused). A node may take over its own claim.
+   * "full": due, but the claim's limits are reached (nothing changed; try again once a claim ends).
    */
-  claim(pk: number, c: Claim): Promise<Claimed | undefined>;
-  /** claim up to `limit` due instances, oldest first (what claim() would take one by one) */
+  claim(pk: number, c: Claim): Promise<Claimed | "full" | undefined>;
+  /** claim up to `limit` due instances, oldest first (what claim() would take one by one; "full" ones are skipped) */
   claimDue(c: Claim, limit: number): Promise<Claimed[]>;
   /** heartbeat: extend this node's claims on these instances; returns the pks still held */
   extendClaims(node: string, pks: number[], leaseUntil: number): Promise<number[]>;
@@ -315,7 +323,13 @@ export interface TenancyPort {
   createTenant(t: TenantRecord): Promise<void>;
   getTenant(name: string): Promise<TenantRecord | undefined>;
   listTenants(): Promise<TenantRecord[]>;
+  /** (a changed quota starts the tenant's creation bucket afresh) */
   setTenantQuotas(name: string, quotas: Record<string, number>): Promise<TenantRecord | undefined>;
+  /**
+   * Draw `n` creations from the tenant's bucket (core/rate.ts drawTokens), in one transaction under
+   * the bucket's lock: every node of a shared store draws from the same bucket.
+   */
+  drawCreations(tenant: string, n: number, now: number, rate: number, burst: number): Promise<Draw>;
   putToken(t: TokenRecord): Promise<void>;
   tokenByHash(hash: string): Promise<TokenRecord | undefined>;
   listTokens(tenant: string | null): Promise<TokenRecord[]>;

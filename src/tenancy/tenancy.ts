@@ -2,13 +2,15 @@
 // Tokens carry 256 random bits ("weft_" + base64url), are shown once and stored only as SHA-256
 // hashes; a presented token is hashed and looked up, and the stored hash is compared in constant
 // time. The admin token (tenant null) is made on the first start. Quotas are per tenant: running
-// instances (enforced by the engine's scheduler: the excess queues), creation rate (a token bucket
-// here: over it, 429 with the time to wait), code size and payload size (checked by the API).
+// instances (enforced by the engine's scheduler and, across nodes, by its claims: the excess queues),
+// creation rate (a token bucket, core/rate.ts — the store's on a shared store: over it, 429 with the
+// time to wait), code size and payload size (checked by the API).
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { ErrorCode, WeftError } from "../core/errors.ts";
 import { validateTenantName } from "../core/ids.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Store, TenantRecord, TokenRecord } from "../store/ports.ts";
+import { drawTokens, type Bucket, type Draw } from "../core/rate.ts";
 
 export type Quotas = {
   /** instances of the tenant running at once; more are queued */
@@ -49,7 +51,7 @@ export class Tenancy {
   private readonly store: Store;
   private readonly clock: Clock;
   private readonly tenants = new Map<string, Tenant>();
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, Bucket>();
   /** hash → principal of tokens seen recently: every request authenticates, tokens change rarely */
   private readonly known = new Map<string, { p: Principal; at: number }>();
   /** applies a tenant's running-instance quota (the engine's scheduler enforces it) */
@@ -78,6 +80,18 @@ export class Tenancy {
     if (t) this.remember(t);
     else this.tenants.delete(name);
     this.seen.set(name, Date.now());
+  }
+
+  /**
+   * On a shared store, read every tenant again each second: tenants and quotas another node created
+   * or changed reach this node's claims (running-instance quotas) within a second, also for a tenant
+   * no request here has named. Returns: stop.
+   */
+  follow(): () => void {
+    if (!this.shared) return () => undefined;
+    const t = setInterval(() => void this.resolveAll().catch(() => undefined), TOKEN_RECHECK_MS);
+    t.unref();
+    return () => clearInterval(t);
   }
 
   /** On a shared store, every tenant as the store has it (at most once a second). */
@@ -198,19 +212,17 @@ export class Tenancy {
 
   /**
    * Take `n` creations from the tenant's bucket, or throw QuotaExceeded with how long to wait. All or
-   * nothing: a refused batch takes nothing.
+   * nothing: a refused batch takes nothing. On a shared store the bucket is the store's, one for all
+   * nodes (N nodes do not allow N times the rate); the embedded store's one process keeps it here.
    */
-  takeCreations(tenant: string, n: number): void {
+  async takeCreations(tenant: string, n: number): Promise<void> {
     const q = this.tenants.get(tenant)!.quotas;
     const now = this.clock.now();
-    const b = this.buckets.get(tenant) ?? { tokens: q.createBurst, at: now };
-    b.tokens = Math.min(q.createBurst, b.tokens + ((now - b.at) / 1000) * q.createsPerSecond);
-    b.at = now;
-    this.buckets.set(tenant, b);
-    if (b.tokens >= n) {
-      b.tokens -= n;
-      return;
-    }
+    let d: Draw;
+    if (this.shared) d = await this.store.drawCreations(tenant, n, now, q.createsPerSecond, q.createBurst);
+    else this.buckets.set(tenant, (d = drawTokens(this.buckets.get(tenant), n, now, q.createsPerSecond, q.createBurst)).bucket);
+    if (d.ok) return;
+    const b = d.bucket;
     if (n > q.createBurst) {
       throw new WeftError(ErrorCode.QuotaExceeded, `${n} creations at once exceed tenant "${tenant}"'s burst of ${q.createBurst} (quotas.createBurst); send smaller batches`, {
         tenant, quota: "createBurst", limit: q.createBurst, retryAfterSeconds: Math.ceil(n / q.createsPerSecond),

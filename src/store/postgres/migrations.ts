@@ -46,6 +46,16 @@ CREATE TABLE tokens (id TEXT PRIMARY KEY, tenant TEXT, name TEXT NOT NULL, hash 
 CREATE INDEX tokens_tenant ON tokens (tenant);
 `,
   },
+  {
+    id: 2,
+    name: "claim limits and creation buckets",
+    // live claims counted per tenant and workflow when a claim carries limits (running-instance
+    // quotas and workflow concurrency across nodes); one creation bucket per tenant for all nodes
+    sql: `
+CREATE INDEX instances_claimed ON instances (tenant, workflow) WHERE claim_owner IS NOT NULL;
+CREATE TABLE create_buckets (tenant TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, at BIGINT NOT NULL);
+`,
+  },
 ];
 
 /** a fixed key for pg_advisory_xact_lock: "weft" */

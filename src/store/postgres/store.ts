@@ -13,6 +13,7 @@ import pg from "pg";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import { CLAIMABLE, CLAIM_SETTLES, UNFINISHED, checkAction, isClaimable, type InstanceStatus } from "../../core/status.ts";
 import { checkSqlSeq, cutByRestart, matchEvents, type HistoryType } from "../../core/journal.ts";
+import { drawTokens, type Draw } from "../../core/rate.ts";
 import type {
   ActivityBucket, ActivityQuery, AttemptRecord, Claim, Claimed, DeliveredEvent, DueInstance, EventResult, StoredObject, TenantRecord, TokenRecord, HistoryEvent, InstanceRecord, JournalOp,
   JournalResult, ListFilter, LogLine, NewInstance, Release, SqlImagePart, StepRecord, Store, VersionRecord,
@@ -23,6 +24,8 @@ type Db = pg.Pool | pg.PoolClient;
 
 /** deadlock_detected, serialization_failure: the transaction was rolled back and may simply run again */
 const TRANSIENT = new Set(["40P01", "40001"]);
+/** the first key of the advisory locks on tenants' claim counts ("quot"); the second is the tenant's hash */
+const QUOTA_LOCK = 0x71756f74;
 
 const list = (xs: readonly string[]): string => xs.map((x) => `'${x}'`).join(",");
 const CLAIMABLE_SQL = list(CLAIMABLE);
@@ -41,7 +44,7 @@ function storageError(e: unknown): unknown {
   if (x?.code === "53100") {
     return new WeftError(ErrorCode.StorageFull, `the store could not write: PostgreSQL's disk is full (${x.message}); nothing was changed — free space and retry`, { reason: "full" });
   }
-  if (/^(08|57P0)/.test(x?.code ?? "") || /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND)$/.test(x?.code ?? "") || /Connection terminated|connection timeout/i.test(x?.message ?? "")) {
+  if (/^(08|57P0)/.test(x?.code ?? "") || /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND)$/.test(x?.code ?? "") || /Connection terminated|connection timeout|is not queryable/i.test(x?.message ?? "")) {
     return new WeftError(ErrorCode.StorageUnavailable, `the store is not reachable: ${x.message ?? x.code}; nothing was changed — the write is retried when PostgreSQL is back`, { reason: x.code ?? "connection" });
   }
   return e;
@@ -88,6 +91,11 @@ export class PostgresStore implements Store {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new WeftError(ErrorCode.InvalidArgument, `postgres schema must be a lower-case SQL name (a-z, 0-9, _), got ${JSON.stringify(schema)}`, { schema });
     const pool = new pg.Pool({ connectionString: o.url, max: o.poolSize ?? 10, options: `-c search_path=${schema}`, types: TYPES });
     pool.on("error", () => undefined); // an idle connection that dies is replaced; the next query reports it
+    // a connection that dies while checked out (a transaction between two statements) emits "error"
+    // on its client, which the pool listens to only while it is idle: unheard, it would crash the
+    // process. Its statement in flight, or the next one, fails instead (storage_unavailable), and the
+    // transaction's release drops it.
+    pool.on("connect", (client) => void client.on("error", () => undefined));
     try {
       const c = await pool.connect();
       try {
@@ -316,8 +324,21 @@ export class PostgresStore implements Store {
     return num(r?.t);
   }
 
+  /**
+   * Do the live claims of the instance's tenant or workflow (other than its own) reach the claim's
+   * limits? Counted under a lock on the tenant's quota (taken after the row locks, held to commit):
+   * two nodes claiming for one tenant at once count one after the other, never both under the cap.
+   */
+  private async atLimit(c: pg.PoolClient, pk: number, cl: Claim): Promise<boolean> {
+    const { tenant, workflow } = (await this.one(`SELECT tenant, workflow FROM instances WHERE pk = $1`, [pk], c))!;
+    await this.q(`SELECT pg_advisory_xact_lock(${QUOTA_LOCK}, hashtext($1))`, [`${this.schema}/${tenant as string}`], c);
+    const r = (await this.one(`SELECT COUNT(*) AS t, COUNT(*) FILTER (WHERE workflow = $1) AS w FROM instances
+                               WHERE tenant = $2 AND claim_owner IS NOT NULL AND claim_until > $3 AND pk <> $4`, [workflow, tenant, cl.leaseNow, pk], c))!;
+    return Number(r.t) >= cl.limits!.tenant || Number(r.w) >= cl.limits!.workflow;
+  }
+
   /** claim one instance whose row this transaction has locked (or locks now) */
-  private async claimOne(c: pg.PoolClient, pk: number, cl: Claim): Promise<Claimed | undefined> {
+  private async claimOne(c: pg.PoolClient, pk: number, cl: Claim): Promise<Claimed | "full" | undefined> {
     const r = await this.one(`SELECT status, ready_at, claim_owner, claim_until FROM instances WHERE pk = $1 FOR UPDATE`, [pk], c);
     if (!r || r.ready_at === null || (r.ready_at as number) > cl.now) return undefined;
     if (r.claim_owner !== null && r.claim_owner !== cl.node && (r.claim_until as number) > cl.leaseNow) return undefined;
@@ -331,6 +352,7 @@ export class PostgresStore implements Store {
       return undefined;
     }
     if (!isClaimable(status)) return undefined;
+    if (cl.limits && (await this.atLimit(c, pk, cl))) return "full";
     const row = (await this.one(`UPDATE instances SET epoch = epoch + 1, status = 'running', claim_owner = $1, claim_until = $2, started_at = COALESCE(started_at, $3), modified_at = $3
                                  WHERE pk = $4 RETURNING *`, [cl.node, cl.leaseUntil, cl.now, pk], c))!;
     await this.histMany(c, pk, [{ type: "workflow_running", at: cl.now }]);
@@ -338,7 +360,7 @@ export class PostgresStore implements Store {
     return { inst: this.instance(row)!, epoch: row.epoch as number, wakes: row.wakes as number };
   }
 
-  async claim(pk: number, c: Claim): Promise<Claimed | undefined> {
+  async claim(pk: number, c: Claim): Promise<Claimed | "full" | undefined> {
     return this.serial(pk, () => this.tx((t) => this.claimOne(t, pk, c)));
   }
 
@@ -347,10 +369,15 @@ export class PostgresStore implements Store {
       // rows another node is claiming right now are skipped, not waited for
       const due = await this.q(`SELECT pk FROM instances WHERE ready_at IS NOT NULL AND ready_at <= $1 AND (claim_owner IS NULL OR claim_owner = $2 OR claim_until <= $3)
                                 AND status IN (${UNFINISHED_SQL}) ORDER BY ready_at, pk LIMIT $4 FOR UPDATE SKIP LOCKED`, [c.now, c.node, c.leaseNow, limit], t);
+      if (c.limits && due.length > 0) {
+        // the tenants' quota locks in one order (name), before any count: two batches never wait on each other in a cycle
+        const tenants = await this.q(`SELECT DISTINCT tenant FROM instances WHERE pk = ANY($1::bigint[]) ORDER BY tenant`, [due.map((d) => d.pk)], t);
+        for (const r of tenants) await this.q(`SELECT pg_advisory_xact_lock(${QUOTA_LOCK}, hashtext($1))`, [`${this.schema}/${r.tenant as string}`], t);
+      }
       const out: Claimed[] = [];
       for (const d of due) {
         const got = await this.claimOne(t, d.pk as number, c);
-        if (got) out.push(got);
+        if (got && got !== "full") out.push(got);
       }
       return out;
     });
@@ -650,7 +677,22 @@ export class PostgresStore implements Store {
   }
 
   async setTenantQuotas(name: string, quotas: Record<string, number>): Promise<TenantRecord | undefined> {
-    return tenantRow(await this.one(`UPDATE tenants SET quotas = $1 WHERE name = $2 RETURNING *`, [JSON.stringify(quotas), name]));
+    return this.tx(async (c) => {
+      await this.q(`DELETE FROM create_buckets WHERE tenant = $1`, [name], c);
+      return tenantRow(await this.one(`UPDATE tenants SET quotas = $1 WHERE name = $2 RETURNING *`, [JSON.stringify(quotas), name], c));
+    });
+  }
+
+  async drawCreations(tenant: string, n: number, now: number, rate: number, burst: number): Promise<Draw> {
+    return this.tx(async (c) => {
+      // a bucket lost in a crash of the database gives a tenant a few creations back: not worth an fsync per request
+      await this.q(`SET LOCAL synchronous_commit = off`, [], c);
+      await this.q(`INSERT INTO create_buckets (tenant, tokens, at) VALUES ($1, $2, $3) ON CONFLICT (tenant) DO NOTHING`, [tenant, burst, now], c);
+      const r = (await this.one(`SELECT tokens, at FROM create_buckets WHERE tenant = $1 FOR UPDATE`, [tenant], c))!;
+      const d = drawTokens({ tokens: r.tokens as number, at: r.at as number }, n, now, rate, burst);
+      await this.q(`UPDATE create_buckets SET tokens = $1, at = $2 WHERE tenant = $3`, [d.bucket.tokens, d.bucket.at, tenant], c);
+      return d;
+    });
   }
 
 

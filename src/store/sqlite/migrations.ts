@@ -118,6 +118,16 @@ ALTER TABLE instances ADD COLUMN sql_page_size INTEGER;
 ALTER TABLE instances ADD COLUMN sql_by INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    id: 7,
+    name: "claim limits and creation buckets",
+    // live claims counted per tenant and workflow when a claim carries limits; a tenant's creation
+    // bucket as a row (core/rate.ts), as on a shared store
+    sql: `
+CREATE INDEX instances_claimed ON instances (tenant, workflow) WHERE claim_owner IS NOT NULL;
+CREATE TABLE create_buckets (tenant TEXT PRIMARY KEY, tokens REAL NOT NULL, at INTEGER NOT NULL);
+`,
+  },
 ];
 
 export function migrate(db: DatabaseSync): void {

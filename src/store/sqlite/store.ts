@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import { CLAIMABLE, CLAIM_SETTLES, UNFINISHED, checkAction, isClaimable, type InstanceStatus } from "../../core/status.ts";
 import { checkSqlSeq, cutByRestart, matchEvents, type HistoryType } from "../../core/journal.ts";
+import { drawTokens, type Draw } from "../../core/rate.ts";
 import type {
   ActivityBucket, ActivityQuery, AttemptRecord, Claim, Claimed, DeliveredEvent, DueInstance, EventResult, StoredObject, TenantRecord, TokenRecord, HistoryEvent, InstanceRecord, JournalOp,
   JournalResult, ListFilter, LogLine, NewInstance, Release, SqlImagePart, StepRecord, Store, VersionRecord,
@@ -305,7 +306,15 @@ export class SqliteStore implements Store {
     return (r.t as number) ?? null;
   }
 
-  private claimOne(pk: number, c: Claim): Claimed | undefined {
+  /** do the live claims of the instance's tenant or workflow (other than its own) reach the claim's limits? */
+  private atLimit(pk: number, c: Claim): boolean {
+    const { tenant, workflow } = this.q(`SELECT tenant, workflow FROM instances WHERE pk = ?`).get(pk) as { tenant: string; workflow: string };
+    const r = this.q(`SELECT COUNT(*) AS t, COALESCE(SUM(workflow = ?), 0) AS w FROM instances
+                      WHERE tenant = ? AND claim_owner IS NOT NULL AND claim_until > ? AND pk <> ?`).get(workflow, tenant, c.leaseNow, pk) as Row;
+    return (r.t as number) >= c.limits!.tenant || (r.w as number) >= c.limits!.workflow;
+  }
+
+  private claimOne(pk: number, c: Claim): Claimed | "full" | undefined {
     const r = this.q(`SELECT status, ready_at, claim_owner, claim_until FROM instances WHERE pk = ?`).get(pk) as Row | undefined;
     if (!r || r.ready_at === null || (r.ready_at as number) > c.now) return undefined;
     if (r.claim_owner !== null && r.claim_owner !== c.node && (r.claim_until as number) > c.leaseNow) return undefined;
@@ -318,13 +327,14 @@ export class SqliteStore implements Store {
       return undefined;
     }
     if (!isClaimable(status)) return undefined;
+    if (c.limits && this.atLimit(pk, c)) return "full";
     const row = this.q(`UPDATE instances SET epoch = epoch + 1, status = 'running', claim_owner = ?, claim_until = ?, started_at = COALESCE(started_at, ?), modified_at = ?
                         WHERE pk = ? RETURNING *`).get(c.node, c.leaseUntil, c.now, c.now, pk) as Row;
     this.hist(pk, "workflow_running", c.now);
     return { inst: this.instance(row)!, epoch: row.epoch as number, wakes: row.wakes as number };
   }
 
-  async claim(pk: number, c: Claim): Promise<Claimed | undefined> {
+  async claim(pk: number, c: Claim): Promise<Claimed | "full" | undefined> {
     return this.write(() => this.claimOne(pk, c));
   }
 
@@ -334,7 +344,7 @@ export class SqliteStore implements Store {
       for (const d of this.q(`SELECT pk FROM instances WHERE ready_at IS NOT NULL AND ready_at <= ? AND (claim_owner IS NULL OR claim_owner = ? OR claim_until <= ?)
                               AND status IN (${UNFINISHED_SQL}) ORDER BY ready_at, pk LIMIT ?`).all(c.now, c.node, c.leaseNow, limit) as Row[]) {
         const got = this.claimOne(d.pk as number, c);
-        if (got) out.push(got);
+        if (got && got !== "full") out.push(got);
       }
       return out;
     });
@@ -607,7 +617,19 @@ export class SqliteStore implements Store {
   }
 
   async setTenantQuotas(name: string, quotas: Record<string, number>): Promise<TenantRecord | undefined> {
-    return this.write(() => tenantRow(this.q(`UPDATE tenants SET quotas = ? WHERE name = ? RETURNING *`).get(JSON.stringify(quotas), name) as Row | undefined));
+    return this.write(() => {
+      this.q(`DELETE FROM create_buckets WHERE tenant = ?`).run(name);
+      return tenantRow(this.q(`UPDATE tenants SET quotas = ? WHERE name = ? RETURNING *`).get(JSON.stringify(quotas), name) as Row | undefined);
+    });
+  }
+
+  async drawCreations(tenant: string, n: number, now: number, rate: number, burst: number): Promise<Draw> {
+    return this.write(() => {
+      const r = this.q(`SELECT tokens, at FROM create_buckets WHERE tenant = ?`).get(tenant) as Row | undefined;
+      const d = drawTokens(r && { tokens: r.tokens as number, at: r.at as number }, n, now, rate, burst);
+      this.q(`INSERT INTO create_buckets (tenant, tokens, at) VALUES (?,?,?) ON CONFLICT (tenant) DO UPDATE SET tokens = excluded.tokens, at = excluded.at`).run(tenant, d.bucket.tokens, d.bucket.at);
+      return d;
+    });
   }
 
 
