@@ -1,7 +1,9 @@
 // What a deploy decides about its input: how env is encoded for the store (plain values kept,
 // functions and host-function references by path, secrets sealed: the markers of core/env-codec.ts)
-// and which exported class runs.
+// and which exported class runs, the shape of its code, its limits and its version's name.
+import { createHash } from "node:crypto";
 import { ErrorCode, WeftError } from "../core/errors.ts";
+import type { WorkflowLimits } from "./config.ts";
 import { fnMarker, secretMarker } from "../core/env-codec.ts";
 import { HostFunctionRef, SecretValue } from "./secrets.ts";
 
@@ -56,4 +58,37 @@ export function pickClass(found: { classes: string[]; exports: string[] }, class
     });
   }
   throw new WeftError(ErrorCode.AmbiguousWorkflowClass, `several workflow classes are exported (${found.classes.join(", ")}); pass className to choose one`, { classes: found.classes });
+}
+
+/** the shape a deploy's code must have: { mainModule, modules: { file: source } } */
+export function checkCode(code: { mainModule: string; modules: Record<string, string> } | undefined): void {
+  if (!code || typeof code !== "object" || typeof code.mainModule !== "string" || !code.modules || typeof code.modules !== "object") {
+    throw new WeftError(ErrorCode.InvalidArgument, "code must be { mainModule: string, modules: { [file]: source } }", { field: "code" });
+  }
+  for (const [name, src] of Object.entries(code.modules)) {
+    if (typeof src !== "string") throw new WeftError(ErrorCode.InvalidArgument, `module "${name}" must be a string of source code`, { field: `code.modules.${name}` });
+  }
+}
+
+/** A version's limits: the engine's defaults with the deploy's own, each within its bounds. */
+export function compileLimits(defaults: WorkflowLimits, l: Partial<WorkflowLimits> | undefined): WorkflowLimits {
+  const out = { ...defaults, ...(l ?? {}) };
+  const bounds: Record<keyof WorkflowLimits, [number, number]> = {
+    memoryMb: [8, 16384], cpuMsPerStep: [1, 300_000], steps: [1, 25_000], stepResultBytes: [1, 128 * 1024 * 1024], concurrency: [1, 1_000_000],
+    sqlBytes: [64 * 1024, 64 * 1024 ** 3], sqlMsPerQuery: [10, 600_000], fileBytes: [1, 1024 ** 3], files: [1, 1_000_000],
+  };
+  for (const [k, [lo, hi]] of Object.entries(bounds) as [keyof WorkflowLimits, [number, number]][]) {
+    const v = out[k];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) {
+      throw new WeftError(ErrorCode.InvalidArgument, `limits.${k} must be an integer from ${lo} to ${hi}, got ${JSON.stringify(v)}`, { field: `limits.${k}`, value: v, limit: hi });
+    }
+  }
+  return out;
+}
+
+/** A version's name: the hash of what it runs (code, class, config), so the same deploy is the same version. */
+export function versionId(code: { mainModule: string; modules: Record<string, string> }, className: string, config: unknown): string {
+  return createHash("sha256")
+    .update(JSON.stringify({ mainModule: code.mainModule, modules: Object.entries(code.modules).sort(([a], [b]) => (a < b ? -1 : 1)), className, config }))
+    .digest("hex").slice(0, 32);
 }

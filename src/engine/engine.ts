@@ -2,7 +2,6 @@
 // suspend/complete. It depends on the store port and the sandbox host, never on an adapter's
 // internals (main.ts and Engine.open pick the adapter).
 import { createHash, randomUUID } from "node:crypto";
-import { serialize } from "node:v8";
 import { EventEmitter } from "node:events";
 import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
 import { validateTenantName, validateWorkflowName } from "../core/ids.ts";
@@ -16,8 +15,9 @@ import { InstanceRun } from "./run.ts";
 import type { InstanceDataPort } from "../instance-data/ports.ts";
 import type { EngineDeps, SandboxRuntime, TenantCode } from "./ports.ts";
 import { SecretBox, openSecrets } from "./secrets.ts";
-import { encodeEnv, pickClass } from "./deploy-rules.ts";
+import { checkCode, compileLimits, encodeEnv, pickClass, versionId } from "./deploy-rules.ts";
 import { Scheduler, type Ready } from "./scheduler.ts";
+import { HostSides } from "./host-side.ts";
 import { ClusterLink } from "./cluster.ts";
 import { checkEgress, type EgressPolicy } from "./egress.ts";
 import { sample } from "../core/samples.ts";
@@ -94,14 +94,6 @@ export interface EngineCore {
 /** due instances read per look at the run queue */
 const POLL_BATCH = 1000;
 
-/** how long a host call made before the version was deployed again in this process waits for that deploy */
-const HOST_SIDE_WAIT_MS = 30_000;
-
-interface HostSide {
-  functions: Map<string, (...args: unknown[]) => unknown>;
-  egress: EgressPolicy;
-}
-
 /** the store refused a write for want of room or reach: nothing changed; the work is retried later */
 function storeCannotWrite(err: unknown): boolean {
   const code = (err as WeftError)?.code;
@@ -121,11 +113,9 @@ export class Engine implements EngineCore {
   private readonly runs = new Map<number, InstanceRun>();
   private readonly starting = new Set<number>();
   private readonly sched: Scheduler;
-  private readonly hostSides = new Map<string, HostSide>();
-  /** host calls made before this process re-deployed their version (recovery runs first), by version key */
-  private readonly hostSideWaiters = new Map<string, (() => void)[]>();
+  private readonly hostSides: HostSides;
   private readonly versions = new Map<string, VersionRecord>();
-  /** latest version per "tenant/workflow" (this process deploys; a cluster will invalidate through the store) */
+  /** latest version per "tenant/workflow" (on a shared store checked against the store's pointer at each use) */
   private readonly latest = new Map<string, VersionRecord>();
   private readonly logBuffer: { instance: number; at: number; level: string; message: string }[] = [];
   private logFlush = false;
@@ -162,6 +152,7 @@ export class Engine implements EngineCore {
     this.data = deps.data;
     this.sandbox = deps.sandbox;
     this.sched = new Scheduler(config.maxActiveRuns, (t) => this.tenantLimits.get(t) ?? Infinity);
+    this.hostSides = new HostSides(config.clock, config.hostFunctions);
     this.events.setMaxListeners(0);
     this.node = config.nodeId ?? `node-${randomUUID()}`;
   }
@@ -271,13 +262,8 @@ export class Engine implements EngineCore {
   async deploy(d: DeployInput): Promise<{ version: string; className: string }> {
     const tenant = validateTenantName(d.tenant);
     const workflow = validateWorkflowName(d.workflow);
-    if (!d.code || typeof d.code !== "object" || typeof d.code.mainModule !== "string" || !d.code.modules || typeof d.code.modules !== "object") {
-      throw new WeftError(ErrorCode.InvalidArgument, "code must be { mainModule: string, modules: { [file]: source } }", { field: "code" });
-    }
-    for (const [name, src] of Object.entries(d.code.modules)) {
-      if (typeof src !== "string") throw new WeftError(ErrorCode.InvalidArgument, `module "${name}" must be a string of source code`, { field: `code.modules.${name}` });
-    }
-    const limits = this.compileLimits(d.limits);
+    checkCode(d.code);
+    const limits = compileLimits(this.config.limits, d.limits);
     const egress: EgressPolicy = d.egress ?? { allow: [] };
     const functions = new Map<string, (...args: unknown[]) => unknown>();
     const hostNames: Record<string, string> = {};
@@ -303,39 +289,29 @@ export class Engine implements EngineCore {
       limits, env, ...(Object.keys(hostNames).length ? { hostNames } : {}),
       egress: { allow: "allow" in egress && Array.isArray(egress.allow) ? [...egress.allow] : [], handler: "handler" in egress },
     };
-    const version = createHash("sha256")
-      .update(JSON.stringify({ mainModule: d.code.mainModule, modules: Object.entries(d.code.modules).sort(([a], [b]) => (a < b ? -1 : 1)), className, config }))
-      .digest("hex").slice(0, 32);
+    const version = versionId(d.code, className, config);
     const rec: VersionRecord = { tenant, workflow, version, className, bundle, code: d.code, config, createdAt: this.clock.now() };
     await this.store.putVersion(rec);
     this.versions.set(`${tenant}/${workflow}/${version}`, rec);
     this.latest.set(`${tenant}/${workflow}`, rec);
-    this.hostSides.set(`${tenant}/${workflow}/${version}`, { functions, egress });
-    const waiting = this.hostSideWaiters.get(`${tenant}/${workflow}/${version}`) ?? [];
-    this.hostSideWaiters.delete(`${tenant}/${workflow}/${version}`);
-    for (const wake of waiting) wake();
+    this.hostSides.set(rec, { functions, egress });
     return { version, className };
-  }
-
-  private compileLimits(l: Partial<WorkflowLimits> | undefined): WorkflowLimits {
-    const out = { ...this.config.limits, ...(l ?? {}) };
-    const bounds: Record<keyof WorkflowLimits, [number, number]> = {
-      memoryMb: [8, 16384], cpuMsPerStep: [1, 300_000], steps: [1, 25_000], stepResultBytes: [1, 128 * 1024 * 1024], concurrency: [1, 1_000_000],
-      sqlBytes: [64 * 1024, 64 * 1024 ** 3], sqlMsPerQuery: [10, 600_000], fileBytes: [1, 1024 ** 3], files: [1, 1_000_000],
-    };
-    for (const [k, [lo, hi]] of Object.entries(bounds) as [keyof WorkflowLimits, [number, number]][]) {
-      const v = out[k];
-      if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) {
-        throw new WeftError(ErrorCode.InvalidArgument, `limits.${k} must be an integer from ${lo} to ${hi}, got ${JSON.stringify(v)}`, { field: `limits.${k}`, value: v, limit: hi });
-      }
-    }
-    return out;
   }
 
   /** The version new instances of a workflow get (cached: creates are hot, deploys are rare). */
   async latestVersion(tenant: string, workflow: string): Promise<VersionRecord | undefined> {
     const key = `${tenant}/${workflow}`;
     let v = this.latest.get(key);
+    if (v && this.store.kind !== "sqlite") {
+      // another node may have deployed (or deleted) the workflow since: a point read of the pointer,
+      // so a create through any node right after a deploy through another gets the new version
+      const id = await this.store.latestVersionId(tenant, workflow);
+      if (id !== v.version) {
+        this.latest.delete(key);
+        v = undefined;
+        if (id === undefined) return undefined;
+      }
+    }
     if (!v) {
       v = await this.store.latestVersion(tenant, workflow);
       if (v) this.latest.set(key, v);
@@ -382,47 +358,12 @@ export class Engine implements EngineCore {
     return createHash("sha256").update(`${inst.tenant}/${inst.workflow}/${inst.id}/${inst.createdAt}`).digest().readUInt32LE(0);
   }
 
-  private hostSide(v: VersionRecord): HostSide | undefined {
-    return this.hostSides.get(`${v.tenant}/${v.workflow}/${v.version}`);
-  }
-
-  async callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<unknown> {
-    // a function registered by name with the engine is there after a restart without a re-deploy
-    const named = v.config.hostNames?.[fn];
-    const f = named ? this.config.hostFunctions[named] : (this.hostSide(v) ?? (await this.awaitHostSide(v)))?.functions.get(fn);
-    if (!f) {
-      throw new WeftError(ErrorCode.NotFound, `env.${fn} is not available in this process: host functions live in memory, so deploy this version again (same code, same env) after Engine.open`, { fn });
-    }
-    const value = await f(...args);
-    serialize(value); // throws a DataCloneError for values that cannot cross into the isolate
-    return value;
-  }
-
-  /**
-   * Host functions live in memory, so after Engine.open they exist only once the platform deploys the
-   * version again; recovered runs start before that. A host call made in that window waits for the
-   * deploy (up to HOST_SIDE_WAIT_MS on the engine clock) instead of failing the step or the instance.
-   */
-  private awaitHostSide(v: VersionRecord): Promise<HostSide | undefined> {
-    const key = `${v.tenant}/${v.workflow}/${v.version}`;
-    if (this.closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        timer.cancel();
-        resolve(this.hostSide(v));
-      };
-      const timer = this.clock.at(this.clock.now() + HOST_SIDE_WAIT_MS, finish);
-      const list = this.hostSideWaiters.get(key) ?? [];
-      list.push(finish);
-      this.hostSideWaiters.set(key, list);
-    });
+  callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<unknown> {
+    return this.hostSides.call(v, fn, args);
   }
 
   async egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>): Promise<unknown> {
-    const side = this.hostSide(v);
+    const side = this.hostSides.get(v);
     const policy: EgressPolicy = side?.egress ?? { allow: v.config.egress.allow };
     return checkEgress(policy, c, this.config.fetch);
   }
@@ -861,8 +802,7 @@ export class Engine implements EngineCore {
     this.cluster?.stop();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     for (const r of [...this.runs.values()]) r.stop();
-    for (const list of this.hostSideWaiters.values()) for (const wake of list) wake();
-    this.hostSideWaiters.clear();
+    this.hostSides.close();
     await new Promise((r) => setImmediate(r));
     await this.store.appendLogs(this.logBuffer.splice(0)).catch(() => undefined);
     // the runs are stopped: another node (or this one, reopened) takes their instances at once

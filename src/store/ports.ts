@@ -212,6 +212,8 @@ export interface CatalogPort {
   putVersion(v: VersionRecord): Promise<void>;
   getVersion(tenant: string, workflow: string, version: string): Promise<VersionRecord | undefined>;
   latestVersion(tenant: string, workflow: string): Promise<VersionRecord | undefined>;
+  /** the name of the version new instances get, as the store has it now (a point read: nodes check their cache with it) */
+  latestVersionId(tenant: string, workflow: string): Promise<string | undefined>;
   listVersions(tenant: string, workflow: string): Promise<{ version: string; createdAt: number }[]>;
   listWorkflows(tenant: string): Promise<{ workflow: string; latestVersion: string; updatedAt: number }[]>;
   /** remove a workflow and its versions; returns the pks of its instances (the caller deletes them) */

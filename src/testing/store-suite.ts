@@ -932,6 +932,22 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
       });
     });
 
+    // ---------------------------------------------------------------------------------------------
+    describe("catalog", () => {
+      it("latestVersionId follows the last putVersion of a workflow and is gone with deleteWorkflow; latestVersion agrees", async ({ s }) => {
+        assert.equal(await s.latestVersionId(TENANT, WF), VERSION);
+        const v1 = (await s.latestVersion(TENANT, WF))!;
+        await s.putVersion({ ...v1, version: "v2", createdAt: T0 });
+        assert.equal(await s.latestVersionId(TENANT, WF), "v2");
+        assert.equal((await s.latestVersion(TENANT, WF))?.version, "v2");
+        assert.equal(await s.latestVersionId(TENANT, "nope"), undefined);
+        assert.equal(await s.latestVersionId("globex", WF), undefined);
+        await s.deleteWorkflow(TENANT, WF);
+        assert.equal(await s.latestVersionId(TENANT, WF), undefined);
+        assert.equal(await s.latestVersion(TENANT, WF), undefined);
+      });
+    });
+
     limitCases(it);
 
     // ---------------------------------------------------------------------------------------------

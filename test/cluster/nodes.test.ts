@@ -86,3 +86,19 @@ test("a node that closes lets go of its claims: the other node continues its ins
   assert.equal(s.output, 2);
   assert.ok(Date.now() - t0 < 10_000, `continued on the other node after ${Date.now() - t0} ms (the lease is 30 s)`);
 });
+
+test("a deploy through one node is what the next create through the other runs (no stale version cache); a workflow deleted on one is gone on the other", { timeout: 30_000 }, async (t) => {
+  const { a, b } = await pair(t);
+  const src = (n: number) => `
+import { WorkflowEntrypoint } from "cloudflare:workers";
+export class W extends WorkflowEntrypoint { async run() { return ${n}; } }`;
+  await a.deploy({ tenant: "acme", workflow: "v", code: { mainModule: "w.ts", modules: { "w.ts": src(1) } } });
+  const first = await b.workflow("acme", "v").create({ id: "one" }); // b caches version 1 as the latest
+  assert.equal((await first.waitFor()).output, 1);
+  const d2 = await a.deploy({ tenant: "acme", workflow: "v", code: { mainModule: "w.ts", modules: { "w.ts": src(2) } } });
+  const second = await b.workflow("acme", "v").create({ id: "two" });
+  assert.equal(second.record.version, d2.version, "created through b right after a's deploy: the new version");
+  assert.equal((await second.waitFor()).output, 2);
+  await a.deleteWorkflow("acme", "v");
+  await assert.rejects(b.workflow("acme", "v").create({ id: "three" }), (e: { code?: string }) => e.code === "not_found");
+});

@@ -201,6 +201,10 @@ export class PostgresStore implements Store {
                                         WHERE w.tenant=$1 AND w.workflow=$2`, [tenant, workflow]));
   }
 
+  async latestVersionId(tenant: string, workflow: string): Promise<string | undefined> {
+    return ((await this.one(`SELECT latest_version FROM workflows WHERE tenant=$1 AND workflow=$2`, [tenant, workflow]))?.latest_version as string | undefined) ?? undefined;
+  }
+
   async listVersions(tenant: string, workflow: string): Promise<{ version: string; createdAt: number }[]> {
     return (await this.q(`SELECT version, created_at FROM versions WHERE tenant=$1 AND workflow=$2 ORDER BY created_at DESC`, [tenant, workflow])).map((r) => ({
       version: r.version as string, createdAt: r.created_at as number,

@@ -184,6 +184,10 @@ export class SqliteStore implements Store {
     return w ? this.getVersion(tenant, workflow, w.latest_version as string) : undefined;
   }
 
+  async latestVersionId(tenant: string, workflow: string): Promise<string | undefined> {
+    return ((this.q(`SELECT latest_version FROM workflows WHERE tenant=? AND workflow=?`).get(tenant, workflow) as Row | undefined)?.latest_version as string | undefined) ?? undefined;
+  }
+
   async listVersions(tenant: string, workflow: string): Promise<{ version: string; createdAt: number }[]> {
     return (this.q(`SELECT version, created_at FROM versions WHERE tenant=? AND workflow=? ORDER BY created_at DESC`).all(tenant, workflow) as Row[]).map((r) => ({
       version: r.version as string, createdAt: r.created_at as number,

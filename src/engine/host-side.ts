@@ -1,0 +1,82 @@
+// The host side of deployed versions: the functions a deploy put in env (kept in memory, called by
+// path from the isolate) and its egress policy. Functions registered with the engine by name are
+// found after a restart without a deploy; plain functions exist only once this process deployed the
+// version again, so a host call made before that (recovered runs start first) waits for the deploy.
+import { serialize } from "node:v8";
+import { ErrorCode, WeftError } from "../core/errors.ts";
+import type { Clock } from "../core/clock.ts";
+import type { VersionRecord } from "../store/ports.ts";
+import type { EgressPolicy } from "./egress.ts";
+
+export interface HostSide {
+  functions: Map<string, (...args: unknown[]) => unknown>;
+  egress: EgressPolicy;
+}
+
+/** how long a host call made before the version was deployed again in this process waits for that deploy */
+const HOST_SIDE_WAIT_MS = 30_000;
+
+const keyOf = (v: { tenant: string; workflow: string; version: string }): string => `${v.tenant}/${v.workflow}/${v.version}`;
+
+export class HostSides {
+  private readonly sides = new Map<string, HostSide>();
+  /** host calls made before this process re-deployed their version, by version key */
+  private readonly waiters = new Map<string, (() => void)[]>();
+  private closed = false;
+  private readonly clock: Clock;
+  private readonly named: Record<string, (...args: unknown[]) => unknown>;
+
+  constructor(clock: Clock, named: Record<string, (...args: unknown[]) => unknown>) {
+    this.clock = clock;
+    this.named = named;
+  }
+
+  /** a deploy in this process: its functions are here now (host calls waiting for them go on) */
+  set(v: { tenant: string; workflow: string; version: string }, side: HostSide): void {
+    const key = keyOf(v);
+    this.sides.set(key, side);
+    const waiting = this.waiters.get(key) ?? [];
+    this.waiters.delete(key);
+    for (const wake of waiting) wake();
+  }
+
+  get(v: VersionRecord): HostSide | undefined {
+    return this.sides.get(keyOf(v));
+  }
+
+  async call(v: VersionRecord, fn: string, args: unknown[]): Promise<unknown> {
+    const name = v.config.hostNames?.[fn];
+    const f = name ? this.named[name] : (this.get(v) ?? (await this.deployed(v)))?.functions.get(fn);
+    if (!f) {
+      throw new WeftError(ErrorCode.NotFound, `env.${fn} is not available in this process: host functions live in memory, so deploy this version again (same code, same env) after Engine.open`, { fn });
+    }
+    const value = await f(...args);
+    serialize(value); // throws a DataCloneError for values that cannot cross into the isolate
+    return value;
+  }
+
+  /** the version's host side once this process deploys it (up to HOST_SIDE_WAIT_MS on the engine clock) */
+  private deployed(v: VersionRecord): Promise<HostSide | undefined> {
+    const key = keyOf(v);
+    if (this.closed) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        timer.cancel();
+        resolve(this.get(v));
+      };
+      const timer = this.clock.at(this.clock.now() + HOST_SIDE_WAIT_MS, finish);
+      const list = this.waiters.get(key) ?? [];
+      list.push(finish);
+      this.waiters.set(key, list);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const list of this.waiters.values()) for (const wake of list) wake();
+    this.waiters.clear();
+  }
+}
