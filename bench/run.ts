@@ -1,9 +1,12 @@
-// Weft benchmark: `node bench/run.ts [--json] [--quick] [--sleepers=N] [--only=name,name]`.
+// Weft benchmark: `node bench/run.ts [--json] [--quick] [--sleepers=N] [--only=name,name] [--postgres[=URL]]`.
 // Prints one table (metric | measured | target | ratio | note); ratio ≥ 1.00 means the target is met.
 // With --json the same figures follow as one JSON object on the last line.
 // Scenario names for --only: fsync, creations, http, completions, steps, storage, throughput, cold, timers, sleepers, dashboard.
 // The sleeping-instances scenario (100,000 instances in a child process) is most of the run time:
 // ~4.5 min of ~5 on a quiet 2-core box. --quick runs 20,000 instead (JSON sleeping100kRssMiB is then null).
+// --postgres runs the cluster-mode table instead (bench/postgres.ts): the PostgreSQL fsync floor,
+// step overhead, creations/s and steps/s on 1, 2 and 3 engine node processes (--pg-nodes=1,2,3),
+// against the SQLite baselines measured in the same run. URL: the test server unless given.
 import * as S from "./scenarios.ts";
 import { cpus, loadavg } from "node:os";
 import { machineBusyMs, ownCpuMs, percentile } from "./util.ts";
@@ -11,7 +14,8 @@ import { machineBusyMs, ownCpuMs, percentile } from "./util.ts";
 const args = process.argv.slice(2);
 const wantJson = args.includes("--json");
 const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
-const run = (name: string) => !only || only.includes(name);
+const pgArg = args.find((a) => a === "--postgres" || a.startsWith("--postgres="));
+const run = (name: string) => !pgArg && (!only || only.includes(name));
 const sleepersArg = args.find((a) => a.startsWith("--sleepers="));
 const sleeperCount = sleepersArg ? Number(sleepersArg.slice("--sleepers=".length)) : args.includes("--quick") ? 20_000 : 100_000;
 const progress = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -40,6 +44,31 @@ const busyStart = machineBusyMs();
 let childCpuMs = 0;
 const fmt = (x: number, d = 0) => x.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+if (pgArg) {
+  // the SQLite baselines first, on a machine without the node processes yet
+  progress("SQLite baselines: fsync floor, creations, step overhead, steps/s");
+  const fsync = S.fsyncCommit().us;
+  const c = await S.creations();
+  const full = await S.stepOverhead(2_000, "full");
+  const normal = await S.stepOverhead(2_000, "normal");
+  const t = await S.stepThroughput();
+  Object.assign(figures, { fsyncCommitUs: fsync, creationsPerSec: c.perSec, stepOverheadP50Us: full.p50Us, stepOverheadP99Us: full.p99Us, stepsPerSec: t.stepsPerSec });
+  const { postgresScenarios } = await import("./postgres.ts"); // loads pg and the node processes only here
+  const nodesArg = args.find((a) => a.startsWith("--pg-nodes="));
+  const pg = await postgresScenarios({
+    url: pgArg.startsWith("--postgres=") ? pgArg.slice("--postgres=".length) : undefined,
+    nodeCounts: nodesArg ? nodesArg.slice("--pg-nodes=".length).split(",").map(Number) : undefined,
+    progress,
+    sqlite: {
+      fsyncUs: fsync, creationsPerSec: c.perSec, creationsN: 10_000, stepP50Us: full.p50Us, stepP99Us: full.p99Us, stepNormalP50Us: normal.p50Us,
+      stepsPerSec: t.stepsPerSec, stepsInstances: 1_000, stepsEach: 20,
+    },
+  });
+  rows.push(...pg.rows);
+  Object.assign(figures, pg.figures);
+  childCpuMs += pg.childCpuMs;
+}
 
 let fsyncUs = NaN;
 if (run("fsync")) {
