@@ -17,6 +17,7 @@ import type { EngineDeps, SandboxRuntime, TenantCode } from "./ports.ts";
 import { SecretBox, openSecrets } from "./secrets.ts";
 import { checkCode, compileLimits, encodeEnv, pickClass, versionId } from "./deploy-rules.ts";
 import { Scheduler, type Ready } from "./scheduler.ts";
+import { StoreRetry } from "./store-retry.ts";
 import { HostSides } from "./host-side.ts";
 import { ClusterLink } from "./cluster.ts";
 import { checkEgress, type EgressPolicy } from "./egress.ts";
@@ -171,6 +172,8 @@ export class Engine implements EngineCore {
       if (unfinished > 0) config.logger.info({ instances: unfinished }, "recovering unfinished instances");
       e.heartbeat = setInterval(() => e.background(e.beat()), Math.max(50, Math.floor(config.leaseMs / 3)));
       e.heartbeat.unref();
+      // a shared store's change feed that was cut and is whole again (PostgreSQL restarted): what it may have missed is looked at again
+      store.onGap(() => e.resync());
       if (store.kind !== "sqlite") {
         e.cluster = new ClusterLink({
           notify: (pk) => e.notify(pk),
@@ -218,6 +221,18 @@ export class Engine implements EngineCore {
       this.background(this.poll());
     }, 20);
     this.pollTimer.unref();
+  }
+
+  /**
+   * The change feed missed commits (its connection was lost for a while): every waitFor and subscribe
+   * here reads its instance again, every run held here takes the events other nodes delivered to it,
+   * and the run queue is looked at (work that became due elsewhere).
+   */
+  private resync(): void {
+    if (this.closed) return;
+    for (const name of this.events.eventNames()) if (typeof name === "string" && /^[hs]:\d+$/.test(name)) this.events.emit(name);
+    for (const r of this.runs.values()) this.background(r.refreshWaits());
+    this.background(this.poll());
   }
 
   /** can the store be reached right now (readiness: a node that lost its database is not ready)? */
@@ -607,7 +622,12 @@ export class Engine implements EngineCore {
    * A write of the run was refused because the store is full. Nothing of it was committed; the run
    * stops (keeping its claim) and the instance is tried again, with backoff, until writes succeed.
    */
-  private storageRetryMs = 0;
+  private readonly storeRetry = new StoreRetry({
+    reachable: () => this.storeReachable(),
+    retry: (ref) => this.background(this.enqueueRef(ref, "wake")),
+    background: (p) => this.background(p),
+    warn: (fields, message) => this.config.logger.warn(fields, message),
+  });
   /** (also when the shared store is not reachable: the same retry until writes succeed) */
   private onStorageFull(r: InstanceRun, err: unknown): void {
     r.released = true; // no look right away: the retry is the look
@@ -615,17 +635,14 @@ export class Engine implements EngineCore {
     this.retryLater(r.ref, err);
   }
 
-  /** try the instance again after a backoff (real time: it waits for the disk, not for workflow time) */
+  /** try the instance again once the store takes writes again (store-retry.ts: one round for all the instances refused, pinging while it cannot be reached) */
   private retryLater(ref: { pk: number; tenant: string; workflow: string; version: string }, err: unknown): void {
-    this.storageRetryMs = Math.min(30_000, Math.max(100, this.storageRetryMs * 2));
-    this.config.logger.warn({ err, instance: ref.pk, retryInMs: this.storageRetryMs }, "the store is full: the instance's run stopped and is retried once writes succeed");
-    const t = setTimeout(() => this.background(this.enqueueRef(ref, "wake")), this.storageRetryMs);
-    t.unref();
+    this.storeRetry.add(ref, err);
   }
 
-  /** a write succeeded: the store has room again */
+  /** a write succeeded: the store has room again (the instances waiting for it go on now) */
   storageOk(): void {
-    this.storageRetryMs = 0;
+    this.storeRetry.ok();
   }
 
   /** sendEvent: stored and matched in one transaction (which also wakes the instance); tell its run */
@@ -799,6 +816,7 @@ export class Engine implements EngineCore {
     this.closed = true;
     this.wakeTimer?.cancel();
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.storeRetry.stop();
     this.cluster?.stop();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     for (const r of [...this.runs.values()]) r.stop();

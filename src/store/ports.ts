@@ -359,6 +359,13 @@ export interface ChangeFeedPort {
    * one process, whose engine knows its own changes: it reports nothing. Returns: stop watching.
    */
   watch(fn: (pk: number, runnable: boolean) => void): () => void;
+  /**
+   * `fn()` when the feed was cut (a shared store's connection that hears the commits was lost, or
+   * never opened) and is whole again: commits made meanwhile may have gone unreported, so whoever
+   * watches looks again at what it waits for. The embedded store has no feed to cut: never.
+   * Returns: stop.
+   */
+  onGap(fn: () => void): () => void;
 }
 
 export interface Store extends CatalogPort, InstancesPort, JournalPort, RunQueuePort, MailboxPort, ObjectsPort, TenancyPort, TelemetryPort, ChangeFeedPort {

@@ -76,7 +76,13 @@ export class PostgresStore implements Store {
   private readonly url: string;
   private listener?: pg.Client;
   private readonly watchers = new Set<(pk: number, runnable: boolean) => void>();
+  private readonly gapWatchers = new Set<() => void>();
+  /** the LISTEN loop runs (opened by the first watch(), reopened whenever its connection is lost) */
+  private feedOpen = false;
+  /** notifications may have been missed since the LISTEN connection was last up: onGap watchers are told once it is back */
+  private feedCut = false;
   private listenRetry?: ReturnType<typeof setTimeout>;
+  private listenDelayMs = 100;
 
   private constructor(pool: pg.Pool, schema: string, url: string) {
     this.pool = pool;
@@ -164,9 +170,11 @@ export class PostgresStore implements Store {
       throw storageError(e);
     }
     let broken = false;
+    let committing = false;
     try {
       await c.query("BEGIN");
       const r = await fn(c);
+      committing = true;
       await c.query("COMMIT");
       return r;
     } catch (e) {
@@ -175,7 +183,13 @@ export class PostgresStore implements Store {
       } catch {
         broken = true;
       }
-      throw storageError(e);
+      const err = storageError(e);
+      // the connection was lost with the COMMIT on its way: PostgreSQL may have committed it before
+      // it went. Said as it is; the engine retries from what the store holds either way.
+      if (committing && (err as WeftError)?.code === ErrorCode.StorageUnavailable) {
+        throw new WeftError(ErrorCode.StorageUnavailable, `the store was lost during a commit (${(e as Error)?.message}): the write may or may not have been applied — read it back once PostgreSQL is back before repeating it`, { reason: "commit", outcome: "unknown" });
+      }
+      throw err;
     } finally {
       c.release(broken);
     }
@@ -766,22 +780,42 @@ export class PostgresStore implements Store {
 
   watch(fn: (pk: number, runnable: boolean) => void): () => void {
     this.watchers.add(fn);
-    if (!this.listener && !this.listenRetry) void this.listen();
+    if (!this.feedOpen) {
+      this.feedOpen = true;
+      void this.listen();
+    }
     return () => void this.watchers.delete(fn);
   }
 
-  /** the LISTEN connection; lost, it is opened again (notifications missed meanwhile: the engines' polls cover them) */
+  onGap(fn: () => void): () => void {
+    this.gapWatchers.add(fn);
+    return () => void this.gapWatchers.delete(fn);
+  }
+
+  /**
+   * The LISTEN connection. Lost (PostgreSQL restarted, the connection dropped), it is opened again,
+   * a little later each time (100 ms, doubling, at most a second apart); once it listens again the
+   * onGap watchers look again at what they wait for, since the commits made while it was away were
+   * reported to nobody.
+   */
   private async listen(): Promise<void> {
     this.listenRetry = undefined;
     if (this.closed) return;
     const c = new pg.Client({ connectionString: this.url });
+    let lost = false;
+    // once per connection ("error" and "end" both come when it dies; a late one must not open a second)
     const retry = () => {
+      if (lost) return;
+      lost = true;
+      this.feedCut = true;
       if (this.listener === c) this.listener = undefined;
       c.end().catch(() => undefined);
-      if (!this.closed && !this.listenRetry) (this.listenRetry = setTimeout(() => void this.listen(), 1000)).unref();
+      if (this.closed || this.listenRetry) return;
+      (this.listenRetry = setTimeout(() => void this.listen(), this.listenDelayMs)).unref();
+      this.listenDelayMs = Math.min(1000, this.listenDelayMs * 2);
     };
     c.on("error", retry);
-    c.on("end", () => this.listener === c && retry());
+    c.on("end", retry);
     c.on("notification", (m) => {
       const [pk, r] = (m.payload ?? "").split(":");
       for (const w of this.watchers) w(Number(pk), r === "r");
@@ -789,10 +823,16 @@ export class PostgresStore implements Store {
     try {
       await c.connect();
       await c.query(`LISTEN ${this.channel}`);
-      if (this.closed) return void c.end().catch(() => undefined);
-      this.listener = c;
     } catch {
-      retry();
+      return retry();
+    }
+    if (lost) return;
+    if (this.closed) return void c.end().catch(() => undefined);
+    this.listener = c;
+    this.listenDelayMs = 100;
+    if (this.feedCut) {
+      this.feedCut = false;
+      for (const g of this.gapWatchers) g();
     }
   }
 

@@ -723,6 +723,10 @@ export class SqliteStore implements Store {
     return () => undefined; // one process: its engine knows its own changes
   }
 
+  onGap(): () => void {
+    return () => undefined; // no feed to cut
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.queue.length) this.flush();
