@@ -103,6 +103,24 @@ declare module "cloudflare:workers" {
     constructor(ctx: unknown, env: Env);
     abstract run(event: Readonly<WorkflowEvent<T>>, step: WorkflowStep): Promise<unknown>;
   }
+
+  // The rest of workerd's "cloudflare:workers": they load in Weft (inert bases), Weft runs only workflows.
+  export abstract class WorkerEntrypoint<Env = unknown> {
+    protected ctx: unknown;
+    protected env: Env;
+    constructor(ctx: unknown, env: Env);
+  }
+  export abstract class DurableObject<Env = unknown> {
+    protected ctx: unknown;
+    protected env: Env;
+    constructor(ctx: unknown, env: Env);
+  }
+  export abstract class RpcTarget {}
+  export const RpcStub: { new <T>(value: T): T };
+  /** the running instance's bindings (read-only; undefined properties while the module loads) */
+  export const env: Record<string, unknown>;
+  export const exports: Record<string, unknown>;
+  export function waitUntil(promise: Promise<unknown>): void;
 }
 
 declare module "cloudflare:workflows" {

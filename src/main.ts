@@ -10,6 +10,7 @@ import { PostgresStore } from "./store/postgres/store.ts";
 import { InstanceData } from "./instance-data/instance-data.ts";
 import { IsolatePool } from "./sandbox/host/isolates.ts";
 import { compileTenant, guestRuntimeBundle } from "./sandbox/host/compile.ts";
+import { mapErrorStack } from "./sandbox/host/source-map.ts";
 
 /** The embedded store of a data directory alone (no engine, nothing runs): for tools like weft admin-token. */
 export function openEmbeddedStore(dataDir: string): Store {
@@ -31,6 +32,7 @@ export function composeDeps(config: EngineConfig): EngineDeps {
     refill: (runtime) => pool.refill(runtime),
     stats: () => pool.stats(),
     dispose: () => pool.dispose(),
+    mapError: (bundle, error) => mapErrorStack(bundle, error),
   };
   return { store, data, sandbox };
 }

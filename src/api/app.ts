@@ -147,7 +147,7 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
   routes.add({
     method: "put", path: `${W}/:workflow`, summary: "deploy a version", auth: "tenant", body: S.Deploy,
     maxBody: (t) => (quota(t)?.maxCodeBytes ?? 5 * 1024 * 1024) + 1024 * 1024,
-    responses: { 200: "{ workflow, version, className, createdAt }", 413: "code over the tenant's quota", 422: "does not compile / no workflow class" },
+    responses: { 200: "{ workflow, version, className, createdAt, ignored }", 413: "code over the tenant's quota", 422: "does not compile / no workflow class" },
   }, async (c, { tenant, body }) => {
     const workflow = validateWorkflowName(c.req.param("workflow"));
     const bytes = Object.values(body.modules).reduce((n, s) => n + Buffer.byteLength(s), 0);
@@ -155,7 +155,7 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
     if (bytes > limit) throw new WeftError(ErrorCode.PayloadTooLarge, `the modules are ${bytes} bytes; tenant "${tenant}" may deploy at most ${limit} bytes of code (quotas.maxCodeBytes)`, { bytes, limit });
     const r = await engine.deploy({ tenant: tenant!, workflow, code: { mainModule: body.mainModule, modules: body.modules }, className: body.className, limits: body.limits, egress: body.egress, env: bindings(body.env) });
     const v = await engine.version(tenant!, workflow, r.version);
-    return c.json({ workflow, version: r.version, className: r.className, createdAt: iso(v.createdAt) });
+    return c.json({ workflow, version: r.version, className: r.className, createdAt: iso(v.createdAt), ignored: r.ignored });
   });
   routes.add({ method: "get", path: `${W}/:workflow`, summary: "a workflow and its versions", auth: "tenant", responses: { 200: "workflow" } }, async (c, { tenant }) => {
     const workflow = validateWorkflowName(c.req.param("workflow"));

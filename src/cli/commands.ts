@@ -11,6 +11,8 @@ import {
   type CompileMessage, type Tenant, type TokenInfo, type WorkflowDetail, type WorkflowListItem,
 } from "./format.ts";
 import { collectModules, InputError, workflowNameFor } from "./modules.ts";
+import { rootOf, withPackages } from "./packages.ts";
+import { WeftError } from "../core/errors.ts";
 import { UsageError } from "./run.ts";
 
 // ---- the framework -------------------------------------------------------------------------------
@@ -337,14 +339,18 @@ export const tenantCommands: Command[] = [
 export interface Bundle {
   mainModule: string;
   modules: Record<string, string>;
-  /** absolute paths of every file in the bundle */
+  /** absolute paths of the workflow's own files (what `weft dev` watches) */
   files: string[];
+  /** the npm packages bundled from node_modules (packages.ts), by the names the code imports */
+  packages: string[];
+  /** bundling the packages failed (a Node.js built-in, a package not installed): deploying it throws this 422 */
+  error?: ApiError;
   /** a module name → the path to show the user (relative to the working directory) */
   localPath(module: string): string;
 }
 
-/** Read FILE and the local modules it imports (collectModules), remembering where each came from. */
-export function bundle(file: string): Bundle {
+/** Read FILE and the local modules it imports (collectModules) with the npm packages they import, remembering where each came from. */
+export async function bundle(file: string): Promise<Bundle> {
   let code: ReturnType<typeof collectModules>;
   try {
     code = collectModules(file);
@@ -352,19 +358,27 @@ export function bundle(file: string): Bundle {
     if (e instanceof InputError) throw new UsageError(e.message);
     throw e;
   }
-  const main = resolve(file);
-  const mainRel = code.mainModule.split("/").join(sep);
-  const root = main.slice(0, main.length - mainRel.length);
+  const root = rootOf(file, code.mainModule);
   const abs = (m: string) => resolve(root, m.split("/").join(sep));
-  return {
+  const b: Bundle = {
     mainModule: code.mainModule,
     modules: code.modules,
     files: Object.keys(code.modules).map(abs),
+    packages: [],
     localPath: (m) => {
       const p = relative(process.cwd(), abs(m));
       return p === "" || p.startsWith("..") ? abs(m) : p;
     },
   };
+  try {
+    const withPkgs = await withPackages(code, root);
+    b.modules = withPkgs.modules;
+    b.packages = withPkgs.packages;
+  } catch (e) {
+    if (!(e instanceof WeftError)) throw e;
+    b.error = new ApiError(422, e.code, e.message, e.details);
+  }
+  return b;
 }
 
 export function readEnvFile(path: string): Record<string, unknown> {
@@ -386,6 +400,13 @@ export interface DeployResult {
   version: string;
   className: string;
   createdAt: string;
+  /** exports that load but are not run (a Workers fetch handler, WorkerEntrypoint/DurableObject classes); older servers send none */
+  ignored?: { export: string; kind: string; why: string }[];
+}
+
+/** "Not run: …" lines for the exports the deploy loaded but does not run (empty when none). */
+export function ignoredText(r: DeployResult): string {
+  return (r.ignored ?? []).map((x) => `\nNot run: ${x.export === "default" ? "export default" : `export ${x.export}`} (${x.kind}): ${x.why}`).join("");
 }
 
 export interface DeployInput {
@@ -395,7 +416,8 @@ export interface DeployInput {
   env?: Record<string, unknown>;
 }
 
-export function deployBundle(client: Client, b: Bundle, d: DeployInput): Promise<DeployResult> {
+export async function deployBundle(client: Client, b: Bundle, d: DeployInput): Promise<DeployResult> {
+  if (b.error) throw b.error; // found while bundling: nothing goes to the server
   const body: Record<string, unknown> = { mainModule: b.mainModule, modules: b.modules };
   if (d.className !== undefined) body.className = d.className;
   if (d.env !== undefined) body.env = d.env;
@@ -426,7 +448,7 @@ export const deployCommand: Command = {
     const file = c.args.FILE!;
     const workflow = c.str("workflow") ?? workflowNameFor(file);
     const env = c.str("bindings") === undefined ? undefined : readEnvFile(c.str("bindings")!);
-    const b = bundle(file);
+    const b = await bundle(file);
     let r: DeployResult;
     try {
       r = await deployBundle(c.client, b, { tenant: c.tenant, workflow, className: c.str("class"), env });
@@ -436,7 +458,8 @@ export const deployCommand: Command = {
       c.io.err(`weft deploy: ${file} does not compile; nothing was deployed.\n${text}`);
       return 1;
     }
-    c.print(r, () => `Deployed ${workflow} version ${r.version} (class ${r.className}) to tenant "${c.tenant}".\n` +
+    c.print(r, () => `Deployed ${workflow} version ${r.version} (class ${r.className}) to tenant "${c.tenant}".` +
+      `${b.packages.length ? `\nBundled from node_modules: ${b.packages.join(", ")}` : ""}${ignoredText(r)}\n` +
       `Start an instance with: weft instances create ${workflow} --tenant ${c.tenant}`);
     return 0;
   },

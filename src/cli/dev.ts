@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, watch, writeFileSync, type FSWatcher } from "n
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { ApiError, Client } from "./client.ts";
 import {
-  bundle, compileErrorText, deployBundle, readEnvFile, reportError, type Bundle, type Command, type Ctx,
+  bundle, compileErrorText, deployBundle, ignoredText, readEnvFile, reportError, type Bundle, type Command, type Ctx,
 } from "./commands.ts";
 import { workflowNameFor } from "./modules.ts";
 import { UsageError } from "./run.ts";
@@ -115,7 +115,7 @@ async function runDev(c: Ctx): Promise<number> {
   const dataDir = resolve(c.str("data") ?? ".weft-dev");
   const envFile = c.str("bindings");
   const className = c.str("class");
-  let b: Bundle = bundle(file);
+  let b: Bundle = await bundle(file);
   const readEnv = () => (envFile === undefined ? undefined : readEnvFile(envFile));
   let env = readEnv();
   const { io } = c;
@@ -180,6 +180,8 @@ async function runDev(c: Ctx): Promise<number> {
         lastDeployed = fingerprint;
         serving = r.version;
         if (announced) io.out(`[${clock()}] ↻ Deployed ${workflow} version ${r.version} (${Math.round(performance.now() - t0)} ms)`);
+        const notRun = ignoredText(r);
+        if (notRun) io.out(notRun.slice(1));
       } catch (e) {
         lastDeployed = fingerprint; // the same broken code is not deployed again until it changes
         const text = compileErrorText(e, b);
@@ -208,7 +210,7 @@ async function runDev(c: Ctx): Promise<number> {
     let again = false;
     const redeploy = async (): Promise<void> => {
       try {
-        b = bundle(file);
+        b = await bundle(file);
         env = readEnv();
       } catch (e) {
         if (!(e instanceof UsageError)) throw e;

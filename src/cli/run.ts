@@ -10,12 +10,14 @@ import { WeftError } from "../core/errors.ts";
 import type { Engine } from "../main.ts";
 import type { WorkflowInstance } from "../engine/binding.ts";
 import { collectModules, InputError, workflowNameFor } from "./modules.ts";
+import { rootOf, withPackages } from "./packages.ts";
 import { EventFeeder, runRealTime, runSkipTime, type QueuedEvent } from "./drive.ts";
 
 export const RUN_HELP = `Usage: weft run FILE.ts [options]
 
-Runs the workflow in FILE.ts (and the local modules it imports) in a temporary embedded engine until
-the instance ends, then prints the instance detail (status, output, error, steps) as JSON.
+Runs the workflow in FILE.ts (with the local modules and the npm packages from node_modules it
+imports) in a temporary embedded engine until the instance ends, then prints the instance detail
+(status, output, error, steps) as JSON.
 Exit code: 0 when the instance completed, 1 when it errored or was terminated, or the code did not
 deploy (the error is printed on stderr as JSON { code, message, details }), 2 for bad usage.
 
@@ -114,6 +116,12 @@ export async function runCommand(args: RunArgs, io: RunIo = defaultIo): Promise<
     if (e instanceof InputError) throw new UsageError(e.message);
     throw e;
   }
+  try {
+    code = await withPackages(code, rootOf(args.file, code.mainModule)); // npm packages from node_modules
+  } catch (e) {
+    io.err(errorJson(e));
+    return 1;
+  }
   // loaded here, not at the top: usage errors and --help do not pay for the engine, isolates and esbuild
   const [{ Engine }, { VirtualClock }] = await Promise.all([import("../main.ts"), import("../core/virtual-clock.ts")]);
   const dataDir = mkdtempSync(join(tmpdir(), "weft-run-"));
@@ -131,7 +139,8 @@ export async function runCommand(args: RunArgs, io: RunIo = defaultIo): Promise<
     const workflow = workflowNameFor(args.file);
     let inst: WorkflowInstance;
     try {
-      await engine.deploy({ tenant: "local", workflow, code, className: args.className });
+      const deployed = await engine.deploy({ tenant: "local", workflow, code, className: args.className });
+      for (const x of deployed.ignored) io.err(`weft run: not run: ${x.export === "default" ? "export default" : `export ${x.export}`} (${x.kind}): ${x.why}`);
       inst = await engine.workflow("local", workflow).create({ params: args.params });
     } catch (e) {
       io.err(errorJson(e));

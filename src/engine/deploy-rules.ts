@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { ErrorCode, WeftError } from "../core/errors.ts";
 import type { WorkflowLimits } from "./config.ts";
+import type { BundleExports } from "./ports.ts";
 import { fnMarker, secretMarker } from "../core/env-codec.ts";
 import { HostFunctionRef, SecretValue } from "./secrets.ts";
 
@@ -58,6 +59,48 @@ export function pickClass(found: { classes: string[]; exports: string[] }, class
     });
   }
   throw new WeftError(ErrorCode.AmbiguousWorkflowClass, `several workflow classes are exported (${found.classes.join(", ")}); pass className to choose one`, { classes: found.classes });
+}
+
+/** An export of the deployed module that loads but that Weft does not run (Cloudflare would run it). */
+export interface IgnoredExport {
+  export: string;
+  kind: "fetch handler" | "worker handler" | "worker entrypoint" | "durable object" | "workflow";
+  /** the handler methods of a handler object (fetch, scheduled, queue, …) */
+  handlers?: string[];
+  why: string;
+}
+
+/**
+ * What a deploy does not run, for its result: Workers handlers (`export default { fetch }`),
+ * WorkerEntrypoint and DurableObject classes, and the workflow classes other than the one chosen.
+ * RpcTarget classes and plain exports are ordinary code the workflow may use: not listed.
+ */
+export function ignoredExports(found: BundleExports, className: string): IgnoredExport[] {
+  const out: IgnoredExport[] = [];
+  for (const name of found.exports) {
+    const k = found.kinds?.[name];
+    if (!k || k.kind === "rpc target" || name === className) continue;
+    const label = name === "default" ? "the default export" : name;
+    switch (k.kind) {
+      case "fetch handler":
+      case "worker handler":
+        out.push({
+          export: name, kind: k.kind, handlers: k.handlers ?? [],
+          why: `${label} is a Workers handler (${(k.handlers ?? []).join(", ")}): Weft runs only the workflow class ${className}; instances are created through Weft's API or binding, not by requests to this handler`,
+        });
+        break;
+      case "worker entrypoint":
+        out.push({ export: name, kind: k.kind, why: `${label} extends WorkerEntrypoint: it loads and the workflow may use it, but Weft runs only the workflow class ${className} and never calls it as an entrypoint` });
+        break;
+      case "durable object":
+        out.push({ export: name, kind: k.kind, why: `${label} extends DurableObject: it loads, but Weft has no Durable Object namespaces and never instantiates it` });
+        break;
+      case "workflow":
+        out.push({ export: name, kind: k.kind, why: `${label} is another workflow class: this deploy runs ${className}; deploy with className "${name}" to run it` });
+        break;
+    }
+  }
+  return out;
 }
 
 /** the shape a deploy's code must have: { mainModule, modules: { file: source } } */

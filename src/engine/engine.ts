@@ -15,7 +15,7 @@ import { InstanceRun } from "./run.ts";
 import type { InstanceDataPort } from "../instance-data/ports.ts";
 import type { EngineDeps, SandboxRuntime, TenantCode } from "./ports.ts";
 import { SecretBox, openSecrets } from "./secrets.ts";
-import { checkCode, compileLimits, encodeEnv, pickClass, versionId } from "./deploy-rules.ts";
+import { checkCode, compileLimits, encodeEnv, ignoredExports, pickClass, versionId, type IgnoredExport } from "./deploy-rules.ts";
 import { Scheduler, type Ready } from "./scheduler.ts";
 import { StoreRetry } from "./store-retry.ts";
 import { HostSides } from "./host-side.ts";
@@ -274,7 +274,7 @@ export class Engine implements EngineCore {
   }
 
   // ---- deploy --------------------------------------------------------------------------------
-  async deploy(d: DeployInput): Promise<{ version: string; className: string }> {
+  async deploy(d: DeployInput): Promise<{ version: string; className: string; ignored: IgnoredExport[] }> {
     const tenant = validateTenantName(d.tenant);
     const workflow = validateWorkflowName(d.workflow);
     checkCode(d.code);
@@ -310,7 +310,7 @@ export class Engine implements EngineCore {
     this.versions.set(`${tenant}/${workflow}/${version}`, rec);
     this.latest.set(`${tenant}/${workflow}`, rec);
     this.hostSides.set(rec, { functions, egress });
-    return { version, className };
+    return { version, className, ignored: ignoredExports(found, className) };
   }
 
   /** The version new instances of a workflow get (cached: creates are hot, deploys are rare). */

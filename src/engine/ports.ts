@@ -4,6 +4,7 @@
 import type { ActivationResult, Command, Job, SyncReply, SyncRequest } from "../sandbox/protocol.ts";
 import type { Store } from "../store/ports.ts";
 import type { InstanceDataPort } from "../instance-data/ports.ts";
+import type { ErrorInfo } from "../core/errors.ts";
 
 export type ActivationOutcome =
   | { ok: true; result: ActivationResult; cpuMs: number }
@@ -35,13 +36,24 @@ export interface SandboxRuntime {
   runtimeCode(): Promise<string>;
   /** tenant modules → one bundle; a compile error names file:line:col */
   compile(code: TenantCode): Promise<string>;
-  /** the workflow classes and exports of a bundle (a deploy's check) */
-  inspect(runtimeCode: string, tenantCode: string, memoryMb: number, timeoutMs: number): Promise<{ classes: string[]; exports: string[] }>;
+  /** the workflow classes and exports of a bundle (a deploy's check), and the kind of those Weft recognizes */
+  inspect(runtimeCode: string, tenantCode: string, memoryMb: number, timeoutMs: number): Promise<BundleExports>;
   openContext(versionKey: string, runtimeCode: string, tenantCode: string, memoryMb: number, timeoutMs: number, async?: boolean): Promise<SandboxContext>;
   /** make a spare isolate ready */
   refill(runtimeCode: string): void;
   stats(): { isolates: number; contexts: number; runs: number; heapBytes: number };
   dispose(): Promise<void>;
+  /** an error recorded from tenant code with its stack at the tenant's files and lines (the bundle's source map) */
+  mapError?(bundle: string, error: ErrorInfo): ErrorInfo;
+}
+
+export type ExportKind = "workflow" | "worker entrypoint" | "durable object" | "rpc target" | "fetch handler" | "worker handler";
+
+export interface BundleExports {
+  classes: string[];
+  exports: string[];
+  /** the exports Weft recognizes: classes extending the "cloudflare:workers" bases, Workers handler objects */
+  kinds?: Record<string, { kind: ExportKind; handlers?: string[] }>;
 }
 
 export interface EngineDeps {

@@ -200,7 +200,7 @@ export class InstanceRun {
       case "call":
         return this.onCall(c);
       case "attemptDone":
-        return this.onAttemptDone(c.key, c.attempt, c.value, c.error);
+        return this.onAttemptDone(c.key, c.attempt, c.value, c.error && this.mapped(c.error));
       case "hostCall":
       case "fetch":
         return this.onHostCall(c);
@@ -222,11 +222,16 @@ export class InstanceRun {
       case "complete":
         return this.onComplete(c.value);
       case "fail":
-        return this.finish("errored", { error: errorInfo(c.error) }, "workflow_errored");
+        return this.finish("errored", { error: errorInfo(this.mapped(c.error)) }, "workflow_errored");
       case "rollbackDone":
         this.rollbackDone?.();
         return this.stop();
     }
+  }
+
+  /** an error the guest reported, its stack at the tenant's files and lines: only errors pay for the mapping */
+  private mapped(e: ErrorInfo): ErrorInfo {
+    return e.stack && this.e.sandbox.mapError ? this.e.sandbox.mapError(this.version.bundle, e) : e;
   }
 
   private onCall(c: Extract<Command, { t: "call" }>): void {

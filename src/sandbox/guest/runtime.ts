@@ -11,6 +11,7 @@ import { WorkflowEntrypoint, NonRetryableError, WorkflowRun, errorInfo, toError 
 import { mapEnv } from "../../core/env-codec.ts";
 import { checkSerializable } from "../../core/values.ts";
 import { makeFs, makeStorage } from "./storage.ts";
+import { DurableObject, RpcPromise, RpcProperty, RpcStub, RpcTarget, ServiceStub, WorkerEntrypoint, envProxy, waitUntil } from "./workers-compat.ts";
 import type { ActivationResult, Command, Job, InitJob, SyncReply, SyncRequest } from "../protocol.ts";
 
 const g = globalThis as unknown as Record<string, unknown>;
@@ -24,6 +25,8 @@ interface RunState {
   clock: GuestClock;
   rnd: GuestRandom;
   ids: Set<number>;
+  /** the run's bindings, also what `import { env } from "cloudflare:workers"` reads while it runs */
+  env?: object;
 }
 
 const commands: Command[] = [];
@@ -156,7 +159,13 @@ class WorkflowTimeoutError extends Error {
     this.name = "WorkflowTimeoutError";
   }
 }
-define(g, "__weft_modules", Object.freeze({ WorkflowEntrypoint, NonRetryableError, WorkflowTimeoutError }));
+define(g, "__weft_modules", Object.freeze({
+  WorkflowEntrypoint, NonRetryableError, WorkflowTimeoutError,
+  // the rest of workerd's "cloudflare:workers" (workers-compat.ts): they load; Weft runs only workflows
+  WorkerEntrypoint, DurableObject, RpcTarget, RpcStub, RpcPromise, RpcProperty, ServiceStub, waitUntil,
+  env: envProxy(() => current?.env),
+  exports: envProxy(() => undefined),
+}));
 
 // ---- activation --------------------------------------------------------------------------------
 function findClass(name: string): new (ctx: unknown, env: unknown) => { run: (e: unknown, s: unknown) => unknown } {
@@ -174,6 +183,7 @@ function start(runId: number, job: InitJob): void {
   current = { run, clock, rnd, ids: new Set() };
   runs.set(runId, current);
   const env = buildEnv(job.env);
+  current.env = env as object;
   const ctx = Object.freeze({ instanceId: job.instanceId, storage, fs: files });
   const Cls = findClass(job.className);
   void run.start(Cls, ctx, env);

@@ -50,6 +50,7 @@ export function toError(info: ErrorInfo): Error {
   const e = info.nonRetryable ? new NonRetryableError(info.message, info.name) : new Error(info.message);
   e.name = info.name;
   if (info.code) (e as Error & { code?: string }).code = info.code;
+  if (info.stack) e.stack = info.stack; // a failed step rethrown keeps where it failed (at the tenant's lines)
   return e;
 }
 

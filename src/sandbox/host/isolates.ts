@@ -11,6 +11,7 @@ import { runInNewContext } from "node:vm";
 import { ErrorCode, WeftError } from "../../core/errors.ts";
 import type { ActivationResult, Command, Job, SyncReply, SyncRequest } from "../protocol.ts";
 import { TENANT_GLOBAL } from "./compile.ts";
+import { RUNTIME_FILE, TENANT_FILE, firstFrame, mapStack } from "./source-map.ts";
 
 export interface IsolateOptions {
   memoryMb: number;
@@ -24,6 +25,13 @@ export interface IsolateOptions {
   maxContextsPerIsolate: number;
   maxRunsPerContext: number;
   maxIdleIsolates: number;
+}
+
+/** what a bundle exports: its workflow classes, and the kind of each export Weft recognizes (engine/ports.ts) */
+export interface BundleExports {
+  classes: string[];
+  exports: string[];
+  kinds: Record<string, { kind: "workflow" | "worker entrypoint" | "durable object" | "rpc target" | "fetch handler" | "worker handler"; handlers?: string[] }>;
 }
 
 export type ActivationOutcome =
@@ -411,27 +419,54 @@ export class IsolatePool {
     return slot;
   }
 
-  /** Evaluate the bundle once in a scratch context and list the exported WorkflowEntrypoint subclasses. */
-  async inspect(runtimeCode: string, tenantCode: string, memoryMb: number, timeoutMs: number): Promise<{ classes: string[]; exports: string[] }> {
+  /**
+   * Evaluate the bundle once in a scratch context and list the exported WorkflowEntrypoint subclasses,
+   * and what the other exports are (Workers entrypoints and handlers load but are not run).
+   */
+  async inspect(runtimeCode: string, tenantCode: string, memoryMb: number, timeoutMs: number): Promise<BundleExports> {
     const iso = new ivm.Isolate({ memoryLimit: memoryMb });
     const handles: { release(): void }[] = [];
     try {
       const ctx = await iso.createContext();
       handles.push(ctx);
-      const rt = await iso.compileScript(runtimeCode);
+      const rt = await iso.compileScript(runtimeCode, { filename: RUNTIME_FILE });
       handles.push(rt);
       await rt.run(ctx, { timeout: timeoutMs });
-      const tn = await iso.compileScript(tenantCode, { filename: "tenant.js" });
+      const tn = await iso.compileScript(tenantCode, { filename: TENANT_FILE });
       handles.push(tn);
-      await tn.run(ctx, { timeout: timeoutMs });
+      try {
+        await tn.run(ctx, { timeout: timeoutMs });
+      } catch (e) {
+        // the module threw while loading: say where, in the tenant's files
+        const err = e as Error;
+        const stack = typeof err?.stack === "string" ? mapStack(tenantCode, err.stack) : undefined;
+        const where = firstFrame(stack);
+        const message = `${err?.message ?? String(e)}${where ? ` (at ${where})` : ""}`;
+        throw new WeftError(ErrorCode.CompileError, `the workflow module failed while loading: ${message}`, { message, ...(stack ? { stack } : {}) });
+      }
       const json = (await ctx.eval(
-        `(() => { const x = globalThis.${TENANT_GLOBAL} || {}; const W = globalThis.__weft_modules.WorkflowEntrypoint;
+        `(() => { const x = globalThis.${TENANT_GLOBAL} || {}; const M = globalThis.__weft_modules;
+           const sub = (v, C) => typeof v === "function" && v.prototype instanceof C;
+           const HANDLERS = ["fetch", "scheduled", "queue", "email", "tail", "trace", "tailStream", "test", "connect"];
            const names = Object.keys(x);
-           return JSON.stringify({ exports: names, classes: names.filter((k) => typeof x[k] === "function" && x[k].prototype instanceof W) }); })()`,
+           const kinds = {};
+           for (const k of names) {
+             const v = x[k];
+             if (sub(v, M.WorkflowEntrypoint)) kinds[k] = { kind: "workflow" };
+             else if (sub(v, M.WorkerEntrypoint)) kinds[k] = { kind: "worker entrypoint" };
+             else if (sub(v, M.DurableObject)) kinds[k] = { kind: "durable object" };
+             else if (sub(v, M.RpcTarget)) kinds[k] = { kind: "rpc target" };
+             else if (v !== null && typeof v === "object") {
+               const handlers = HANDLERS.filter((h) => { try { return typeof v[h] === "function"; } catch { return false; } });
+               if (handlers.length) kinds[k] = { kind: handlers.includes("fetch") ? "fetch handler" : "worker handler", handlers };
+             }
+           }
+           return JSON.stringify({ exports: names, classes: names.filter((k) => kinds[k] && kinds[k].kind === "workflow"), kinds }); })()`,
         { timeout: timeoutMs },
       )) as string;
-      return JSON.parse(json) as { classes: string[]; exports: string[] };
+      return JSON.parse(json) as BundleExports;
     } catch (e) {
+      if (e instanceof WeftError) throw e;
       const message = (e as Error).message;
       throw new WeftError(ErrorCode.CompileError, `the workflow module failed while loading: ${message}`, { message });
     } finally {
