@@ -56,12 +56,13 @@ import { count } from "mimetext/counter";
 import { shout, fail, hasFs } from "cjs-pkg";
 import type { Shape } from "types-only";
 import { twice } from "./lib/util";
+import { AgentWorkflow } from "agents/workflows";
 
-export class Mailer extends WorkflowEntrypoint {
+export class Mailer extends AgentWorkflow {
   async run(event: WorkflowEvent<{ to: string }>, step: WorkflowStep) {
     const composed = await step.do("compose", async () => {
       const shape: Shape = { ok: true };
-      return { a: create("hi"), b: mime.create("yo"), count: count(), loud: twice(shout(event.payload.to)), hasFs: hasFs(), shape };
+      return { a: create("hi"), b: mime.create("yo"), count: count(), loud: twice(shout(event.payload.to)), hasFs: hasFs(), shape, agent: this.agentName() };
     });
     let failed = "";
     try {
@@ -106,6 +107,9 @@ before(() => {
     `  throw new Error("from the package");`,
     `};`,
   ].join("\n") + "\n");
+  // a package whose workflow base class extends the runtime's (it imports "cloudflare:workers" itself)
+  write("node_modules/agents/package.json", JSON.stringify({ name: "agents", version: "1.0.0", type: "module", exports: { "./workflows": "./workflows.js" } }));
+  write("node_modules/agents/workflows.js", `import { WorkflowEntrypoint } from "cloudflare:workers";\nexport class AgentWorkflow extends WorkflowEntrypoint { agentName() { return "agent:" + this.constructor.name; } }\n`);
   // types only: an import type of it must not make the CLI look for JavaScript
   write("node_modules/types-only/package.json", JSON.stringify({ name: "types-only", version: "1.0.0", types: "index.d.ts" }));
   write("node_modules/types-only/index.d.ts", "export interface Shape { ok: boolean }\n");
@@ -129,12 +133,12 @@ test("weft run bundles npm packages from node_modules as wrangler does; a packag
   const d = JSON.parse(r.stdout) as Detail;
   assert.equal(d.status, "complete");
   assert.deepEqual(d.output, {
-    a: "workerd:hi", b: "workerd:yo", count: 2, loud: "ADAADA", hasFs: false, shape: { ok: true }, failed: "from the package",
-  }, "the workerd condition, default and named imports, one copy of the package behind its subpath, fs only tried");
+    a: "workerd:hi", b: "workerd:yo", count: 2, loud: "ADAADA", hasFs: false, shape: { ok: true }, agent: "agent:Mailer", failed: "from the package",
+  }, "the workerd condition, default and named imports, one copy of the package behind its subpath, fs only tried, a base class from a package");
   const stack = d.steps.find((s) => s.name === "explode")!.attempts![0]!.error!.stack!;
   // (the frame's function name is V8's, from the bundle: esbuild may have renamed it, as here to fail2)
   assert.match(stack, /at fail\d* \(\.\.\/node_modules\/cjs-pkg\/index\.js:6:9\)/, stack);
-  assert.match(stack, /\(index\.ts:17:\d+\)/, stack);
+  assert.match(stack, /\(index\.ts:18:\d+\)/, stack);
   assert.doesNotMatch(stack, /tenant\.js|weft:runtime|packages\.cjs/, stack);
   assert.match(r.stderr, /weft run: not run: export default \(fetch handler\)/);
 });
@@ -175,7 +179,7 @@ test("weft deploy sends the bundled packages, says what it bundled and what the 
 
   const text = await weft(["deploy", "src/index.ts", "--tenant", "acme", "--workflow", "mailer"], env);
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, /Bundled from node_modules: cjs-pkg, mimetext, mimetext\/counter\n/);
+  assert.match(text.stdout, /Bundled from node_modules: agents\/workflows, cjs-pkg, mimetext, mimetext\/counter\n/);
   assert.match(text.stdout, /Not run: export default \(fetch handler\): the default export is a Workers handler \(fetch\)/);
   const j = await weft(["deploy", "src/index.ts", "--tenant", "acme", "--workflow", "mailer", "--json"], env);
   assert.equal(j.code, 0, j.stderr);
@@ -183,7 +187,7 @@ test("weft deploy sends the bundled packages, says what it bundled and what the 
   assert.equal(r.className, "Mailer");
   assert.deepEqual(r.ignored.map((x) => [x.export, x.kind]), [["default", "fetch handler"]]);
   const version = await call("GET", `/v1/tenants/acme/workflows/mailer/versions/${(r as unknown as { version: string }).version}`);
-  assert.deepEqual(Object.keys(version.body.modules).sort(), ["cjs-pkg", "index.ts", "lib/util.ts", "mimetext", "mimetext/counter", "node_modules/.weft/packages.cjs"]);
+  assert.deepEqual(Object.keys(version.body.modules).sort(), ["agents/workflows", "cjs-pkg", "index.ts", "lib/util.ts", "mimetext", "mimetext/counter", "node_modules/.weft/packages.cjs"]);
   const created = await call("POST", "/v1/tenants/acme/workflows/mailer/instances", { params: { to: "bo" } });
   assert.equal(created.status, 201);
   let detail: { status: string; output: Record<string, unknown> } | undefined;
