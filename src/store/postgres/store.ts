@@ -19,6 +19,7 @@ import type {
   JournalResult, ListFilter, LogLine, NewInstance, Release, SqlImagePart, StepRecord, Store, VersionRecord,
 } from "../ports.ts";
 import { migrate } from "./migrations.ts";
+import { opsStatement, splitOps } from "./ops.ts";
 import { activityBuckets, dec, enc, json, num, stepRow, tenantRow, tokenRow, unjson, versionRow, type Row } from "../rows.ts";
 type Db = pg.Pool | pg.PoolClient;
 
@@ -323,9 +324,10 @@ export class PostgresStore implements Store {
 
   /** history numbers after the instance's last; the caller holds the instance's row lock */
   private async histMany(c: Db, pk: number, entries: { type: HistoryType; at: number; data?: unknown }[]): Promise<void> {
-    const r = (await this.one(`SELECT COALESCE(MAX(seq), 0) AS s FROM history WHERE instance = $1`, [pk], c))!;
-    let seq = r.s as number;
-    for (const e of entries) await this.q(`INSERT INTO history (instance, seq, type, at, data) VALUES ($1,$2,$3,$4,$5)`, [pk, ++seq, e.type, e.at, json(e.data)], c);
+    await this.q(`INSERT INTO history (instance, seq, type, at, data)
+                  SELECT $1::bigint, m.s + x.ord, x.type, x.at, x.data FROM (SELECT COALESCE(MAX(seq), 0) AS s FROM history WHERE instance = $1) m,
+                  unnest($2::text[], $3::bigint[], $4::text[]) WITH ORDINALITY AS x(type, at, data, ord)`,
+    [pk, entries.map((e) => e.type), entries.map((e) => e.at), entries.map((e) => json(e.data))], c);
   }
 
   // ---- the run queue -------------------------------------------------------------------------
@@ -408,9 +410,14 @@ export class PostgresStore implements Store {
                                                RETURNING pk`, [leaseUntil, node, pks], c)).map((r) => r.pk as number));
   }
 
-  /** the fence and the row lock in one statement: refused (LeaseLost) unless `epoch` still owns the instance */
-  private async fenced(c: pg.PoolClient, pk: number, epoch: number): Promise<Row> {
-    const r = await this.one(`SELECT epoch, sql_seq FROM instances WHERE pk = $1 AND epoch = $2 FOR UPDATE`, [pk, epoch], c);
+  /**
+   * The fence and the row lock in one statement: refused (LeaseLost) unless `epoch` still owns the
+   * instance. `notify`: the same statement tells the other nodes the instance changed (at commit).
+   */
+  private async fenced(c: pg.PoolClient, pk: number, epoch: number, notify = false): Promise<Row> {
+    const r = notify
+      ? await this.one(`SELECT epoch, sql_seq, pg_notify($3, $4) FROM instances WHERE pk = $1 AND epoch = $2 FOR UPDATE`, [pk, epoch, this.channel, String(pk)], c)
+      : await this.one(`SELECT epoch, sql_seq FROM instances WHERE pk = $1 AND epoch = $2 FOR UPDATE`, [pk, epoch], c);
     if (!r) {
       const now = await this.one(`SELECT epoch FROM instances WHERE pk = $1`, [pk], c);
       throw new WeftError(ErrorCode.LeaseLost, `instance ${pk}: this run (epoch ${epoch}) no longer owns the instance (now ${now ? String(now.epoch) : "deleted"}); its write was refused`, { pk, epoch });
@@ -421,11 +428,8 @@ export class PostgresStore implements Store {
   async release(pk: number, epoch: number, rel: Release, ops: JournalOp[]): Promise<{ readyAt: number | null }> {
     return this.serial(pk, () => this.tx(async (c) => {
       const cur = await this.fenced(c, pk, epoch);
-      const done = await this.applyOps(c, pk, ops, cur, rel);
-      if (done) {
-        await this.changed(c, pk, done.readyAt !== null && done.readyAt <= rel.now);
-        return done;
-      }
+      const done = await this.applyOps(c, pk, ops, cur, rel, true);
+      if (done) return done; // (the other nodes were told in its statement)
       const r = (await this.one(`UPDATE instances SET ready_at = CASE WHEN status IN (${CLAIMABLE_SQL}) AND wakes > $1 THEN $2 WHEN status IN (${CLAIMABLE_SQL}) THEN $3::bigint ELSE NULL END,
                                  claim_owner = NULL, claim_until = NULL WHERE pk = $4 RETURNING ready_at`, [rel.seenWakes, rel.now, rel.readyAt, pk], c))!;
       const readyAt = num(r.ready_at);
@@ -515,79 +519,31 @@ export class PostgresStore implements Store {
     }));
   }
 
-  /** the ops of one write (the instance's row is locked: `cur`); with `rel`, the status op also releases the claim */
-  private async applyOps(c: pg.PoolClient, pk: number, ops: JournalOp[], cur: Row, rel?: Release): Promise<{ readyAt: number | null } | undefined> {
-    let released: { readyAt: number | null } | undefined;
+  /**
+   * The ops of one write (the instance's row is locked: `cur`) in one statement (ops.ts); with `rel`,
+   * the status op also releases the claim and — `notify` — tells the other nodes in that statement.
+   */
+  private async applyOps(c: pg.PoolClient, pk: number, ops: JournalOp[], cur: Row, rel?: Release, notify = false): Promise<{ readyAt: number | null } | undefined> {
     const sql = ops.find((o): o is Extract<JournalOp, { op: "sql" }> => o.op === "sql");
     if (sql) checkSqlSeq(cur.sql_seq as number, sql.seq);
-    const history = ops.filter((o): o is Extract<JournalOp, { op: "history" }> => o.op === "history");
-    if (history.length > 0) await this.histMany(c, pk, history);
-    for (const o of ops) {
-      switch (o.op) {
-        case "step":
-          await this.q(`INSERT INTO steps (instance, key, kind, seq, name, count, state, value, error, at, started_at, due_at, attempts, config, event_type)
-                        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)
-                        ON CONFLICT (instance, key) DO UPDATE SET state = excluded.state, value = excluded.value, error = excluded.error, at = excluded.at,
-                          due_at = excluded.due_at, attempts = excluded.attempts WHERE steps.state = 'pending'`,
-            [pk, o.key, o.kind, o.seq, o.name, o.count, o.state, enc(o.value), json(o.error), o.at ?? null, o.startedAt, o.dueAt ?? null, o.attempts, json(o.config), o.eventType ?? null], c);
-          break;
-        case "attempt":
-          await this.q(`INSERT INTO attempts (instance, key, attempt, started_at, ended_at, success, error) VALUES ($1,$2,$3,$4,$5,$6,$7)
-                        ON CONFLICT (instance, key, attempt) DO UPDATE SET started_at = excluded.started_at, ended_at = excluded.ended_at, success = excluded.success, error = excluded.error`,
-            [pk, o.key, o.attempt, o.startedAt, o.endedAt, o.success, json(o.error)], c);
-          break;
-        case "status": {
-          const args: unknown[] = [];
-          const p = (v: unknown): string => (args.push(v), `$${args.length}`);
-          const sets = [`status = ${p(o.status)}`, `modified_at = ${p(Date.now())}`];
-          if (o.wakeAt !== undefined) sets.push(`wake_at = ${p(o.wakeAt)}::bigint`);
-          if (o.output !== undefined) sets.push(`output = ${p(enc(o.output))}`);
-          if (o.error !== undefined) sets.push(`error = ${p(json(o.error))}`);
-          if (o.endedAt !== undefined) sets.push(`ended_at = ${p(o.endedAt)}::bigint`);
-          if (o.startedAt !== undefined) sets.push(`started_at = COALESCE(started_at, ${p(o.startedAt)}::bigint)`);
-          if (rel) {
-            // the release in the same statement: a wake-up the run has not acted on makes it due at once
-            if (isClaimable(o.status)) sets.push(`ready_at = CASE WHEN wakes > ${p(rel.seenWakes)} THEN ${p(rel.now)}::bigint ELSE ${p(rel.readyAt)}::bigint END`);
-            else sets.push("ready_at = NULL");
-            sets.push("claim_owner = NULL", "claim_until = NULL");
-            const r = (await this.one(`UPDATE instances SET ${sets.join(", ")} WHERE pk = ${p(pk)} RETURNING ready_at`, args, c))!;
-            released = { readyAt: num(r.ready_at) };
-          } else {
-            await this.q(`UPDATE instances SET ${sets.join(", ")} WHERE pk = ${p(pk)}`, args, c);
-          }
-          break;
-        }
-        case "objects":
-          await this.insertObjects(o.tenant, o.objects, c);
-          break;
-        case "fs":
-          await this.q(`UPDATE instances SET fs_head = $1, fs_files = $2 WHERE pk = $3`, [o.head, o.files, pk], c);
-          break;
-        case "sql": {
-          const pages = o.pages.filter((x) => x.pgno <= o.nPages);
-          if (pages.length > 0) {
-            await this.q(`INSERT INTO sql_pages (instance, pgno, data) SELECT $1, * FROM unnest($2::int[], $3::bytea[])
-                          ON CONFLICT (instance, pgno) DO UPDATE SET data = excluded.data`, [pk, pages.map((x) => x.pgno), pages.map((x) => Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength))], c);
-          }
-          await this.q(`DELETE FROM sql_pages WHERE instance = $1 AND pgno > $2`, [pk, o.nPages], c);
-          await this.q(`UPDATE instances SET sql_seq = $1, sql_by = $2, sql_pages = $3, sql_page_size = $4 WHERE pk = $5`, [o.seq, o.by, o.nPages, o.pageSize, pk], c);
-          break;
-        }
-        case "history":
-          break; // numbered and written above
-      }
+    let released: { readyAt: number | null } | undefined;
+    for (const part of splitOps(ops)) {
+      const st = opsStatement(pk, part, rel, notify ? { channel: this.channel } : undefined);
+      for (const o of st.objects) await this.insertObjects(o.tenant, o.objects, c);
+      if (st.text === "") continue;
+      const r = await this.one(st.text, st.args, c);
+      if (st.releases) released = { readyAt: num(r?.ready_at) };
     }
     return released;
   }
 
   async journal(pk: number, epoch: number, ops: JournalOp[]): Promise<JournalResult> {
     return this.serial(pk, () => this.tx(async (c) => {
-      const cur = await this.fenced(c, pk, epoch);
+      const cur = await this.fenced(c, pk, epoch, true);
       await this.applyOps(c, pk, ops, cur);
       // a wait journaled now takes an event buffered before it, in this same transaction
       const waits = ops.some((o) => o.op === "step" && o.kind === "wait" && o.state === "pending");
       const delivered = waits ? await this.match(c, pk, ops.find((o) => o.op === "history")?.at ?? Date.now()) : [];
-      await this.changed(c, pk);
       return { delivered };
     }));
   }
