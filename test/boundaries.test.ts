@@ -26,13 +26,13 @@ function files(dir: string): string[] {
   return out;
 }
 
-const IMPORT = /(?:^|\n)\s*(import|export)(\s+type)?\b[^;"'`]*?\bfrom\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)|(?:^|\n)\s*import\s*["']([^"']+)["']/g;
+const IMPORT = /(?:^|\n)\s*(import|export)(\s+type)?\b[^;"'`]*?\bfrom\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)|(?:^|\n)\s*import\s*["']([^"']+)["']|\brequire\(\s*["']([^"']+)["']\s*\)/g;
 
 function edges(file: string): Edge[] {
   const src = readFileSync(join(ROOT, file), "utf8").replace(/\/\*[^]*?\*\//g, "").replace(/(^|[^:"'`])\/\/[^\n]*/g, "$1");
   const out: Edge[] = [];
   for (const m of src.matchAll(IMPORT)) {
-    const spec = m[3] ?? m[4] ?? m[5]!;
+    const spec = m[3] ?? m[4] ?? m[5] ?? m[6]!;
     const to = spec.startsWith(".") ? normalize(join(dirname(file), spec)) : spec;
     out.push({ from: file, to, typeOnly: Boolean(m[2]) });
   }
@@ -50,6 +50,9 @@ interface Rule {
   allowed: (e: Edge) => boolean;
 }
 
+/** npm packages bundled into the guest runtime: they need nothing of Node (web-streams-polyfill: guest/streams.ts) */
+const GUEST_PACKAGES = ["web-streams-polyfill"];
+
 const ADAPTERS = ["src/store/sqlite", "src/store/postgres", "src/sandbox/host", "src/instance-data/sql", "src/instance-data/fs", "src/instance-data/instance-data.ts"];
 
 const RULES: Rule[] = [
@@ -59,9 +62,9 @@ const RULES: Rule[] = [
     allowed: (e) => under(e.to, "src/core"),
   },
   {
-    name: "guest code (inside the isolate) imports only core, the protocol and the guest",
+    name: "guest code (inside the isolate) imports only core, the protocol, the guest and the packages vetted to run in a bare isolate",
     applies: (f) => under(f, "src/sandbox/guest"),
-    allowed: (e) => under(e.to, "src/core") || under(e.to, "src/sandbox/guest") || e.to === "src/sandbox/protocol.ts",
+    allowed: (e) => under(e.to, "src/core") || under(e.to, "src/sandbox/guest") || e.to === "src/sandbox/protocol.ts" || GUEST_PACKAGES.includes(e.to),
   },
   {
     name: "the engine depends on ports, never on adapters (src/main.ts composes them)",

@@ -26,7 +26,8 @@ export function hostAllowed(allow: string[], url: URL): boolean {
   });
 }
 
-export async function checkEgress(policy: EgressPolicy, c: Extract<Command, { t: "fetch" }>, doFetch: typeof fetch): Promise<FetchResult> {
+/** `signal`: the guest's fetch was aborted (its AbortSignal), so is the request */
+export async function checkEgress(policy: EgressPolicy, c: Extract<Command, { t: "fetch" }>, doFetch: typeof fetch, signal?: AbortSignal): Promise<FetchResult> {
   let url: URL;
   try {
     url = new URL(c.url);
@@ -36,7 +37,7 @@ export async function checkEgress(policy: EgressPolicy, c: Extract<Command, { t:
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new WeftError(ErrorCode.EgressDenied, `fetch: only http and https are allowed, got ${url.protocol}`, { url: c.url });
   }
-  const init: RequestInit = { method: c.method, headers: c.headers, body: c.body && c.method !== "GET" && c.method !== "HEAD" ? c.body : undefined, redirect: "manual" };
+  const init: RequestInit = { method: c.method, headers: c.headers, body: c.body && c.method !== "GET" && c.method !== "HEAD" ? c.body : undefined, redirect: "manual", signal };
   let res: Response;
   if ("handler" in policy) {
     res = await policy.handler(new Request(url, init));

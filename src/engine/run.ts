@@ -63,6 +63,8 @@ export class InstanceRun {
   readonly running = new Map<string, Running>();
   private readonly hostCalls = new Set<number>();
   private readonly guestTimers = new Map<number, TimerHandle>();
+  /** the run's fetches in flight, by host call id: a guest `cancel` aborts one */
+  private readonly fetchAborts = new Map<number, AbortController>();
   private jobs: Job[] = [];
   private activating = false;
   private inflightWrites = 0;
@@ -218,6 +220,10 @@ export class InstanceRun {
       case "clearTimer":
         this.guestTimers.get(c.id)?.cancel();
         this.guestTimers.delete(c.id);
+        return;
+      case "cancel":
+        // the guest gave up on a fetch (its AbortSignal fired): abort the request; its answer is dropped
+        this.fetchAborts.get(c.id)?.abort();
         return;
       case "complete":
         return this.onComplete(c.value);
@@ -474,12 +480,15 @@ export class InstanceRun {
       return this.stop();
     }
     this.hostCalls.add(c.id);
-    const call = c.t === "fetch" ? this.e.egress(this.version, c) : this.e.callHost(this.version, c.fn, c.args);
+    const abort = c.t === "fetch" ? new AbortController() : undefined;
+    if (abort) this.fetchAborts.set(c.id, abort);
+    const call = c.t === "fetch" ? this.e.egress(this.version, c, abort!.signal) : this.e.callHost(this.version, c.fn, c.args);
     call.then(
       (value) => ({ value, error: undefined }),
       (err) => ({ value: undefined, error: toErrorInfo(err) }),
     ).then(({ value, error }) => {
       this.hostCalls.delete(c.id);
+      this.fetchAborts.delete(c.id);
       this.push({ t: "hostResult", id: c.id, value, error });
     });
   }

@@ -84,6 +84,8 @@ export type Command =
   | { t: "fetch"; id: number; url: string; method: string; headers: [string, string][]; body: Uint8Array | null }
   | { t: "setTimer"; id: number; ms: number }
   | { t: "clearTimer"; id: number }
+  /** the guest stopped waiting for host call `id` (a fetch whose AbortSignal fired): the host may abort it */
+  | { t: "cancel"; id: number }
   | { t: "log"; level: string; at: number; message: string }
   | { t: "complete"; value: unknown }
   | { t: "fail"; error: ErrorInfo; rolledBack: boolean }
@@ -116,6 +118,26 @@ export type SyncRequest =
   | { t: "sqlTx"; op: "begin" | "commit" | "rollback"; running: [string, number][] }
   /** the database's size in bytes (0 when it was never created) */
   | { t: "sqlSize" };
+
+/**
+ * What the guest's one synchronous host callback carries: a run's storage request, or a crypto.subtle
+ * primitive (answered whatever run is activating: it touches no instance data).
+ */
+export type HostSyncRequest = SyncRequest | { t: "crypto"; req: CryptoRequest };
+
+/**
+ * crypto.subtle's primitives, computed by node:crypto on the host (src/sandbox/host/crypto.ts). The
+ * guest checks the arguments and keeps the keys (guest/subtle.ts); the host checks them again and
+ * answers with the bytes, or with a DOMException name and message. `hash`: SHA-1, SHA-256, SHA-384,
+ * SHA-512 (MD5 for digest only). AES: GCM (`tagBytes`, `aad`), CBC (PKCS#7), CTR (`counterBits` of
+ * the counter block `iv` are the counter), KW (RFC 3394).
+ */
+export type CryptoRequest =
+  | { op: "digest"; hash: string; data: Uint8Array }
+  | { op: "hmac"; hash: string; key: Uint8Array; data: Uint8Array }
+  | { op: "aes"; mode: "GCM" | "CBC" | "CTR" | "KW"; decrypt: boolean; key: Uint8Array; iv: Uint8Array; data: Uint8Array; aad?: Uint8Array; tagBytes?: number; counterBits?: number }
+  | { op: "pbkdf2"; hash: string; password: Uint8Array; salt: Uint8Array; iterations: number; bits: number }
+  | { op: "hkdf"; hash: string; key: Uint8Array; salt: Uint8Array; info: Uint8Array; bits: number };
 
 export type SyncReply = { ok: true; value?: unknown } | { ok: false; error: ErrorInfo };
 

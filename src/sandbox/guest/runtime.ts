@@ -6,19 +6,21 @@
 // requests); each run has its own clock, random stream and state, and an activation belongs to
 // exactly one run, so the globals are pointed at that run for its duration.
 import { installWebGlobals, setResponseUrl } from "./web.ts";
+import { installCrypto } from "./subtle.ts";
 import { GuestClock, GuestRandom, installDeterminism, define } from "./determinism.ts";
 import { WorkflowEntrypoint, NonRetryableError, WorkflowRun, errorInfo, toError } from "./workflow.ts";
 import { mapEnv } from "../../core/env-codec.ts";
 import { checkSerializable } from "../../core/values.ts";
 import { makeFs, makeStorage } from "./storage.ts";
 import { DurableObject, RpcPromise, RpcProperty, RpcStub, RpcTarget, ServiceStub, WorkerEntrypoint, envProxy, waitUntil } from "./workers-compat.ts";
-import type { ActivationResult, Command, Job, InitJob, SyncReply, SyncRequest } from "../protocol.ts";
+import type { ActivationResult, Command, HostSyncRequest, Job, InitJob, SyncReply, SyncRequest } from "../protocol.ts";
 
 const g = globalThis as unknown as Record<string, unknown>;
 const MAX_LOGS_PER_ACTIVATION = 1000;
 const MAX_LOG_CHARS = 8192;
 
-installWebGlobals(g);
+// AbortSignal.timeout and scheduler.wait use the runtime's timers (below), not a replaceable global
+installWebGlobals(g, { set: (fn, ms) => setTimer(fn, ms, false, []), clear: clearTimer });
 
 interface RunState {
   run: WorkflowRun;
@@ -102,13 +104,38 @@ function buildEnv(v: unknown): unknown {
   return mapEnv(v, (m, _path, raw) => (m.kind === "fn" ? hostFunction(m.path) : raw), true);
 }
 
+interface Signal {
+  reason: unknown;
+  throwIfAborted(): void;
+  addEventListener(t: string, fn: () => void, o?: object): void;
+  removeEventListener(t: string, fn: () => void): void;
+}
 async function guestFetch(input: unknown, init?: Record<string, unknown>): Promise<unknown> {
-  const Req = g.Request as new (i: unknown, n?: unknown) => { url: string; method: string; headers: Iterable<[string, string]>; bytes(): Promise<Uint8Array> };
+  const Req = g.Request as new (i: unknown, n?: unknown) => { url: string; method: string; headers: Iterable<[string, string]>; signal: Signal; bytes(): Promise<Uint8Array> };
   const req = new Req(input, init);
+  const signal = req.signal;
+  signal.throwIfAborted();
   const body = req.method === "GET" || req.method === "HEAD" ? null : await req.bytes();
-  const res = (await hostPromise((id) => ({
-    t: "fetch", id, url: req.url, method: req.method, headers: [...req.headers], body: body && body.byteLength > 0 ? body : null,
-  }))) as { status: number; statusText: string; headers: [string, string][]; body: Uint8Array; url: string };
+  signal.throwIfAborted();
+  // an abort rejects with the signal's reason at once, and tells the host to abort the request
+  let id = 0, onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      if (hostWaiters.delete(id)) commands.push({ t: "cancel", id });
+      reject(signal.reason);
+    };
+  });
+  const answer = hostPromise((i) => {
+    id = i;
+    return { t: "fetch", id, url: req.url, method: req.method, headers: [...req.headers], body: body && body.byteLength > 0 ? body : null };
+  });
+  signal.addEventListener("abort", onAbort, { once: true });
+  let res: { status: number; statusText: string; headers: [string, string][]; body: Uint8Array; url: string };
+  try {
+    res = (await Promise.race([answer, aborted])) as typeof res;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
   const Res = g.Response as new (b: unknown, i: unknown) => Record<string, unknown>;
   const nullBody = res.status === 101 || res.status === 204 || res.status === 205 || res.status === 304;
   const r = new Res(nullBody ? null : res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
@@ -119,7 +146,7 @@ define(g, "fetch", guestFetch);
 
 // The host's synchronous callback (ctx.storage.sql): taken out of the global object before any
 // tenant code runs, so only this runtime can call it.
-let hostSync: ((req: SyncRequest) => SyncReply) | undefined;
+let hostSync: ((req: HostSyncRequest) => SyncReply) | undefined;
 define(g, "__weft_capture_host", () => {
   hostSync = g.__weft_host_sync as typeof hostSync;
   delete g.__weft_host_sync;
@@ -151,6 +178,8 @@ define(g, "clearTimeout", clearTimer);
 define(g, "clearInterval", clearTimer);
 
 installDeterminism(g, clockView, rndView);
+// crypto.subtle: the primitives are node:crypto's, through the synchronous host callback
+installCrypto(g, (req) => (hostSync ? (hostSync({ t: "crypto", req }) as SyncReply) : { ok: false, error: { name: "OperationError", message: "crypto.subtle is not available here" } }));
 
 // ---- modules for tenant code -------------------------------------------------------------------
 class WorkflowTimeoutError extends Error {

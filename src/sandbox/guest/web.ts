@@ -1,111 +1,21 @@
-// Minimal, dependency-free web platform globals for bare V8 isolates.
+// Minimal web platform globals for bare V8 isolates, as Workers has them: text encoding, URL,
+// Headers, Request/Response (bodies of strings, bytes, URLSearchParams, Blob, FormData or a
+// ReadableStream, and `body` as a stream), Blob/File/FormData (blob.ts), Event/EventTarget/
+// AbortController/AbortSignal, scheduler.wait and navigator (events.ts), and the WHATWG streams
+// (streams.ts, web-streams-polyfill, loaded on first use). crypto.subtle is subtle.ts.
 //
 // This module runs INSIDE the guest isolate (bundled into the guest runtime IIFE),
 // so it must not touch Node APIs. It is evaluated for every new context, so it
 // trades completeness for size. Knowingly unsupported: encodings other than utf-8;
-// ReadableStream/Blob/FormData bodies (and `body`); IDNA (non-ASCII hostnames are
-// rejected); legacy IPv4 forms (127.1, 0x7f.0.0.1) and IPv4-in-IPv6 hosts;
-// Response.error/redirect; structuredClone of boxed primitives, Error.cause, transfer.
+// IDNA (non-ASCII hostnames are rejected); legacy IPv4 forms (127.1, 0x7f.0.0.1) and
+// IPv4-in-IPv6 hosts; Response.error/redirect; structuredClone of boxed primitives,
+// Error.cause, transfer, Blob; CompressionStream/DecompressionStream; Workers' FixedLengthStream.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
-const TE = (m: string) => new TypeError(m);
-/** WebIDL USVString conversion (throws on symbols, replaces lone surrogates). */
-const usv = (v: unknown): string => `${v}`.toWellFormed();
-const fcp = (u: ArrayLike<number>): string => String.fromCodePoint.apply(null, u as number[]);
-const own = Object.hasOwn;
-
-class DOMException extends Error {
-  #name: string;
-  constructor(message: unknown = "", name: unknown = "Error") {
-    super(`${message}`);
-    this.#name = `${name}`;
-  }
-  override get name(): string { return this.#name; }
-}
-
-// ---------------------------------------------------------------- UTF-8
-
-/**
- * Writes as many whole code points of `s` as fit into `out` (lone surrogates become
- * U+FFFD); returns [unitsRead, bytesWritten]. Without `out` it only measures.
- */
-function encInto(s: string, out?: Uint8Array): [number, number] {
-  s = s.toWellFormed();
-  let p = 0, i = 0;
-  for (; i < s.length; i++) {
-    const c = s.codePointAt(i)!, n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-    if (out) {
-      if (p + n > out.length) break;
-      out[p] = n > 1 ? ((0xff00 >> n) & 0xff) | (c >> (6 * n - 6)) : c;
-      for (let k = n - 1; k--;) out[p + n - 1 - k] = 0x80 | ((c >> (6 * k)) & 63);
-    }
-    p += n;
-    if (n > 3) i++;
-  }
-  return [i, p];
-}
-
-function utf8Encode(s: string): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(encInto(s)[1]);
-  encInto(s, out);
-  return out;
-}
-
-/**
- * WHATWG utf-8 decoder (maximal-subpart U+FFFD replacement, or TypeError when fatal).
- * `st` is the streaming state [needed, codePoint, lower, upper], updated in place;
- * `flush` ends the stream (a trailing partial sequence is then an error).
- */
-function utf8Decode(b: Uint8Array, fatal?: boolean, st = [0, 0, 0, 0], flush = true): string {
-  let [need, cp, lo, hi] = st, out = "", u: number[] = [];
-  const bad = () => {
-    if (fatal) throw TE("Invalid utf-8 data");
-    u.push(0xfffd);
-  };
-  for (let i = 0, x; i < b.length; i++) {
-    x = b[i];
-    if (need) {
-      if (x < lo || x > hi) {
-        need = 0;
-        i--;
-        bad();
-      } else {
-        cp = (cp << 6) | (x & 63);
-        lo = 128;
-        hi = 191;
-        if (!--need) u.push(cp);
-      }
-    } else if (x < 128) {
-      let j = i;
-      while (++j < b.length && j - i < 8192 && b[j] < 128);
-      out += fcp(u) + fcp(b.subarray(i, j));
-      u = [];
-      i = j - 1;
-    } else if (x > 0xc1 && x < 0xf5) {
-      need = x < 0xe0 ? 1 : x < 0xf0 ? 2 : 3;
-      cp = x & (0x7f >> (need + 1));
-      lo = x === 0xe0 ? 0xa0 : x === 0xf0 ? 0x90 : 128;
-      hi = x === 0xed ? 0x9f : x === 0xf4 ? 0x8f : 191;
-    } else bad();
-    if (u.length > 8190) {
-      out += fcp(u);
-      u = [];
-    }
-  }
-  if (need && flush) {
-    need = 0;
-    bad();
-  }
-  st.splice(0, 4, need, cp, lo, hi);
-  return out + fcp(u);
-}
-
-/** A non-copying byte view of a BufferSource (undefined → empty). */
-function view(x: unknown): Uint8Array {
-  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  if (x instanceof ArrayBuffer || x === undefined) return new Uint8Array((x ?? 0) as ArrayBuffer);
-  throw TE("Expected a BufferSource");
-}
+import { DOMException, TE, encInto, own, usv, utf8Decode, utf8Encode, view } from "./web-base.ts";
+import { Blob, FormData, File, blobBytes, encodeForm, parseMultipart } from "./blob.ts";
+import { AbortSignal, eventClasses, makeNavigator, makeScheduler, neverAborted, setTimerHooks, type TimerHooks } from "./events.ts";
+import { STREAM_GLOBALS, disturbed, fromBytes, isReadable, readAll, streams, type Streams } from "./streams.ts";
 
 class TextEncoder {
   get encoding(): string { return "utf-8"; }
@@ -151,7 +61,7 @@ class TextDecoder {
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const badChar = (m: string) => new DOMException(m, "InvalidCharacterError");
 
-function btoa(data: unknown): string {
+export function btoa(data: unknown): string {
   const s = `${data}`;
   if (/[^\0-\xff]/.test(s)) throw badChar("Invalid character");
   let o = "";
@@ -163,7 +73,7 @@ function btoa(data: unknown): string {
   return o.slice(0, o.length - pad) + "=".repeat(pad);
 }
 
-function atob(data: unknown): string {
+export function atob(data: unknown): string {
   let s = `${data}`.replace(/[\t\n\f\r ]/g, ""), o = "", acc = 0, bits = 0;
   if (s.length % 4 === 0) s = s.replace(/==?$/, "");
   if (s.length % 4 === 1 || /[^A-Za-z\d+/]/.test(s)) throw badChar("Invalid base64");
@@ -573,29 +483,55 @@ class Headers extends KV {
 
 // ---------------------------------------------------------------- Body, Request, Response
 
+interface Extracted {
+  b: Uint8Array | null;
+  s?: any;
+  type: string;
+}
+
 /**
- * Converts a fetch body init to a fresh byte copy: string → utf-8, ArrayBuffer or
- * view → copy, URLSearchParams → its serialization, null/undefined → null.
+ * A fetch body init: string → utf-8, ArrayBuffer or view → a copy, URLSearchParams → its
+ * serialization, Blob → its bytes, FormData → multipart/form-data, ReadableStream → itself,
+ * null/undefined → none; with the content type it implies.
  */
-export function bodyToBytes(body: unknown): Uint8Array | null {
-  if (body == null) return null;
-  if (typeof body === "string" || body instanceof URLSearchParams) return utf8Encode(`${body}`);
-  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return view(body).slice();
+function extract(body: unknown): Extracted {
+  if (body == null) return { b: null, type: "" };
+  if (typeof body === "string") return { b: utf8Encode(body), type: "text/plain;charset=UTF-8" };
+  if (body instanceof URLSearchParams) return { b: utf8Encode(`${body}`), type: "application/x-www-form-urlencoded;charset=UTF-8" };
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return { b: view(body).slice(), type: "" };
+  if (body instanceof Blob) return { b: blobBytes(body), type: body.type };
+  if (body instanceof FormData) {
+    const f = encodeForm(body);
+    return { b: f.bytes, type: f.type };
+  }
+  if (isReadable(body)) return { b: null, s: body, type: "" };
   throw TE("Unsupported body type");
 }
 
+/** A fetch body init as bytes (a ReadableStream is refused: it has to be read). */
+export function bodyToBytes(body: unknown): Uint8Array | null {
+  const x = extract(body);
+  if (x.s) throw TE("A ReadableStream body has to be read");
+  return x.b && (body instanceof Blob || body instanceof FormData ? x.b.slice() : x.b);
+}
+
 interface St {
+  /** the body's bytes, while it is not a stream */
   b: Uint8Array | null;
+  /** the body as a stream: given as one, or made from `b` when `body` was read */
+  s?: any;
   used?: boolean;
   headers: Headers;
   url: string;
   method?: string;
+  signal?: AbortSignal;
   status?: number;
   statusText?: string;
   redirected?: boolean;
 }
 const USED = "Body has already been used";
 let st: (x: Body) => St;
+const isUsed = (s: St) => !!s.used || (s.s !== undefined && disturbed(s.s));
 
 /** Shared body-reading half of Request and Response (not a global). */
 class Body {
@@ -604,14 +540,27 @@ class Body {
     st = (x) => x.#s;
   }
   constructor(body: unknown, s: Omit<St, "b">) {
-    const t = typeof body === "string" ? "text/plain" : body instanceof URLSearchParams ? "application/x-www-form-urlencoded" : "";
-    if (t && !s.headers.has("content-type")) s.headers.set("content-type", t + ";charset=UTF-8");
-    this.#s = { ...s, b: bodyToBytes(body) };
+    const x = extract(body);
+    if (x.type && !s.headers.has("content-type")) s.headers.set("content-type", x.type);
+    this.#s = { ...s, b: x.b, s: x.s };
   }
-  get bodyUsed(): boolean { return !!this.#s.used; }
+  get body(): any {
+    const s = this.#s;
+    if (s.s === undefined && s.b !== null) {
+      s.s = fromBytes(s.used ? new Uint8Array(0) : s.b);
+      if (s.used) s.s.getReader(); // read already: a locked stream, as the spec's consumed body
+    }
+    return s.s ?? null;
+  }
+  get bodyUsed(): boolean { return isUsed(this.#s); }
   #take(): Promise<Uint8Array> {
     const s = this.#s;
-    if (s.used) return Promise.reject(TE(USED));
+    if (isUsed(s)) return Promise.reject(TE(USED));
+    if (s.s !== undefined) {
+      if (s.s.locked) return Promise.reject(TE("The body's stream is locked to a reader"));
+      s.used = true;
+      return readAll(s.s);
+    }
     s.used = !!s.b;
     return Promise.resolve(s.b ?? new Uint8Array(0));
   }
@@ -619,15 +568,34 @@ class Body {
   bytes(): Promise<Uint8Array> { return this.#take().then((b) => b.slice()); }
   text(): Promise<string> { return this.#take().then((b) => new TextDecoder().decode(b)); }
   json(): Promise<any> { return this.text().then((t) => JSON.parse(t)); }
+  blob(): Promise<Blob> {
+    return this.#take().then((b) => new Blob([b], { type: this.#s.headers.get("content-type") ?? "" }));
+  }
+  formData(): Promise<FormData> {
+    const ct = this.#s.headers.get("content-type") ?? "";
+    return this.#take().then((b) => {
+      if (/^multipart\/form-data\s*(;|$)/i.test(ct)) return parseMultipart(b, ct);
+      if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(ct)) throw TE(`Cannot parse a body of type "${ct}" as FormData`);
+      const f = new FormData();
+      for (const [k, v] of new URLSearchParams(new TextDecoder().decode(b))) f.append(k, v);
+      return f;
+    });
+  }
 }
 
-/** The body bytes of `s` for a copy (shared: bodies are never mutated), or TypeError if consumed. */
-function peek(s: St): Uint8Array | null {
-  if (s.used) throw TE(USED);
-  return s.b;
+/**
+ * The body of `s` for a copy: bytes are shared (bodies are never mutated), a stream is teed (one
+ * branch stays, one goes to the copy); TypeError if the body was read or its stream is locked.
+ */
+function cloneBody(s: St): Uint8Array | null | object {
+  if (isUsed(s) || s.s?.locked) throw TE(USED);
+  if (s.s === undefined) return s.b;
+  const [a, b] = s.s.tee();
+  s.s = a;
+  return b;
 }
 
-interface RequestInit { method?: string; headers?: unknown; body?: unknown }
+interface RequestInit { method?: string; headers?: unknown; body?: unknown; signal?: AbortSignal | null }
 
 class Request extends Body {
   declare readonly url: string;
@@ -636,19 +604,40 @@ class Request extends Body {
   constructor(input: unknown, init?: RequestInit | null) {
     const src = input instanceof Request ? st(input) : null, o: RequestInit = init ?? {}, u = src || URL.parse(input);
     let m = o.method === undefined ? src?.method ?? "GET" : `${o.method}`;
-    const up = m.toUpperCase(), body = o.body !== undefined ? o.body : src && peek(src);
+    const up = m.toUpperCase(), signal = o.signal !== undefined ? o.signal : src?.signal;
     if (!u || (u instanceof URL && (u.username || u.password))) throw TE(BAD_URL + input);
     if (!TOKEN.test(m)) throw TE(`Invalid method: ${m}`);
+    if (signal != null && !(signal instanceof AbortSignal)) throw TE("The signal must be an AbortSignal");
     if (/^(DELETE|GET|HEAD|OPTIONS|POST|PUT)$/.test(up)) m = up;
+    let body = o.body;
+    if (body === undefined && src) {
+      // the body moves to the new request: a stream is taken over (the source is then used), bytes are shared
+      if (isUsed(src) || src.s?.locked) throw TE(USED);
+      body = src.s ?? src.b;
+      if (src.s) src.used = true;
+    }
     if (body != null && (m === "GET" || m === "HEAD")) throw TE("GET/HEAD request cannot have a body");
     super(body, {
       headers: new Headers(o.headers !== undefined ? o.headers : src?.headers),
       url: u instanceof URL ? u.href : u.url,
       method: m,
+      signal: signal ?? undefined,
     });
   }
-  clone(): Request { return new Request(this); }
+  /** the request's AbortSignal (one that never aborts when none was given) */
+  get signal(): AbortSignal {
+    const s = st(this);
+    return (s.signal ??= neverAborted());
+  }
+  get redirect(): string { return "follow"; }
+  clone(): Request {
+    const s = st(this), r = new Request(s.url, { method: s.method, headers: s.headers, signal: s.signal });
+    Object.assign(st(r), { b: null, s: undefined }, bodyOf(cloneBody(s)));
+    return r;
+  }
 }
+
+const bodyOf = (x: Uint8Array | null | object) => (x === null || x instanceof Uint8Array ? { b: x } : { b: null, s: x });
 
 interface ResponseInit { status?: number; statusText?: string; headers?: unknown }
 
@@ -675,7 +664,7 @@ class Response extends Body {
   get ok(): boolean { return st(this).status! - 200 >>> 0 < 100; }
   clone(): Response {
     const s = st(this), r = new Response();
-    Object.assign(st(r), s, { b: peek(s), headers: new Headers(s.headers) });
+    Object.assign(st(r), s, { used: false, headers: new Headers(s.headers) }, bodyOf(cloneBody(s)));
     return r;
   }
 }
@@ -728,14 +717,91 @@ function queueMicrotask(cb: unknown): void {
 
 // ---------------------------------------------------------------- install
 
-/** Defines the web globals on `g` (non-enumerable, writable, configurable, like browsers). */
-export function installWebGlobals(g: Record<string, unknown>): void {
-  const classes = { DOMException, TextEncoder, TextDecoder, URL, URLSearchParams, Headers, Request, Response };
+/** Workers' stream classes beyond the polyfill's (TransformStreams), made when streams load. */
+function streamExtras(S: Streams): Record<string, unknown> {
+  class TextEncoderStream extends S.TransformStream<unknown, Uint8Array> {
+    constructor() {
+      let hi = ""; // a high surrogate at the end of a chunk waits for the next chunk
+      super({
+        transform(chunk, c) {
+          let s = hi + `${chunk}`;
+          hi = /[\ud800-\udbff]$/.test(s) ? s.slice(-1) : "";
+          if (hi) s = s.slice(0, -1);
+          if (s) c.enqueue(utf8Encode(s));
+        },
+        flush(c) {
+          if (hi) c.enqueue(utf8Encode("\ufffd"));
+        },
+      });
+    }
+    get encoding(): string { return "utf-8"; }
+  }
+  class TextDecoderStream extends S.TransformStream<unknown, string> {
+    #d: TextDecoder;
+    constructor(label: unknown = "utf-8", opts?: { fatal?: boolean; ignoreBOM?: boolean } | null) {
+      const d = new TextDecoder(label, opts);
+      super({
+        transform(chunk, c) {
+          const s = d.decode(chunk, { stream: true });
+          if (s) c.enqueue(s);
+        },
+        flush(c) {
+          const s = d.decode();
+          if (s) c.enqueue(s);
+        },
+      });
+      this.#d = d;
+    }
+    get encoding(): string { return this.#d.encoding; }
+    get fatal(): boolean { return this.#d.fatal; }
+    get ignoreBOM(): boolean { return this.#d.ignoreBOM; }
+  }
+  /** Workers' pass-through stream */
+  class IdentityTransformStream extends S.TransformStream {}
+  const extras = { TextEncoderStream, TextDecoderStream, IdentityTransformStream };
+  for (const [k, C] of Object.entries(extras)) {
+    Object.defineProperty(C, "name", { value: k, configurable: true });
+    Object.defineProperty(C.prototype, Symbol.toStringTag, { value: k, configurable: true });
+  }
+  return extras;
+}
+
+let streamGlobals: Record<string, unknown> | undefined;
+const loadStreams = () => {
+  if (streamGlobals) return streamGlobals;
+  const S = streams();
+  for (const k of STREAM_GLOBALS) if (S[k].name !== k) Object.defineProperty(S[k], "name", { value: k, configurable: true }); // (minified)
+  return (streamGlobals = { ...Object.fromEntries(STREAM_GLOBALS.map((k) => [k, S[k]])), ...streamExtras(S) });
+};
+const LAZY_STREAMS = [...STREAM_GLOBALS, "TextEncoderStream", "TextDecoderStream", "IdentityTransformStream"];
+
+/**
+ * Defines the web globals on `g` (non-enumerable, writable, configurable, like browsers). The stream
+ * classes are getters that load the streams on first use and then become plain values. `timers` are
+ * the runtime's (for AbortSignal.timeout and scheduler.wait); without them the global setTimeout.
+ */
+export function installWebGlobals(g: Record<string, unknown>, timers?: TimerHooks): void {
+  if (timers) setTimerHooks(timers);
+  const { Scheduler: _s, Navigator: _n, ...events } = eventClasses;
+  const classes = { DOMException, TextEncoder, TextDecoder, URL, URLSearchParams, Headers, Request, Response, Blob, File, FormData, ...events };
   const def = (o: object, k: PropertyKey, value: unknown, writable = false) =>
     Object.defineProperty(o, k, { value, writable, configurable: true });
   for (const [k, v] of Object.entries({ ...classes, atob, btoa, structuredClone, queueMicrotask })) {
     def(v, "name", k); // survive minification
     if (k in classes) def((v as any).prototype, Symbol.toStringTag, k);
     def(g, k, v, true);
+  }
+  def(g, "scheduler", makeScheduler(), true);
+  def(g, "navigator", makeNavigator(), true);
+  for (const k of LAZY_STREAMS) {
+    Object.defineProperty(g, k, {
+      get() {
+        const v = loadStreams()[k];
+        def(g, k, v, true);
+        return v;
+      },
+      set(v) { def(g, k, v, true); },
+      configurable: true,
+    });
   }
 }
