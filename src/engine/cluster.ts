@@ -12,6 +12,8 @@ import type { Ready } from "./scheduler.ts";
 export interface ClusterHost {
   /** the instance changed (watchers look again) */
   notify(pk: number): void;
+  /** its history grew, its status did not (subscribers look again, waitFor does not) */
+  notifyHistory(pk: number): void;
   /** another node may have delivered an event to this instance: true when a run held here took it up */
   refreshLive(pk: number): boolean;
   /** look at the run queue soon */
@@ -45,7 +47,8 @@ export class ClusterLink {
   }
 
   start(store: Store, leaseMs: number): void {
-    this.unwatch = store.watch((pk, runnable) => {
+    this.unwatch = store.watch((pk, runnable, historyOnly) => {
+      if (historyOnly) return this.host.notifyHistory(pk); // a step of a run elsewhere
       this.host.notify(pk);
       if (this.heldPks.size > 0) this.kick();
       if (runnable && !this.host.refreshLive(pk)) this.host.pollSoon();

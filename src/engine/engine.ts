@@ -73,7 +73,7 @@ export interface EngineCore {
   log(pk: number, level: string, message: string): void;
   notify(pk: number): void;
   notifySoon(pk: number): void;
-  egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>, signal?: AbortSignal): Promise<unknown>;
+  egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>): Promise<unknown>;
   callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<unknown>;
   onRunFinished(r: InstanceRun, status: InstanceStatus): void;
   /** `readyAt`: the run queue's answer to the release (due now when a wake-up arrived meanwhile) */
@@ -177,6 +177,7 @@ export class Engine implements EngineCore {
       if (store.kind !== "sqlite") {
         e.cluster = new ClusterLink({
           notify: (pk) => e.notify(pk),
+          notifyHistory: (pk) => e.notifySoon(pk),
           refreshLive: (pk) => {
             const live = e.runs.get(pk);
             if (live) e.background(live.refreshWaits()); // resolves now, not at its next suspend
@@ -377,10 +378,10 @@ export class Engine implements EngineCore {
     return this.hostSides.call(v, fn, args);
   }
 
-  async egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>, signal?: AbortSignal): Promise<unknown> {
+  async egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>): Promise<unknown> {
     const side = this.hostSides.get(v);
     const policy: EgressPolicy = side?.egress ?? { allow: v.config.egress.allow };
-    return checkEgress(policy, c, this.config.fetch, signal);
+    return checkEgress(policy, c, this.config.fetch);
   }
 
   log(pk: number, level: string, message: string): void {

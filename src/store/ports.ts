@@ -354,11 +354,13 @@ export interface ChangeFeedPort {
   /** a round trip to the store: rejects (storage_unavailable) when it cannot be reached */
   ping(): Promise<void>;
   /**
-   * `fn(pk, runnable)` after a commit of any process changed instance pk (its status or history);
-   * `runnable`: it may have become due (created, woken, its claim let go). The embedded store has
-   * one process, whose engine knows its own changes: it reports nothing. Returns: stop watching.
+   * `fn(pk, runnable, historyOnly)` after a commit of ANOTHER process (another store object)
+   * changed instance pk (its status or history) — a process knows its own changes;
+   * `runnable`: it may have become due (created, woken, its claim let go); `historyOnly`: a journal
+   * write of its run (steps, history), not a change of its status. The embedded store has one
+   * process: it reports nothing. Returns: stop watching.
    */
-  watch(fn: (pk: number, runnable: boolean) => void): () => void;
+  watch(fn: (pk: number, runnable: boolean, historyOnly: boolean) => void): () => void;
   /**
    * `fn()` when the feed was cut (a shared store's connection that hears the commits was lost, or
    * never opened) and is whole again: commits made meanwhile may have gone unreported, so whoever

@@ -40,7 +40,7 @@ export function splitOps(ops: JournalOp[]): JournalOp[][] {
 }
 
 /** The statement of one run of ops (from splitOps); with `notify`, a release in it tells the other nodes. */
-export function opsStatement(pk: number, ops: JournalOp[], rel: Release | undefined, notify: { channel: string } | undefined): OpsStatement {
+export function opsStatement(pk: number, ops: JournalOp[], rel: Release | undefined, notify: { channel: string; origin: string } | undefined): OpsStatement {
   const args: unknown[] = [];
   const p = (v: unknown): string => (args.push(v), `$${args.length}`);
   const ctes: string[] = [];
@@ -109,7 +109,7 @@ export function opsStatement(pk: number, ops: JournalOp[], rel: Release | undefi
   if (notify && rel && releases) {
     // the release tells the other nodes, with whether the instance is due now (they take it at once)
     parts.push(`u AS (${main})`);
-    text = `WITH ${parts.join(", ")} SELECT u.ready_at, pg_notify(${p(notify.channel)}, ${PK}::text || CASE WHEN u.ready_at IS NOT NULL AND u.ready_at <= ${p(rel.now)}::bigint THEN ':r' ELSE '' END) FROM u`;
+    text = `WITH ${parts.join(", ")} SELECT u.ready_at, pg_notify(${p(notify.channel)}, ${PK}::text || ':' || CASE WHEN u.ready_at IS NOT NULL AND u.ready_at <= ${p(rel.now)}::bigint THEN 'r' ELSE '' END || ':' || ${p(notify.origin)}::text) FROM u`;
   } else {
     text = parts.length > 0 ? `WITH ${parts.join(", ")} ${main}` : main;
   }

@@ -10,6 +10,7 @@
 // A commit is durable when it resolves (synchronous_commit, PostgreSQL's default). The pool holds
 // `poolSize` connections (default 10): a node's concurrent writes beyond that wait for one.
 import pg from "pg";
+import { randomBytes } from "node:crypto";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import { CLAIMABLE, CLAIM_SETTLES, UNFINISHED, checkAction, isClaimable, type InstanceStatus } from "../../core/status.ts";
 import { checkSqlSeq, cutByRestart, matchEvents, type HistoryType } from "../../core/journal.ts";
@@ -74,9 +75,11 @@ export class PostgresStore implements Store {
   private logChain: Promise<unknown> = Promise.resolve();
   /** the change feed: one LISTEN connection per node, opened by the first watch() */
   private readonly channel: string;
+  /** names this store object in its notifications: its own are not reported back to it */
+  private readonly origin: string;
   private readonly url: string;
   private listener?: pg.Client;
-  private readonly watchers = new Set<(pk: number, runnable: boolean) => void>();
+  private readonly watchers = new Set<(pk: number, runnable: boolean, historyOnly: boolean) => void>();
   private readonly gapWatchers = new Set<() => void>();
   /** the LISTEN loop runs (opened by the first watch(), reopened whenever its connection is lost) */
   private feedOpen = false;
@@ -90,6 +93,7 @@ export class PostgresStore implements Store {
     this.schema = schema;
     this.url = url;
     this.channel = `weft_${schema}`;
+    this.origin = randomBytes(6).toString("base64url");
   }
 
   /** Connect, make the schema if needed and apply the migrations it lacks. */
@@ -143,7 +147,7 @@ export class PostgresStore implements Store {
 
   /** tell every node's change feed, when this transaction commits, that instance pk changed */
   private async changed(c: Db, pk: number, runnable = false): Promise<void> {
-    await c.query(`SELECT pg_notify($1, $2)`, [this.channel, runnable ? `${pk}:r` : String(pk)]);
+    await c.query(`SELECT pg_notify($1, $2)`, [this.channel, `${pk}:${runnable ? "r" : ""}:${this.origin}`]);
   }
 
   /**
@@ -416,7 +420,7 @@ export class PostgresStore implements Store {
    */
   private async fenced(c: pg.PoolClient, pk: number, epoch: number, notify = false): Promise<Row> {
     const r = notify
-      ? await this.one(`SELECT epoch, sql_seq, pg_notify($3, $4) FROM instances WHERE pk = $1 AND epoch = $2 FOR UPDATE`, [pk, epoch, this.channel, String(pk)], c)
+      ? await this.one(`SELECT epoch, sql_seq, pg_notify($3, $4) FROM instances WHERE pk = $1 AND epoch = $2 FOR UPDATE`, [pk, epoch, this.channel, `${pk}:h:${this.origin}`], c)
       : await this.one(`SELECT epoch, sql_seq FROM instances WHERE pk = $1 AND epoch = $2 FOR UPDATE`, [pk, epoch], c);
     if (!r) {
       const now = await this.one(`SELECT epoch FROM instances WHERE pk = $1`, [pk], c);
@@ -528,7 +532,7 @@ export class PostgresStore implements Store {
     if (sql) checkSqlSeq(cur.sql_seq as number, sql.seq);
     let released: { readyAt: number | null } | undefined;
     for (const part of splitOps(ops)) {
-      const st = opsStatement(pk, part, rel, notify ? { channel: this.channel } : undefined);
+      const st = opsStatement(pk, part, rel, notify ? { channel: this.channel, origin: this.origin } : undefined);
       for (const o of st.objects) await this.insertObjects(o.tenant, o.objects, c);
       if (st.text === "") continue;
       const r = await this.one(st.text, st.args, c);
@@ -734,7 +738,7 @@ export class PostgresStore implements Store {
     await this.q(`SELECT 1`);
   }
 
-  watch(fn: (pk: number, runnable: boolean) => void): () => void {
+  watch(fn: (pk: number, runnable: boolean, historyOnly: boolean) => void): () => void {
     this.watchers.add(fn);
     if (!this.feedOpen) {
       this.feedOpen = true;
@@ -773,8 +777,10 @@ export class PostgresStore implements Store {
     c.on("error", retry);
     c.on("end", retry);
     c.on("notification", (m) => {
-      const [pk, r] = (m.payload ?? "").split(":");
-      for (const w of this.watchers) w(Number(pk), r === "r");
+      // "pk:flags:origin" — this process's own commits are known here already
+      const [pk, flags, origin] = (m.payload ?? "").split(":");
+      if (origin === this.origin) return;
+      for (const w of this.watchers) w(Number(pk), flags === "r", flags === "h");
     });
     try {
       await c.connect();
