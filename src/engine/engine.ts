@@ -73,7 +73,7 @@ export interface EngineCore {
   log(pk: number, level: string, message: string): void;
   notify(pk: number): void;
   notifySoon(pk: number): void;
-  egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>): Promise<unknown>;
+  egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>, signal?: AbortSignal): Promise<unknown>;
   callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<unknown>;
   onRunFinished(r: InstanceRun, status: InstanceStatus): void;
   /** `readyAt`: the run queue's answer to the release (due now when a wake-up arrived meanwhile) */
@@ -378,10 +378,10 @@ export class Engine implements EngineCore {
     return this.hostSides.call(v, fn, args);
   }
 
-  async egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>): Promise<unknown> {
+  async egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>, signal?: AbortSignal): Promise<unknown> {
     const side = this.hostSides.get(v);
     const policy: EgressPolicy = side?.egress ?? { allow: v.config.egress.allow };
-    return checkEgress(policy, c, this.config.fetch);
+    return checkEgress(policy, c, this.config.fetch, signal);
   }
 
   log(pk: number, level: string, message: string): void {
