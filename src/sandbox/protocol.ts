@@ -137,7 +137,32 @@ export type CryptoRequest =
   | { op: "hmac"; hash: string; key: Uint8Array; data: Uint8Array }
   | { op: "aes"; mode: "GCM" | "CBC" | "CTR" | "KW"; decrypt: boolean; key: Uint8Array; iv: Uint8Array; data: Uint8Array; aad?: Uint8Array; tagBytes?: number; counterBits?: number }
   | { op: "pbkdf2"; hash: string; password: Uint8Array; salt: Uint8Array; iterations: number; bits: number }
-  | { op: "hkdf"; hash: string; key: Uint8Array; salt: Uint8Array; info: Uint8Array; bits: number };
+  | { op: "hkdf"; hash: string; key: Uint8Array; salt: Uint8Array; info: Uint8Array; bits: number }
+  /** asymmetric keys travel as DER (spki for public keys, pkcs8 for private ones); jwk as its JSON text */
+  | { op: "importKey"; alg: AsymAlgorithm; format: "spki" | "pkcs8" | "jwk" | "raw"; data: Uint8Array | string }
+  | { op: "exportKey"; alg: AsymAlgorithm; format: "jwk" | "raw"; type: "public" | "private"; der: Uint8Array }
+  | { op: "generateKey"; alg: AsymAlgorithm }
+  | { op: "sign"; alg: AsymAlgorithm; der: Uint8Array; data: Uint8Array }
+  | { op: "verify"; alg: AsymAlgorithm; der: Uint8Array; data: Uint8Array; signature: Uint8Array };
+
+/** An asymmetric signing algorithm as the host needs it: `hash` for RSA and ECDSA, `saltLength` for RSA-PSS signatures. */
+export interface AsymAlgorithm {
+  name: "RSASSA-PKCS1-v1_5" | "RSA-PSS" | "ECDSA" | "Ed25519";
+  hash?: string;
+  namedCurve?: string;
+  saltLength?: number;
+}
+
+/** What importKey and generateKey answer: the key(s) as DER, and what the key's algorithm reports. */
+export interface AsymKeyInfo {
+  type: "public" | "private";
+  der: Uint8Array;
+  /** the public half of a generated pair */
+  publicDer?: Uint8Array;
+  modulusLength?: number;
+  publicExponent?: Uint8Array;
+  namedCurve?: string;
+}
 
 export type SyncReply = { ok: true; value?: unknown } | { ok: false; error: ErrorInfo };
 

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createHash, webcrypto } from "node:crypto";
+import { constants, createHash, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, webcrypto, type KeyObject } from "node:crypto";
 import { TENANT, open, wf, settle, until, SECOND, HOUR, type Harness } from "../engine/helpers.ts";
 import { cryptoReply } from "../../src/sandbox/host/crypto.ts";
 import type { CryptoRequest } from "../../src/sandbox/protocol.ts";
@@ -217,6 +217,88 @@ test("AES-GCM/CBC/CTR/KW, PBKDF2 and HKDF agree with Node's WebCrypto; a tampere
   assert.equal(out.jwkRoundTrip, "attack at dawn, bring snacks");
 });
 
+test("signatures: Ed25519 (RFC 8032) and NODE-ED25519, RSASSA-PKCS1-v1_5, RSA-PSS and ECDSA agree with Node", LIMIT, async (t) => {
+  const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const ec = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const der = (k: KeyObject, type: "spki" | "pkcs8") => (k.export({ format: "der", type }) as Buffer).toString("hex");
+  const msg = Buffer.from("abc");
+  const params = {
+    edSeed: "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+    edPub: "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+    rsaPkcs8: der(rsa.privateKey, "pkcs8"), rsaSpki: der(rsa.publicKey, "spki"), rsaJwk: rsa.privateKey.export({ format: "jwk" }),
+    rsaSig: nodeSign("sha256", msg, rsa.privateKey).toString("hex"),
+    ecJwk: ec.publicKey.export({ format: "jwk" }), ecSig: nodeSign("sha256", msg, { key: ec.privateKey, dsaEncoding: "ieee-p1363" }).toString("hex"),
+  };
+  const out = await output(t, `
+    const p = event.payload, data = enc("abc");
+    const edPriv = await crypto.subtle.importKey("pkcs8", unhex("302e020100300506032b657004220420" + p.edSeed), "Ed25519", false, ["sign"]);
+    const outside = hex(await crypto.subtle.sign("Ed25519", edPriv, new Uint8Array(0)));
+    return await step.do("sign", NO_RETRY, async () => {
+      const edPub = await crypto.subtle.importKey("raw", unhex(p.edPub), { name: "Ed25519" }, true, ["verify"]);
+      const edSig = unhex(outside), bad = edSig.slice(); bad[0] ^= 1;
+      const discord = await crypto.subtle.importKey("raw", unhex(p.edPub), { name: "NODE-ED25519", namedCurve: "NODE-ED25519" }, false, ["verify"]);
+      const rsaKey = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+      const rsaPriv = await crypto.subtle.importKey("pkcs8", unhex(p.rsaPkcs8), rsaKey, false, ["sign"]);
+      const rsaPub = await crypto.subtle.importKey("spki", unhex(p.rsaSpki), rsaKey, true, ["verify"]);
+      const rsaFromJwk = await crypto.subtle.importKey("jwk", p.rsaJwk, rsaKey, false, ["sign"]);
+      const pssPriv = await crypto.subtle.importKey("pkcs8", unhex(p.rsaPkcs8), { name: "RSA-PSS", hash: "SHA-256" }, false, ["sign"]);
+      const pss = await crypto.subtle.sign({ name: "RSA-PSS", saltLength: 32 }, pssPriv, data);
+      const ecPair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+      const ecSig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, ecPair.privateKey, data);
+      const nodeEc = await crypto.subtle.importKey("jwk", p.ecJwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+      const edPair = await crypto.subtle.generateKey("Ed25519", false, ["sign", "verify"]);
+      return {
+        outside,
+        edVerify: [await crypto.subtle.verify("Ed25519", edPub, edSig, new Uint8Array(0)), await crypto.subtle.verify("Ed25519", edPub, bad, new Uint8Array(0))],
+        discord: await crypto.subtle.verify({ name: "NODE-ED25519" }, discord, edSig, new Uint8Array(0)),
+        edRaw: hex(await crypto.subtle.exportKey("raw", edPub)), edJwk: await crypto.subtle.exportKey("jwk", edPub),
+        rsaSig: hex(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", rsaPriv, data)),
+        rsaJwkSig: hex(await crypto.subtle.sign({ name: "RSASSA-PKCS1-v1_5" }, rsaFromJwk, data)),
+        rsaVerify: [await crypto.subtle.verify(rsaKey, rsaPub, unhex(p.rsaSig), data), await crypto.subtle.verify(rsaKey, rsaPub, unhex(p.rsaSig), enc("abd"))],
+        rsaAlg: [rsaPub.algorithm.name, rsaPub.algorithm.modulusLength, Array.from(rsaPub.algorithm.publicExponent), rsaPub.algorithm.hash, rsaPub.type, rsaPriv.type],
+        rsaSpki: hex(await crypto.subtle.exportKey("spki", rsaPub)),
+        pss: hex(pss),
+        ec: [hex(ecSig), hex(await crypto.subtle.exportKey("spki", ecPair.publicKey)), ecPair.publicKey.algorithm, ecPair.privateKey.usages, ecPair.publicKey.usages, ecPair.publicKey.extractable],
+        ecRaw: hex(await crypto.subtle.exportKey("raw", ecPair.publicKey)).slice(0, 2) + "/" + (await crypto.subtle.exportKey("raw", ecPair.publicKey)).byteLength,
+        nodeEcVerify: await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, nodeEc, unhex(p.ecSig), data),
+        edPair: await crypto.subtle.verify("Ed25519", edPair.publicKey, await crypto.subtle.sign("Ed25519", edPair.privateKey, data), data),
+        wrongKind: await errName(() => crypto.subtle.importKey("pkcs8", unhex(p.rsaPkcs8), { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"])),
+        signWithPublic: await errName(() => crypto.subtle.sign(rsaKey, rsaPub, data)),
+        publicCannotSign: await errName(() => crypto.subtle.importKey("spki", unhex(p.rsaSpki), rsaKey, true, ["sign"])),
+        rsaGenerate: await errName(() => crypto.subtle.generateKey({ name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" }, false, ["sign", "verify"])),
+        garbageKey: await errName(() => crypto.subtle.importKey("spki", new Uint8Array([1, 2, 3]), rsaKey, true, ["verify"])),
+        notExtractable: await errName(() => crypto.subtle.exportKey("pkcs8", rsaPriv)),
+        oaep: await errName(() => crypto.subtle.importKey("spki", unhex(p.rsaSpki), { name: "RSA-OAEP", hash: "SHA-256" }, true, ["encrypt"])),
+      };
+    });`, { params });
+  const rfc8032 = "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
+  assert.equal(out.outside, rfc8032);
+  assert.deepEqual(out.edVerify, [true, false]);
+  assert.equal(out.discord, true);
+  assert.equal(out.edRaw, params.edPub);
+  assert.deepEqual(out.edJwk, { crv: "Ed25519", x: Buffer.from(params.edPub, "hex").toString("base64url"), kty: "OKP", alg: "EdDSA", key_ops: ["verify"], ext: true });
+  assert.equal(out.rsaSig, params.rsaSig, "PKCS#1 v1.5 signatures are deterministic: the same as Node's");
+  assert.equal(out.rsaJwkSig, params.rsaSig);
+  assert.deepEqual(out.rsaVerify, [true, false]);
+  assert.deepEqual(out.rsaAlg, ["RSASSA-PKCS1-v1_5", 2048, [1, 0, 1], { name: "SHA-256" }, "public", "private"]);
+  assert.equal(out.rsaSpki, params.rsaSpki);
+  assert.ok(nodeVerify("sha256", msg, { key: rsa.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, Buffer.from(out.pss, "hex")), "Node verifies the RSA-PSS signature");
+  const [ecSig, ecSpki, ecAlg, privUse, pubUse, pubExt] = out.ec;
+  assert.ok(nodeVerify("sha256", msg, { key: createPublicKey({ key: Buffer.from(ecSpki, "hex"), format: "der", type: "spki" }), dsaEncoding: "ieee-p1363" }, Buffer.from(ecSig, "hex")),
+    "Node verifies the ECDSA signature (IEEE P1363 form)");
+  assert.deepEqual([ecAlg, privUse, pubUse, pubExt], [{ name: "ECDSA", namedCurve: "P-256" }, ["sign"], ["verify"], true]);
+  assert.equal(out.ecRaw, "04/65");
+  assert.equal(out.nodeEcVerify, true);
+  assert.equal(out.edPair, true);
+  assert.deepEqual(out.wrongKind, ["DataError", true, true]);
+  assert.deepEqual(out.signWithPublic, ["InvalidAccessError", true, true]);
+  assert.deepEqual(out.publicCannotSign, ["SyntaxError", true, true]);
+  assert.deepEqual(out.rsaGenerate, ["NotSupportedError", true, true]);
+  assert.deepEqual(out.garbageKey, ["DataError", true, true]);
+  assert.deepEqual(out.notExtractable, ["InvalidAccessError", true, true]);
+  assert.deepEqual(out.oaep, ["NotSupportedError", true, true]);
+});
+
 test("bad crypto input from tenant code: DOMException-like errors for the guest, the host unharmed", LIMIT, async (t) => {
   const out = await output(t, `
     return await step.do("bad", NO_RETRY, async () => {
@@ -224,7 +306,7 @@ test("bad crypto input from tenant code: DOMException-like errors for the guest,
       return {
         shortAesKey: await errName(() => crypto.subtle.importKey("raw", new Uint8Array(5), "AES-GCM", false, ["encrypt"])),
         unknownAlg: await errName(() => crypto.subtle.digest("SHA-3", enc("x"))),
-        asymmetric: await errName(() => crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"])),
+        asymmetric: await errName(() => crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"])),
         notBytes: await errName(() => crypto.subtle.digest("SHA-256", "a string")),
         notAKey: await errName(() => crypto.subtle.sign("HMAC", { type: "secret" }, enc("x"))),
         wrongKeyKind: await errName(() => crypto.subtle.encrypt({ name: "AES-GCM", iv: new Uint8Array(12) }, hmac, enc("x"))),
@@ -269,6 +351,14 @@ test("the host side refuses anything malformed from the isolate with an error re
     { op: "pbkdf2", hash: "SHA-256", password: new Uint8Array(1), salt: new Uint8Array(1), iterations: 1, bits: 1e9 },
     { op: "hkdf", hash: "SHA-256", key: new Uint8Array(1), salt: new Uint8Array(1), info: new Uint8Array(1), bits: 1e9 },
     { op: "hkdf", hash: "SHA-256", key: new Uint8Array(1), salt: new Uint8Array(1), info: new Uint8Array(5000), bits: 256 },
+    { op: "sign", alg: { name: "RSA-OAEP" }, der: new Uint8Array(8), data: new Uint8Array(1) },
+    { op: "sign", alg: { name: "Ed25519" }, der: new Uint8Array(8), data: new Uint8Array(1) },
+    { op: "importKey", alg: { name: "ECDSA", namedCurve: "P-256" }, format: "spki", data: new Uint8Array(3) },
+    { op: "importKey", alg: { name: "ECDSA", namedCurve: "P-999" }, format: "raw", data: new Uint8Array(65) },
+    { op: "importKey", alg: { name: "Ed25519" }, format: "jwk", data: "{not json" },
+    { op: "importKey", alg: { name: "Ed25519" }, format: "pem", data: new Uint8Array(1) },
+    { op: "generateKey", alg: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } },
+    { op: "exportKey", alg: { name: "Ed25519" }, format: "raw", type: "private", der: new Uint8Array(5) },
   ];
   const t0 = performance.now();
   for (const r of bad) {

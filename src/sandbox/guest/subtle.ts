@@ -1,13 +1,15 @@
 // Runs INSIDE the guest isolate: crypto.subtle as Workers has it — digest (SHA-1/256/384/512, and
 // Workers' MD5), HMAC, AES-GCM/CBC/CTR/KW, PBKDF2 and HKDF, with importKey/exportKey (raw, jwk),
-// generateKey, deriveBits/deriveKey, wrapKey/unwrapKey — plus Workers' crypto.subtle.timingSafeEqual
-// and crypto.DigestStream. Argument rules, keys and usages live here; the primitives are computed by
+// generateKey, deriveBits/deriveKey, wrapKey/unwrapKey; signatures with RSASSA-PKCS1-v1_5, RSA-PSS,
+// ECDSA (P-256/384/521) and Ed25519 (also Workers' older NODE-ED25519), keys in spki/pkcs8/jwk/raw —
+// plus Workers' crypto.subtle.timingSafeEqual and crypto.DigestStream. Argument rules, keys and usages live here; the primitives are computed by
 // node:crypto on the host through one synchronous call (protocol.ts CryptoRequest), so the
 // cryptography is OpenSSL's, never JavaScript of ours. Errors are DOMExceptions with WebCrypto's
 // names (NotSupportedError, InvalidAccessError, DataError, OperationError, SyntaxError) or TypeErrors.
-// Knowingly unsupported: asymmetric algorithms (RSA, ECDSA, ECDH, Ed25519, X25519): NotSupportedError.
+// Knowingly unsupported (NotSupportedError): RSA-OAEP, ECDH, X25519, and generating RSA keys (it
+// would hold the host's thread for up to seconds: import one).
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import type { CryptoRequest, SyncReply } from "../protocol.ts";
+import type { AsymAlgorithm, AsymKeyInfo, CryptoRequest, SyncReply } from "../protocol.ts";
 import { DOMException, TE, utf8Decode, utf8Encode, view } from "./web-base.ts";
 import { streams } from "./streams.ts";
 import { atob, btoa } from "./web.ts";
@@ -20,6 +22,11 @@ const HASH_BITS: Record<string, number> = { "SHA-1": 160, "SHA-256": 256, "SHA-3
 const BLOCK_BITS: Record<string, number> = { "SHA-1": 512, "SHA-256": 512, "SHA-384": 1024, "SHA-512": 1024 };
 const USAGES: Record<string, Usage[]> = {
   HMAC: ["sign", "verify"],
+  "RSASSA-PKCS1-v1_5": ["sign", "verify"],
+  "RSA-PSS": ["sign", "verify"],
+  ECDSA: ["sign", "verify"],
+  Ed25519: ["sign", "verify"],
+  "NODE-ED25519": ["sign", "verify"],
   "AES-GCM": ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
   "AES-CBC": ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
   "AES-CTR": ["encrypt", "decrypt", "wrapKey", "unwrapKey"],
@@ -27,8 +34,10 @@ const USAGES: Record<string, Usage[]> = {
   PBKDF2: ["deriveKey", "deriveBits"],
   HKDF: ["deriveKey", "deriveBits"],
 };
-const ASYMMETRIC = ["RSASSA-PKCS1-v1_5", "RSA-PSS", "RSA-OAEP", "ECDSA", "ECDH", "Ed25519", "X25519", "NODE-ED25519"];
-const NAMES = [...Object.keys(HASH_BITS), "MD5", ...Object.keys(USAGES), ...ASYMMETRIC];
+/** signing algorithms with key pairs (NODE-ED25519: Workers' name for Ed25519 before the standard one) */
+const SIGNING = ["RSASSA-PKCS1-v1_5", "RSA-PSS", "ECDSA", "Ed25519", "NODE-ED25519"];
+const UNSUPPORTED = ["RSA-OAEP", "ECDH", "X25519"];
+const NAMES = [...Object.keys(HASH_BITS), "MD5", ...Object.keys(USAGES), ...UNSUPPORTED];
 
 const dom = (name: string, message: string) => new DOMException(message, name);
 const unsupported = (what: string) => dom("NotSupportedError", `Unrecognized or unimplemented ${what}`);
@@ -54,7 +63,7 @@ function algo(a: unknown): Alg {
   if (Object(o) !== o || (o as any).name === undefined) throw TE("An algorithm must be a string or an object with a name");
   const n = `${(o as any).name}`, name = NAMES.find((k) => k.toLowerCase() === n.toLowerCase());
   if (!name) throw unsupported(`algorithm ${n}`);
-  if (ASYMMETRIC.includes(name)) throw unsupported(`algorithm ${name} (asymmetric keys are not supported in Weft)`);
+  if (UNSUPPORTED.includes(name)) throw unsupported(`algorithm ${name} (not supported in Weft)`);
   return { ...(o as object), name };
 }
 function hashOf(h: unknown): string {
@@ -67,7 +76,7 @@ function hashOf(h: unknown): string {
 // ---------------------------------------------------------------- CryptoKey
 
 interface KeyState {
-  type: "secret";
+  type: "secret" | "public" | "private";
   extractable: boolean;
   algorithm: Alg;
   usages: Usage[];
@@ -112,9 +121,9 @@ function usages(list: unknown, name: string): Usage[] {
   }
   return out;
 }
-function newKey(alg: Alg, extractable: boolean, use: Usage[], data: Uint8Array): CryptoKey {
-  if (use.length === 0) throw dom("SyntaxError", "Usages cannot be empty when creating a key.");
-  return makeKey({ type: "secret", extractable: !!extractable, algorithm: alg, usages: use, data });
+function newKey(alg: Alg, extractable: boolean, use: Usage[], data: Uint8Array, type: KeyState["type"] = "secret"): CryptoKey {
+  if (use.length === 0 && type !== "public") throw dom("SyntaxError", "Usages cannot be empty when creating a key.");
+  return makeKey({ type, extractable: !!extractable, algorithm: alg, usages: use, data });
 }
 /** The key, checked to be for `name` and allowed `use`. */
 function keyFor(k: unknown, name: string, use: Usage): KeyState {
@@ -204,6 +213,99 @@ function keyLength(a: Alg): number {
   throw unsupported(`a key of ${a.name}`);
 }
 
+// ---------------------------------------------------------------- signing key pairs
+
+const CURVES = ["P-256", "P-384", "P-521"];
+/** The host's view of a signing algorithm (NODE-ED25519 is Ed25519) with the key's parameters. */
+function asym(a: Alg, extra: Partial<AsymAlgorithm> = {}): AsymAlgorithm {
+  const name = (a.name === "NODE-ED25519" ? "Ed25519" : a.name) as AsymAlgorithm["name"];
+  return { name, ...(a.hash !== undefined ? { hash: hashOf(a.hash) } : {}), ...(a.namedCurve ? { namedCurve: `${a.namedCurve}` } : {}), ...extra };
+}
+/** The algorithm a key of `a` reports, from the import's parameters and what the host found in the key. */
+function keyAlg(a: Alg, k: AsymKeyInfo): Alg {
+  switch (a.name) {
+    case "RSASSA-PKCS1-v1_5": case "RSA-PSS":
+      return { name: a.name, modulusLength: k.modulusLength, publicExponent: k.publicExponent, hash: { name: hashOf(a.hash) } };
+    case "ECDSA": {
+      const c = `${a.namedCurve}`;
+      if (!CURVES.includes(c)) throw unsupported(`namedCurve ${c}`);
+      return { name: "ECDSA", namedCurve: c };
+    }
+    case "NODE-ED25519":
+      if (a.namedCurve !== "NODE-ED25519") throw unsupported(`namedCurve ${a.namedCurve} for NODE-ED25519`);
+      return { name: "NODE-ED25519", namedCurve: "NODE-ED25519" };
+    default:
+      return { name: "Ed25519" };
+  }
+}
+function checkParams(a: Alg): void {
+  if (a.name === "RSASSA-PKCS1-v1_5" || a.name === "RSA-PSS") hashOf(a.hash);
+  if (a.name === "ECDSA" && !CURVES.includes(`${a.namedCurve}`)) throw unsupported(`namedCurve ${a.namedCurve}`);
+  if (a.name === "NODE-ED25519" && a.namedCurve !== "NODE-ED25519") throw unsupported(`namedCurve ${a.namedCurve} for NODE-ED25519`);
+}
+/** A public key may only verify, a private one only sign. */
+function pairUsages(type: "public" | "private", use: Usage[]): Usage[] {
+  const allowed = type === "public" ? "verify" : "sign";
+  for (const u of use) if (u !== allowed) throw dom("SyntaxError", `A ${type} key cannot be used to ${u}`);
+  return use;
+}
+
+function importPair(format: string, data: unknown, a: Alg, extractable: boolean, use: Usage[]): CryptoKey {
+  checkParams(a);
+  if (!["spki", "pkcs8", "jwk", "raw"].includes(format)) throw unsupported(`key format ${format}`);
+  if (format === "jwk" && Object(data) !== data) throw TE("A JWK must be an object");
+  const k = host({ op: "importKey", alg: asym(a), format: format as "spki", data: format === "jwk" ? JSON.stringify(data) : bytes(data, "keyData") }) as unknown as AsymKeyInfo;
+  return newKey(keyAlg(a, k), extractable, pairUsages(k.type, use), k.der, k.type);
+}
+
+const JWS: Record<string, (s: KeyState) => string> = {
+  "RSASSA-PKCS1-v1_5": (s) => `RS${s.algorithm.hash.name.slice(4)}`,
+  "RSA-PSS": (s) => `PS${s.algorithm.hash.name.slice(4)}`,
+  ECDSA: (s) => `ES${s.algorithm.namedCurve === "P-521" ? 512 : s.algorithm.namedCurve.slice(2)}`,
+  Ed25519: () => "EdDSA",
+  "NODE-ED25519": () => "EdDSA",
+};
+
+function exportPair(format: string, s: KeyState): ArrayBuffer | object {
+  if (format === "spki" || format === "pkcs8") {
+    if ((format === "spki") !== (s.type === "public")) throw dom("InvalidAccessError", `A ${s.type} key cannot be exported as ${format}`);
+    return ab(s.data.slice());
+  }
+  if (format !== "jwk" && format !== "raw") throw unsupported(`key format ${format}`);
+  const v = host({ op: "exportKey", alg: asym(s.algorithm), format, type: s.type as "public", der: s.data }) as unknown;
+  if (format === "raw") return ab(v as Uint8Array);
+  const jwk = JSON.parse(v as string);
+  if (s.algorithm.name !== "ECDSA") jwk.alg = JWS[s.algorithm.name]!(s);
+  return { ...jwk, key_ops: [...s.usages], ext: true };
+}
+
+function generatePair(a: Alg, extractable: boolean, use: Usage[]): { publicKey: CryptoKey; privateKey: CryptoKey } {
+  checkParams(a);
+  const k = host({ op: "generateKey", alg: asym(a) }) as unknown as AsymKeyInfo, alg = keyAlg(a, k);
+  const priv = use.filter((u) => u === "sign"), pub = use.filter((u) => u === "verify");
+  if (priv.length === 0) throw dom("SyntaxError", "Usages cannot be empty when creating a key.");
+  return { publicKey: newKey(alg, true, pub, k.publicDer!, "public"), privateKey: newKey(alg, extractable, priv, k.der, "private") };
+}
+
+/** sign/verify with a key pair's half: the call's parameters (ECDSA's hash, RSA-PSS's saltLength) and the key's */
+function pairSign(a: Alg, key: unknown, data: unknown, verifying: boolean, signature?: unknown): ArrayBuffer | boolean {
+  const s = keyState(key as CryptoKey);
+  if (s.algorithm.name !== a.name) throw dom("InvalidAccessError", `The requested operation is not valid for the provided key (a ${s.algorithm.name} key, not ${a.name})`);
+  if (s.type !== (verifying ? "public" : "private") || !s.usages.includes(verifying ? "verify" : "sign")) {
+    throw dom("InvalidAccessError", `The key does not allow ${verifying ? "verify" : "sign"}`);
+  }
+  const extra: Partial<AsymAlgorithm> = {};
+  if (a.name === "ECDSA") extra.hash = hashOf(a.hash);
+  if (a.name === "RSA-PSS") {
+    const n = Number(a.saltLength);
+    if (!Number.isInteger(n) || n < 0) throw TE("RSA-PSS needs a saltLength");
+    extra.saltLength = n;
+  }
+  const alg = asym(s.algorithm, extra);
+  if (!verifying) return ab(host({ op: "sign", alg, der: s.data, data: bytes(data) }));
+  return host({ op: "verify", alg, der: s.data, data: bytes(data), signature: bytes(signature, "signature") }) as unknown as boolean;
+}
+
 // ---------------------------------------------------------------- operations
 
 function cipher(a: Alg, k: unknown, data: unknown, decrypt: boolean, use: Usage = decrypt ? "decrypt" : "encrypt"): ArrayBuffer {
@@ -278,10 +380,11 @@ class SubtleCrypto {
       return ab(host({ op: "digest", hash: n, data: bytes(data) }));
     });
   }
-  generateKey(algorithm: unknown, extractable: boolean, keyUsages: Iterable<string>): Promise<CryptoKey> {
+  generateKey(algorithm: unknown, extractable: boolean, keyUsages: Iterable<string>): Promise<CryptoKey | { publicKey: CryptoKey; privateKey: CryptoKey }> {
     return later(() => {
       const a = algo(algorithm), use = usages(keyUsages, a.name);
       if (a.name === "PBKDF2" || a.name === "HKDF" || !USAGES[a.name]) throw unsupported(`generateKey for ${a.name}`);
+      if (SIGNING.includes(a.name)) return generatePair(a, extractable, use) as unknown as CryptoKey;
       const n = keyLength(a), data = new Uint8Array(Math.ceil(n / 8));
       (globalThis as any).crypto.getRandomValues(data);
       return importSecret("raw", data, { ...a, length: a.name === "HMAC" ? n : undefined }, extractable, use);
@@ -291,15 +394,22 @@ class SubtleCrypto {
     return later(() => {
       const a = algo(algorithm);
       if (!USAGES[a.name]) throw unsupported(`importKey for ${a.name}`);
+      if (SIGNING.includes(a.name)) return importPair(`${format}`, keyData, a, extractable, usages(keyUsages, a.name));
       return importSecret(`${format}`, keyData, a, extractable, usages(keyUsages, a.name));
     });
   }
   exportKey(format: string, key: CryptoKey): Promise<ArrayBuffer | object> {
-    return later(() => exportSecret(`${format}`, key));
+    return later(() => {
+      const s = keyState(key);
+      if (s.type === "secret") return exportSecret(`${format}`, key);
+      if (!s.extractable) throw dom("InvalidAccessError", "The key is not extractable");
+      return exportPair(`${format}`, s);
+    });
   }
   sign(algorithm: unknown, key: CryptoKey, data: unknown): Promise<ArrayBuffer> {
     return later(() => {
       const a = algo(algorithm);
+      if (SIGNING.includes(a.name)) return pairSign(a, key, data, false) as ArrayBuffer;
       if (a.name !== "HMAC") throw unsupported(`sign with ${a.name}`);
       const s = keyFor(key, "HMAC", "sign");
       return ab(host({ op: "hmac", hash: s.algorithm.hash.name, key: s.data, data: bytes(data) }));
@@ -308,6 +418,7 @@ class SubtleCrypto {
   verify(algorithm: unknown, key: CryptoKey, signature: unknown, data: unknown): Promise<boolean> {
     return later(() => {
       const a = algo(algorithm);
+      if (SIGNING.includes(a.name)) return pairSign(a, key, data, true, signature) as boolean;
       if (a.name !== "HMAC") throw unsupported(`verify with ${a.name}`);
       const s = keyFor(key, "HMAC", "verify"), sig = bytes(signature, "signature");
       const mac = host({ op: "hmac", hash: s.algorithm.hash.name, key: s.data, data: bytes(data) });
