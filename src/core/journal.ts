@@ -2,7 +2,7 @@
 // persists): which step writes may change a stored step, what a restart cuts, which buffered events
 // go to which waits, and the types of the instance's history (its lifecycle events).
 import { ErrorCode, WeftError, errorInfo, type ErrorInfo } from "./errors.ts";
-import type { EntryKind } from "./replay.ts";
+import { isNestedKey, type EntryKind } from "./replay.ts";
 import type { InstanceStatus } from "./status.ts";
 
 export type StepState = "complete" | "failed" | "pending";
@@ -45,6 +45,30 @@ export function stepWritable(existing: { state: StepState } | undefined): boolea
  */
 export function cutByRestart(step: { seq: number; kind: EntryKind }, fromSeq: number | undefined): boolean {
   return fromSeq === undefined || step.seq >= fromSeq || step.kind === "rollback";
+}
+
+/** restart({ from }): which step to restart from, as the API names it. */
+export interface RestartFrom {
+  name: string;
+  /** 1-based occurrence of that name (default 1) */
+  count?: number;
+  /** default "do": Cloudflare's engine looks up `param.type ?? "do"` (workers-sdk lib/restart.ts, resolveGroupKeysToWipe) */
+  type?: "do" | "sleep" | "waitForEvent";
+}
+
+const RESTART_KIND: Record<NonNullable<RestartFrom["type"]>, EntryKind> = { do: "do", sleep: "sleep", waitForEvent: "wait" };
+
+/**
+ * The journal entry a restart starts from, or undefined when the history has none. A step's name
+ * without a type means a step.do, never a sleep or wait of that name. A step made at the top of run()
+ * is found first; failing that, one nested in a step body (its occurrence counted within that body),
+ * and the restart then starts from the top-level step that contains it (they share its position).
+ */
+export function restartTarget<S extends { kind: EntryKind; key: string; name: string; count: number; seq: number }>(steps: readonly S[], from: RestartFrom): S | undefined {
+  const kind = RESTART_KIND[from.type ?? "do"];
+  const count = from.count ?? 1;
+  const hits = steps.filter((s) => s.kind === kind && s.name === from.name && s.count === count).sort((a, b) => a.seq - b.seq);
+  return hits.find((s) => !isNestedKey(s.key)) ?? hits[0];
 }
 
 export interface OpenWait {

@@ -66,3 +66,22 @@ export const UNFINISHED: readonly InstanceStatus[] = [...CLAIMABLE, "waitingForP
 export function isClaimable(s: InstanceStatus): boolean {
   return (CLAIMABLE as readonly string[]).includes(s);
 }
+
+/** What `instance.status()` returns (Cloudflare's InstanceStatus shape). */
+export interface InstanceStatusView {
+  status: InstanceStatus;
+  error?: { name: string; message: string };
+  output: unknown;
+}
+
+/**
+ * status(): `output` is always there — the workflow's output once complete, null before and when it
+ * errored or was terminated (workers-sdk packages/workflows-shared/src/binding.ts, status():
+ * `output: workflowOutput ?? null`; the local explorer's instance view does the same); `error` only
+ * when the instance errored.
+ */
+export function statusView(r: { status: InstanceStatus; output?: unknown; error?: { name: string; message: string } | null }): InstanceStatusView {
+  const out: InstanceStatusView = { status: r.status, output: r.status === "complete" ? (r.output ?? null) : null };
+  if (r.error) out.error = { name: r.error.name, message: r.error.message };
+  return out;
+}

@@ -1,5 +1,10 @@
 // Validation and defaults for the `step.do(name, config, fn)` config (Cloudflare Workflows shape).
 // Strict on purpose: a misspelt key silently falling back to a default would change retry behaviour.
+// As strict as Cloudflare's engine (workers-sdk packages/workflows-shared/src/lib/validators.ts,
+// STEP_CONFIG_SCHEMA): a `retries` object must give both `limit` and `delay` (only `backoff` is
+// optional; the types say the same: `retries?: { limit; delay; backoff? }`), so the docs' "a partial
+// retries object is merged over the defaults" applies to the top-level keys only. Every refusal
+// starts with the reference's text, then says precisely what is wrong.
 
 import { ErrorCode, WeftError } from "./errors.ts";
 import { parseDuration } from "./duration.ts";
@@ -30,12 +35,17 @@ const RETRY_KEYS = ["limit", "delay", "backoff"] as const;
 const BACKOFFS: readonly Backoff[] = ["constant", "linear", "exponential"];
 const MAX_LIMIT = 10000;
 
+/** Cloudflare's message for a step config it refuses (context.ts), kept first for code that matches on it. */
+export function referenceConfigMessage(step: string): string {
+  return `Step config for ${JSON.stringify(step)} is in a invalid format. See https://developers.cloudflare.com/workflows/build/sleeping-and-retrying/`;
+}
+
+function refuse(step: string, why: string, details: Record<string, unknown>): never {
+  throw new WeftError(ErrorCode.InvalidStepConfig, `${referenceConfigMessage(step)} — step ${JSON.stringify(step)}: ${why}`, details);
+}
+
 function fail(step: string, field: string, value: unknown, rule: string): never {
-  throw new WeftError(
-    ErrorCode.InvalidStepConfig,
-    `step ${JSON.stringify(step)}: ${field} ${rule}, got ${describeValue(value)}`,
-    { step, field, value },
-  );
+  refuse(step, `${field} ${rule}, got ${describeValue(value)}`, { step, field, value });
 }
 
 function isPlainRecord(v: unknown): v is Record<string, unknown> {
@@ -46,12 +56,8 @@ function checkKeys(step: string, field: string, obj: Record<string, unknown>, al
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) {
       const where = field === "" ? key : `${field}.${key}`;
-      throw new WeftError(
-        ErrorCode.InvalidStepConfig,
-        `step ${JSON.stringify(step)}: unknown config key "${where}"; allowed keys` +
-          `${field === "" ? "" : ` in ${field}`} are ${allowed.map((k) => `"${k}"`).join(", ")}`,
-        { step, field: where, value: obj[key] },
-      );
+      refuse(step, `unknown config key "${where}"; allowed keys` +
+        `${field === "" ? "" : ` in ${field}`} are ${allowed.map((k) => `"${k}"`).join(", ")}`, { step, field: where, value: obj[key] });
     }
   }
 }
@@ -63,7 +69,7 @@ function duration(step: string, field: string, value: unknown): number {
     return parseDuration(value, `step ${JSON.stringify(step)}: ${field}`);
   } catch (e) {
     if (e instanceof WeftError && e.code === ErrorCode.InvalidDuration) {
-      throw new WeftError(ErrorCode.InvalidStepConfig, e.message, { step, field, value });
+      refuse(step, e.message.replace(`step ${JSON.stringify(step)}: `, ""), { step, field, value });
     }
     throw e;
   }
@@ -81,13 +87,19 @@ function compileRetries(step: string, retries: unknown): { view: StepConfigView[
     fail(step, "retries", retries, "must be an object like { limit: 5, delay: \"10 seconds\", backoff: \"exponential\" }");
   }
   checkKeys(step, "retries", retries, RETRY_KEYS);
+  for (const key of ["limit", "delay"] as const) {
+    if (retries[key] === undefined) {
+      refuse(step, `retries.${key} is required: a retries object gives both limit and delay (backoff is optional, default "exponential"), ` +
+        `e.g. { limit: ${d.limit}, delay: "10 seconds" }; leave retries out for the defaults`, { step, field: `retries.${key}`, value: undefined });
+    }
+  }
 
-  const limit = retries.limit === undefined ? d.limit : retries.limit;
+  const limit = retries.limit;
   if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0 || limit > MAX_LIMIT) {
     fail(step, "retries.limit", limit, `must be an integer from 0 to ${MAX_LIMIT}`);
   }
 
-  const delay = retries.delay === undefined ? d.delay : retries.delay;
+  const delay = retries.delay;
   if (typeof delay === "function") {
     fail(step, "retries.delay", delay, "must be a duration string or a number of milliseconds; dynamic delay functions are not supported");
   }

@@ -4,7 +4,8 @@
 import { serialize } from "node:v8";
 import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
 import { validateEventType, validateInstanceId } from "../core/ids.ts";
-import { checkAction, type InstanceStatus } from "../core/status.ts";
+import { checkAction, statusView, type InstanceStatus, type InstanceStatusView } from "../core/status.ts";
+import { restartTarget, type RestartFrom } from "../core/journal.ts";
 import { checkSerializable } from "../core/values.ts";
 import type { InstanceRecord, NewInstance, StoredObject } from "../store/ports.ts";
 import type { SqlResult, SqlValue } from "../instance-data/ports.ts";
@@ -26,11 +27,7 @@ export interface CreateOptions<P = unknown> {
   fork?: { instance: string; workflow?: string; commit?: string };
 }
 
-export interface InstanceStatusView {
-  status: InstanceStatus;
-  error?: { name: string; message: string };
-  output?: unknown;
-}
+export type { InstanceStatusView };
 
 const MAX_BATCH = 100;
 const TERMINAL_EVENTS = new Set(["workflow_completed", "workflow_errored", "workflow_terminated"]);
@@ -73,10 +70,12 @@ export class WorkflowBinding<P = unknown> {
       throw new WeftError(ErrorCode.InvalidArgument, `${where}: create options must be an object { id?, params?, metadata? }`, { field: where });
     }
     const id = o?.id === undefined ? this.engine.newInstanceId() : validateInstanceId(o.id);
-    checkSerializable(o?.params, `${where} params`);
+    // no params: event.payload is {} (workers-sdk workflows-shared/src/binding.ts: create({ id, params = {} }))
+    const params = o?.params === undefined ? {} : o.params;
+    checkSerializable(params, `${where} params`);
     let encoded: Uint8Array;
     try {
-      encoded = serialize(o?.params);
+      encoded = serialize(params);
     } catch (e) {
       throw new WeftError(ErrorCode.NotSerializable, `${where} params cannot be serialized: ${(e as Error).message}`, { field: `${where}.params` });
     }
@@ -88,7 +87,7 @@ export class WorkflowBinding<P = unknown> {
     if (typeof metadata !== "object" || Array.isArray(metadata) || Object.entries(metadata).some(([k, v]) => typeof v !== "string" || k.length > 64 || v.length > 1024)) {
       throw new WeftError(ErrorCode.InvalidArgument, `${where} metadata must be an object of strings (keys ≤ 64 chars, values ≤ 1024 chars)`, { field: `${where}.metadata` });
     }
-    return { tenant: this.tenant, workflow: this.name, id, version: "", params: o?.params, encodedParams: encoded, metadata, trigger: "api", createdAt: this.engine.clock.now() };
+    return { tenant: this.tenant, workflow: this.name, id, version: "", params, encodedParams: encoded, metadata, trigger: "api", createdAt: this.engine.clock.now() };
   }
 
   private async latest() {
@@ -187,11 +186,21 @@ export class WorkflowInstance {
   }
 
   async status(): Promise<InstanceStatusView> {
-    const r = await this.current();
-    const out: InstanceStatusView = { status: r.status };
-    if (r.error) out.error = { name: r.error.name, message: r.error.message };
-    if (r.status === "complete") out.output = r.output;
-    return out;
+    return statusView(await this.current());
+  }
+
+  /**
+   * Right after resume() or restart() Cloudflare reports the instance `running`: when this engine is
+   * starting its run (a slot was free), wait for that start to be claimed, so status() says running
+   * (or what the run reached since). An instance a concurrency limit holds back stays `queued`.
+   */
+  private async started(): Promise<void> {
+    const deadline = performance.now() + 5000;
+    while (this.engine.runsHere(this.pk) && performance.now() < deadline) {
+      const r = await this.engine.store.getInstanceByPk(this.pk);
+      if (!r || r.status !== "queued") return;
+      await new Promise((res) => setImmediate(res));
+    }
   }
 
   async describe(): Promise<InstanceDetail> {
@@ -209,6 +218,7 @@ export class WorkflowInstance {
     const r = await this.current();
     checkAction("resume", r.status, r.id);
     await this.engine.resumeInstance(r);
+    await this.started();
   }
 
   async terminate(options?: { rollback?: boolean }): Promise<void> {
@@ -217,24 +227,31 @@ export class WorkflowInstance {
     await this.engine.terminateInstance(r, options?.rollback === true);
   }
 
-  async restart(options?: { from?: { name: string; count?: number; type?: "do" | "sleep" | "waitForEvent" } }): Promise<void> {
+  async restart(options?: { from?: RestartFrom }): Promise<void> {
     const r = await this.current();
     checkAction("restart", r.status, r.id);
     let fromSeq: number | undefined;
     if (options?.from) {
       const f = options.from;
-      const kind = f.type === "sleep" ? "sleep" : f.type === "waitForEvent" ? "wait" : f.type === undefined ? undefined : "do";
-      const count = f.count ?? 1;
-      const steps = await this.engine.store.steps(this.pk);
-      const hit = steps.find((s) => s.name === f.name && s.count === count && (kind ? s.kind === kind : s.kind !== "rollback"));
+      if (!f || typeof f !== "object" || typeof f.name !== "string") {
+        throw new WeftError(ErrorCode.InvalidArgument, "restart: from must be { name: string, count?: number, type?: \"do\" | \"sleep\" | \"waitForEvent\" }", { field: "from" });
+      }
+      if (f.type !== undefined && f.type !== "do" && f.type !== "sleep" && f.type !== "waitForEvent") {
+        throw new WeftError(ErrorCode.InvalidArgument, `restart: from.type must be "do", "sleep" or "waitForEvent", got ${JSON.stringify(f.type)}`, { field: "from.type" });
+      }
+      if (f.count !== undefined && (!Number.isInteger(f.count) || f.count < 1)) {
+        throw new WeftError(ErrorCode.InvalidArgument, `restart: from.count is the 1-based occurrence of the step name, got ${JSON.stringify(f.count)}`, { field: "from.count" });
+      }
+      const hit = restartTarget(await this.engine.store.steps(this.pk), f);
       if (!hit) {
-        throw new WeftError(ErrorCode.NotFound, `restart: instance "${r.id}" has no step "${f.name}" (occurrence ${count}${f.type ? `, type ${f.type}` : ""}) in its history`, {
+        throw new WeftError(ErrorCode.NotFound, `restart: instance "${r.id}" has no ${f.type ?? "do"} step "${f.name}" (occurrence ${f.count ?? 1}) in its history`, {
           instanceId: r.id, from: f,
         });
       }
       fromSeq = hit.seq;
     }
     await this.engine.restartInstance(r, fromSeq, options?.from);
+    await this.started();
   }
 
   async delete(): Promise<void> {

@@ -56,8 +56,11 @@ export async function describeInstance(engine: Engine, r: InstanceRecord): Promi
   }
   // Rollbacks (seq -1) come last, in the order they ran: newest step first. Their start times can
   // tie (a virtual clock, one millisecond), so order them by the position of the step they undo.
-  const undone = new Map(all.filter((s) => s.kind === "do").map((s) => [`${s.name}#${s.count}`, s.seq]));
-  const order = (s: StepRecord) => (s.seq >= 0 ? s.seq : 1e15 - (undone.get(s.name) ?? 0));
+  // A rollback's key is "rollback:" + the key of the step it undoes (older journals: "name#count").
+  const undone = new Map<string, number>();
+  for (const s of all) if (s.kind === "do") undone.set(s.key, s.seq).set(`${s.name}#${s.count}`, s.seq);
+  const undoes = (s: StepRecord) => undone.get(s.key.startsWith("rollback:do:") ? s.key.slice("rollback:".length) : s.name) ?? 0;
+  const order = (s: StepRecord) => (s.seq >= 0 ? s.seq : 1e15 - undoes(s));
   all.sort((a, b) => order(a) - order(b) || a.startedAt - b.startedAt);
   const now = engine.clock.now();
   const out: StepDetail[] = all.map((s) => {
@@ -87,6 +90,7 @@ export async function describeInstance(engine: Engine, r: InstanceRecord): Promi
     id: r.id, workflow: r.workflow, status: r.status, params: r.params, metadata: r.metadata, trigger: { source: r.trigger }, versionId: r.version,
     queued: iso(r.createdAt)!, start: iso(r.startedAt), end: iso(r.endedAt),
     success: r.status === "complete" ? true : r.status === "errored" || r.status === "terminated" ? false : null,
-    error: err(r.error), output: r.status === "complete" ? r.output : undefined, steps: out,
+    // null until it completes, as Cloudflare's instance view (local explorer: `output: successLog?.metadata?.result ?? null`)
+    error: err(r.error), output: r.status === "complete" ? (r.output ?? null) : null, steps: out,
   };
 }

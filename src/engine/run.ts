@@ -3,6 +3,7 @@
 // back only after they are durable. When nothing is in flight and the next due time is far, it
 // suspends: the context is released and the instance costs only rows until it is woken.
 import { serialize } from "node:v8";
+import { randomBytes } from "node:crypto";
 import { ErrorCode, WeftError, errorInfo, toErrorInfo, type ErrorInfo } from "../core/errors.ts";
 import { attemptEnded } from "../core/journal.ts";
 import { compileStepConfig, type CompiledStepConfig } from "../core/step-config.ts";
@@ -120,7 +121,7 @@ export class InstanceRun {
     }));
     this.push({
       t: "init", className: this.version.className, instanceId: this.inst.id, workflowName: this.inst.workflow, payload: this.inst.params,
-      timestamp: this.inst.createdAt, now: this.e.clock.now(), seed: this.e.seedFor(this.inst), history, mode: this.mode,
+      timestamp: this.inst.createdAt, now: this.e.clock.now(), seed: this.e.seedFor(this.inst), entropy: new Uint8Array(randomBytes(32)), history, mode: this.mode,
       stepLimit: this.cfg.limits.steps, env: this.e.runEnv(this.version),
     });
   }

@@ -39,6 +39,8 @@ export interface InitJob {
   /** engine time now: decides whether journaled sleeps are already over */
   now: number;
   seed: number;
+  /** 32 bytes from the host's CSPRNG, fresh for every run: the key of the randomness step bodies get */
+  entropy?: Uint8Array;
   history: HistoryEntry[];
   /** "rollback": replay cached results only, start nothing new, then await a rollback job */
   mode: "run" | "rollback";

@@ -102,7 +102,7 @@ describe("weft run: examples", { concurrency: 4 }, () => {
     assert.equal(deploy.success, false);
     assert.equal(deploy.attempts!.length, 1, "NonRetryableError stops retries");
     const rollbacks = d.steps.filter((s) => s.type === "rollback");
-    assert.deepEqual(rollbacks.map((s) => s.name), ["deploy#1", "build#1", "checkout#1"]);
+    assert.deepEqual(rollbacks.map((s) => s.name), ["deploy", "build", "checkout"], "a rollback is named by the step it undoes");
     assert.ok(rollbacks.every((s) => s.success === true));
     assert.deepEqual(d.steps.slice(-3).map((s) => s.type), ["rollback", "rollback", "rollback"]);
     const order = [...r.stderr.matchAll(/rollback: (\w+)/g)].map((m) => m[1]);

@@ -50,3 +50,24 @@ test("restart cuts from the chosen step on and every rollback; finished steps ar
   assert.equal(stepWritable({ state: "complete" }), false);
   assert.equal(stepWritable({ state: "failed" }), false);
 });
+
+// workers-sdk packages/workflows-shared/src/lib/restart.ts (resolveGroupKeysToWipe): the step type
+// defaults to "do"; issue 12, item 6.
+test("restartTarget: a name without a type is the step.do, not a sleep or wait of that name; top-level before nested", async () => {
+  const { restartTarget } = await import("../../src/core/journal.ts");
+  const { nestedKey, stepKey } = await import("../../src/core/replay.ts");
+  const e = (kind: "do" | "sleep" | "wait", name: string, count: number, seq: number, key = stepKey(kind, name, count)) => ({ key, kind, name, count, seq });
+  const steps = [
+    e("sleep", "x", 1, 1), e("do", "x", 1, 2), e("wait", "x", 1, 3), e("do", "x", 2, 4),
+    e("do", "inner", 1, 5, nestedKey(stepKey("do", "outer", 1), "do", "inner", 1)), e("do", "outer", 1, 5),
+    e("do", "both", 1, 6, nestedKey(stepKey("do", "outer2", 1), "do", "both", 1)), e("do", "both", 1, 7),
+  ];
+  assert.equal(restartTarget(steps, { name: "x" })?.seq, 2);
+  assert.equal(restartTarget(steps, { name: "x", count: 2 })?.seq, 4);
+  assert.equal(restartTarget(steps, { name: "x", type: "sleep" })?.seq, 1);
+  assert.equal(restartTarget(steps, { name: "x", type: "waitForEvent" })?.seq, 3);
+  assert.equal(restartTarget(steps, { name: "x", count: 3 }), undefined);
+  assert.equal(restartTarget(steps, { name: "inner" })?.seq, 5, "a nested step restarts its top-level ancestor (same position)");
+  assert.equal(restartTarget(steps, { name: "both" })?.seq, 7, "a top-level step of the name wins over a nested one");
+  assert.equal(cutByRestart({ seq: 5, kind: "do" }, 5), true, "the ancestor and its nested steps are cut together");
+});

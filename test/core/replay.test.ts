@@ -97,3 +97,85 @@ test("invalid step config is refused before any identity is taken", async () => 
   await assert.rejects(run.step.waitForEvent("w", { type: "a.b" }), /a\.b/);
   assert.equal(commands.length, 0);
 });
+
+// ---- issue 12: nested steps, ctx.config, waitForEvent timeouts --------------------------------------
+
+test("waitTimeoutMs: any duration up to 365 days; none, empty or zero is the 24-hour default (workers-sdk context.ts)", async () => {
+  const { waitTimeoutMs, DEFAULT_WAIT_MS } = await import("../../src/core/replay.ts");
+  assert.equal(waitTimeoutMs(500, "t"), 500);
+  assert.equal(waitTimeoutMs("750 ms", "t"), 750);
+  assert.equal(waitTimeoutMs("1 hour", "t"), 3_600_000);
+  for (const none of [undefined, null, 0, "", "0 seconds"]) assert.equal(waitTimeoutMs(none, "t"), DEFAULT_WAIT_MS, String(none));
+  assert.throws(() => waitTimeoutMs("366 days", "t"), { code: "invalid_duration" });
+  assert.throws(() => waitTimeoutMs(-1, "t"), { code: "invalid_duration" });
+  assert.throws(() => waitTimeoutMs("soon", "t"), { code: "invalid_duration" });
+});
+
+test("a step.do inside a step body is keyed under its parent, shares its position, and is not position-checked", async () => {
+  const { nestedKey } = await import("../../src/core/replay.ts");
+  const { run, commands } = harness([]);
+  let release!: () => void;
+  const later = new Promise<void>((r) => (release = r));
+  void run.step.do("outer", async () => {
+    const a = run.step.do("inner", async () => 1); // synchronous part of the body
+    await later;
+    const b = run.step.do("inner", async () => 2); // after an await: found through the async stack
+    return [await a, await b];
+  });
+  void run.step.do("next", async () => 3);
+  release();
+  await new Promise((r) => setImmediate(r));
+  const calls = commands.filter((c) => c.t === "call").map((c) => (c.t === "call" ? [c.key, c.seq] : []));
+  const outer = stepKey("do", "outer", 1);
+  assert.deepEqual(calls, [[outer, 1], [nestedKey(outer, "do", "inner", 1), 1], [stepKey("do", "next", 1), 2], [nestedKey(outer, "do", "inner", 2), 1]]);
+});
+
+test("a replay that answers the parent from the journal makes no nested call and takes the same positions", async () => {
+  const { nestedKey } = await import("../../src/core/replay.ts");
+  const outer = stepKey("do", "outer", 1);
+  const inner: HistoryEntry = { ...done("inner", 1, 5), key: nestedKey(outer, "do", "inner", 1) };
+  const { run, commands } = harness([done("outer", 1, 5), inner, done("after", 2, 6)]);
+  let ran = 0;
+  const v = await run.step.do("outer", async () => { ran++; return run.step.do("inner", async () => 0); });
+  const w = await run.step.do("after", async () => 0);
+  assert.deepEqual([v, w, ran], [5, 6, 0]);
+  assert.equal(commands.filter((c) => c.t === "fail").length, 0, "no non-determinism error");
+});
+
+test("the body's ctx.config is a copy: changing it changes neither the next attempt's nor the journaled config", async () => {
+  const { run, commands } = harness([]);
+  const seen: unknown[] = [];
+  void run.step.do("s", { retries: { limit: 2, delay: 1 } }, async (ctx: any) => {
+    seen.push(structuredClone(ctx.config));
+    ctx.config.retries.limit = 100;
+    throw new Error("x");
+  });
+  await new Promise((r) => setImmediate(r));
+  run.runAttempt(stepKey("do", "s", 1), 2);
+  await new Promise((r) => setImmediate(r));
+  const call = commands.find((c) => c.t === "call");
+  assert.equal(call && call.t === "call" ? call.config?.retries.limit : -1, 2);
+  assert.deepEqual(seen.map((c: any) => c.retries.limit), [2, 2]);
+});
+
+test("a nested step that completed in this run answers its parent's next attempt without a new call", async () => {
+  const { nestedKey } = await import("../../src/core/replay.ts");
+  const { run, commands } = harness([]);
+  let ran = 0;
+  const outer = stepKey("do", "outer", 1);
+  const inner = nestedKey(outer, "do", "inner", 1);
+  void run.step.do("outer", async (ctx: any) => {
+    const v = await run.step.do("inner", async () => { ran++; return 7; });
+    if (ctx.attempt === 1) throw new Error("again");
+    return v;
+  }).catch(() => undefined);
+  await new Promise((r) => setImmediate(r));
+  run.resolve(inner, 2000, 7, undefined); // the host committed inner
+  await new Promise((r) => setImmediate(r));
+  run.runAttempt(outer, 2);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ran, 1);
+  assert.equal(commands.filter((c) => c.t === "call" && c.key === inner).length, 1, "inner was called once");
+  const done2 = commands.filter((c) => c.t === "attemptDone" && c.key === outer).map((c) => (c.t === "attemptDone" ? [c.attempt, c.value ?? c.error?.message] : []));
+  assert.deepEqual(done2, [[1, "again"], [2, 7]]);
+});

@@ -41,3 +41,15 @@ test("messages", () => {
   assert.throws(() => checkAction("resume", "running", "x"), /is running; only paused/);
   assert.throws(() => checkAction("terminate", "errored", "x"), /is errored;/);
 });
+
+// workers-sdk packages/workflows-shared/src/binding.ts, status(): `output: workflowOutput ?? null`
+// (issue 12, item 8).
+test("statusView: output is null until complete, and null for a complete run() that returned nothing", async () => {
+  const { statusView } = await import("../../src/core/status.ts");
+  assert.deepEqual(statusView({ status: "running" }), { status: "running", output: null });
+  assert.deepEqual(statusView({ status: "queued", output: undefined }), { status: "queued", output: null });
+  assert.deepEqual(statusView({ status: "errored", error: { name: "Error", message: "x", stack: "s" } as never }), { status: "errored", error: { name: "Error", message: "x" }, output: null });
+  assert.deepEqual(statusView({ status: "complete", output: { a: 1 } }), { status: "complete", output: { a: 1 } });
+  assert.deepEqual(statusView({ status: "complete" }), { status: "complete", output: null });
+  assert.deepEqual(statusView({ status: "complete", output: 0 }), { status: "complete", output: 0 });
+});

@@ -196,9 +196,9 @@ describe("tenant code cannot reach the host", () => {
         getOwnPropertyDescriptor(t, k) { traps++; return { value: 1, enumerable: true, configurable: true, writable: true }; } });
       const fnProxy = new Proxy(function () {}, {});
       let r;
-      try { r = await step.do("proxy", { retries: { limit: 0 } }, async () => ({ p, inner: [p] })); } catch (e) { r = { name: e.name, message: e.message }; }
+      try { r = await step.do("proxy", { retries: { limit: 0, delay: 0 } }, async () => ({ p, inner: [p] })); } catch (e) { r = { name: e.name, message: e.message }; }
       let f;
-      try { f = await step.do("fn-proxy", { retries: { limit: 0 } }, async () => fnProxy); } catch (e) { f = { name: e.name, message: e.message }; }
+      try { f = await step.do("fn-proxy", { retries: { limit: 0, delay: 0 } }, async () => fnProxy); } catch (e) { f = { name: e.name, message: e.message }; }
       const trapsInIsolate = traps;
       return { r, f, trapsInIsolate, replayedIsProxyFree: Object.getPrototypeOf(r.p) === Object.prototype };`);
     assert.equal(s.status, "complete", JSON.stringify(s.error));
@@ -274,12 +274,12 @@ describe("tenant code cannot reach the host", () => {
         get self() { return typeof process; },
         nested: { get deep() { return [1, { get y() { return "y"; } }]; } },
       };
-      const r1 = await step.do("getters", { retries: { limit: 0 } }, async () => sneaky);
+      const r1 = await step.do("getters", { retries: { limit: 0, delay: 0 } }, async () => sneaky);
       const readsAfterStep = reads;
       let r2;
-      try { r2 = await step.do("fn-inside", { retries: { limit: 0 } }, async () => ({ f: () => 1 })); } catch (e) { r2 = { name: e.name, message: e.message }; }
+      try { r2 = await step.do("fn-inside", { retries: { limit: 0, delay: 0 } }, async () => ({ f: () => 1 })); } catch (e) { r2 = { name: e.name, message: e.message }; }
       let r3;
-      try { r3 = await step.do("throwing-getter", { retries: { limit: 0 } }, async () => ({ get boom() { throw new Error("getter ran"); } })); }
+      try { r3 = await step.do("throwing-getter", { retries: { limit: 0, delay: 0 } }, async () => ({ get boom() { throw new Error("getter ran"); } })); }
       catch (e) { r3 = { name: e.name, message: e.message }; }
       return { r1, readsAfterStep, r1Descriptor: typeof Object.getOwnPropertyDescriptor(r1, "x").get, r2, r3 };`);
     assert.equal(s.status, "complete", JSON.stringify(s.error));
@@ -339,7 +339,7 @@ async function abuse(body: string, o: RunOptions = {}) {
 describe("a tenant that abuses resources is stopped and the others keep going", () => {
   test("an infinite loop in a step is stopped at limits.cpuMsPerStep", async (t) => {
     const { bad, goodMaxMs } = await abuse(`
-      await step.do("spin", { retries: { limit: 0 } }, async () => { for (;;) {} });
+      await step.do("spin", { retries: { limit: 0, delay: 0 } }, async () => { for (;;) {} });
       return "unreachable";`, { limits: { cpuMsPerStep: 200 } });
     t.diagnostic(`good tenant completed within ${goodMaxMs.toFixed(0)} ms; bad: ${bad.error?.message}`);
     assert.equal(bad.status, "errored");
@@ -373,7 +373,7 @@ describe("a tenant that abuses resources is stopped and the others keep going", 
 
   test("unbounded allocation is stopped at limits.memoryMb", async (t) => {
     const { bad, goodMaxMs } = await abuse(`
-      await step.do("hog", { retries: { limit: 0 } }, async () => {
+      await step.do("hog", { retries: { limit: 0, delay: 0 } }, async () => {
         const keep = [];
         for (let i = 0; ; i++) keep.push(new Array(100_000).fill(i));
       });
@@ -385,7 +385,7 @@ describe("a tenant that abuses resources is stopped and the others keep going", 
 
   test("unbounded allocation in a step that already awaited is charged to that step", async (t) => {
     const { bad, goodMaxMs } = await abuse(`
-      await step.do("hog later", { retries: { limit: 0 } }, async () => {
+      await step.do("hog later", { retries: { limit: 0, delay: 0 } }, async () => {
         await new Promise((r) => setTimeout(r, 5)); // the attempt is running when the isolate dies
         const keep = [];
         for (let i = 0; ; i++) keep.push(new Array(100_000).fill(i));
@@ -399,7 +399,7 @@ describe("a tenant that abuses resources is stopped and the others keep going", 
   test("deep recursion fails with Maximum call stack", async (t) => {
     const { bad, goodMaxMs } = await abuse(`
       function down(n) { return down(n + 1) + 1; }
-      await step.do("recurse", { retries: { limit: 0 } }, async () => down(0));
+      await step.do("recurse", { retries: { limit: 0, delay: 0 } }, async () => down(0));
       return "unreachable";`);
     t.diagnostic(`good tenant completed within ${goodMaxMs.toFixed(0)} ms; bad: ${bad.error?.message}`);
     assert.equal(bad.status, "errored");
@@ -408,7 +408,7 @@ describe("a tenant that abuses resources is stopped and the others keep going", 
 
   test("a console flood is capped per activation with a warning line", async (t) => {
     const { bad, goodMaxMs } = await abuse(`
-      await step.do("flood", { retries: { limit: 0 } }, async () => { for (let i = 0; i < 200_000; i++) console.log("line", i); return 1; });
+      await step.do("flood", { retries: { limit: 0, delay: 0 } }, async () => { for (let i = 0; i < 200_000; i++) console.log("line", i); return 1; });
       return "done";`, { timeoutMs: 30_000 });
     t.diagnostic(`good tenant completed within ${goodMaxMs.toFixed(0)} ms`);
     assert.ok(bad.status === "complete" || bad.status === "errored", bad.status);
@@ -430,7 +430,7 @@ describe("a tenant that abuses resources is stopped and the others keep going", 
   test("fetch without an egress policy is refused", async (t) => {
     const before = fetched.length;
     const { bad, goodMaxMs } = await abuse(`
-      await step.do("call out", { retries: { limit: 0 } }, async () => (await fetch("https://example.com/secret")).text());
+      await step.do("call out", { retries: { limit: 0, delay: 0 } }, async () => (await fetch("https://example.com/secret")).text());
       return "unreachable";`);
     t.diagnostic(`good tenant completed within ${goodMaxMs.toFixed(0)} ms; bad: ${bad.error?.message}`);
     assert.equal(bad.status, "errored");
@@ -444,12 +444,12 @@ describe("a tenant that abuses resources is stopped and the others keep going", 
     const { bad, goodMaxMs } = await abuse(`
       const tries = {};
       for (const url of ["https://evil.example.net/x", "https://api.example.com.evil.net/", "https://api.example.com@evil.org/", "http://127.0.0.1:8787/v1"]) {
-        tries[url] = await step.do("try " + url, { retries: { limit: 0 } }, async () => {
+        tries[url] = await step.do("try " + url, { retries: { limit: 0, delay: 0 } }, async () => {
           try { const r = await fetch(url); return { status: r.status }; } catch (e) { return { name: e.name, code: e.code, message: e.message }; }
         });
       }
-      const ok = await step.do("allowed", { retries: { limit: 0 } }, async () => (await fetch("https://api.example.com/hello")).text());
-      await step.do("denied", { retries: { limit: 0 } }, async () => (await fetch("https://evil.example.net/steal")).text());
+      const ok = await step.do("allowed", { retries: { limit: 0, delay: 0 } }, async () => (await fetch("https://api.example.com/hello")).text());
+      await step.do("denied", { retries: { limit: 0, delay: 0 } }, async () => (await fetch("https://evil.example.net/steal")).text());
       return { tries, ok };`, { egress: { allow: ["api.example.com"] } });
     t.diagnostic(`good tenant completed within ${goodMaxMs.toFixed(0)} ms; bad: ${bad.error?.message}`);
     assert.equal(bad.status, "errored");

@@ -7,7 +7,8 @@
 // exactly one run, so the globals are pointed at that run for its duration.
 import { installWebGlobals, setResponseUrl } from "./web.ts";
 import { installCrypto } from "./subtle.ts";
-import { GuestClock, GuestRandom, installDeterminism, define } from "./determinism.ts";
+import { GuestClock, GuestRandom, SecureRandom, installDeterminism, define } from "./determinism.ts";
+import { bindToCurrent, forgetRun, inStepBody, installThenAttribution } from "./attribution.ts";
 import { WorkflowEntrypoint, NonRetryableError, WorkflowRun, errorInfo, toError } from "./workflow.ts";
 import { mapEnv } from "../../core/env-codec.ts";
 import { checkSerializable } from "../../core/values.ts";
@@ -26,6 +27,8 @@ interface RunState {
   run: WorkflowRun;
   clock: GuestClock;
   rnd: GuestRandom;
+  /** real randomness for the run's step bodies */
+  secure: SecureRandom;
   ids: Set<number>;
   /** the run's bindings, also what `import { env } from "cloudflare:workers"` reads while it runs */
   env?: object;
@@ -38,7 +41,20 @@ let current: RunState | undefined;
 let run: WorkflowRun | undefined;
 let activationNow = 0;
 const clockView = { now: () => (current ? current.clock.now() : activationNow) };
-const rndView = { next: () => (current ? current.rnd.next() : 0.5), nextU32: () => (current ? current.rnd.nextU32() : 0) };
+// V8's own Math.random (seeded from the embedder's entropy), kept before it is replaced: mixed into
+// each run's key, and the whole key when no run is current (leftovers of a body after its run left)
+const nativeRandom = Math.random;
+function nativeBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(nativeRandom() * 256);
+  return b;
+}
+const contextSecure = new SecureRandom(nativeBytes(32));
+const rndView = {
+  next: () => (current ? current.rnd.next() : 0.5),
+  nextU32: () => (current ? current.rnd.nextU32() : 0),
+  secure: () => (current ? current.secure : contextSecure),
+};
 const hostWaiters = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
 const timers = new Map<number, { fn: () => void; interval?: number }>();
 let nextId = 1;
@@ -65,7 +81,7 @@ function fmt(v: unknown, depth = 0): string {
 }
 function log(level: string) {
   return (...args: unknown[]) => {
-    if (run?.replaying) return; // the first run already logged this
+    if (run?.replaying && !inStepBody()) return; // the first run already logged this (a step body runs only live)
     if (logsThisActivation >= MAX_LOGS_PER_ACTIVATION) {
       result.droppedLogs++;
       return;
@@ -165,7 +181,9 @@ function setTimer(fn: unknown, ms: unknown, interval: boolean, args: unknown[]):
   const id = nextId++;
   current?.ids.add(id);
   const delay = Math.max(0, Number(ms) || 0);
-  timers.set(id, { fn: () => (fn as (...a: unknown[]) => void)(...args), interval: interval ? delay : undefined });
+  // a timer a step body sets runs as that body (its randomness, its nested steps)
+  const call = bindToCurrent(() => (fn as (...a: unknown[]) => void)(...args));
+  timers.set(id, { fn: call, interval: interval ? delay : undefined });
   commands.push({ t: "setTimer", id, ms: delay });
   return id;
 }
@@ -178,6 +196,7 @@ define(g, "clearTimeout", clearTimer);
 define(g, "clearInterval", clearTimer);
 
 installDeterminism(g, clockView, rndView);
+installThenAttribution();
 // crypto.subtle: the primitives are node:crypto's, through the synchronous host callback
 installCrypto(g, (req) => (hostSync ? (hostSync({ t: "crypto", req }) as SyncReply) : { ok: false, error: { name: "OperationError", message: "crypto.subtle is not available here" } }));
 
@@ -207,9 +226,12 @@ function findClass(name: string): new (ctx: unknown, env: unknown) => { run: (e:
 function start(runId: number, job: InitJob): void {
   const clock = new GuestClock(job.timestamp);
   const rnd = new GuestRandom(job.seed);
+  // the host's 256 bits of entropy for this run (node:crypto), mixed with V8's
+  const key = nativeBytes(32);
+  if (job.entropy) for (let i = 0; i < 32; i++) key[i]! ^= job.entropy[i] ?? 0;
   run = new WorkflowRun(job, commands, clock, rnd);
   run.liveNow = activationNow;
-  current = { run, clock, rnd, ids: new Set() };
+  current = { run, clock, rnd, secure: new SecureRandom(key), ids: new Set() };
   runs.set(runId, current);
   const env = buildEnv(job.env);
   current.env = env as object;
@@ -226,6 +248,7 @@ function dispose(runId: number): void {
     hostWaiters.delete(id);
     timers.delete(id);
   }
+  forgetRun(st.run);
   runs.delete(runId);
 }
 

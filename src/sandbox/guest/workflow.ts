@@ -1,13 +1,17 @@
 // Runs INSIDE the isolate. The tenant-facing workflow API (WorkflowEntrypoint, WorkflowStep,
 // NonRetryableError) and the replay state machine behind it: every durable call takes its identity
 // (kind + name + occurrence) and its position synchronously, before anything is awaited, answers
-// from the journal when it can, and otherwise asks the host through a command.
+// from the journal when it can, and otherwise asks the host through a command. A call made inside a
+// step body is that body's nested call (core/replay.ts): identified under the step whose body made
+// it (attribution.ts tells which), without a position of its own, so a replay that answers the
+// parent from the journal (and never runs its body) still takes the same path.
 import { ErrorCode, type ErrorInfo } from "../../core/errors.ts";
 import { parseDuration, formatMs } from "../../core/duration.ts";
 import { compileStepConfig, type CompiledStepConfig } from "../../core/step-config.ts";
 import { validateEventType, validateStepName } from "../../core/ids.ts";
 import { checkSerializable } from "../../core/values.ts";
-import { stepKey, describeEntry, MAX_SLEEP_MS, MIN_WAIT_MS, DEFAULT_WAIT_MS } from "../../core/replay.ts";
+import { stepKey, nestedKey, isNestedKey, rollbackKey, describeEntry, MAX_SLEEP_MS, waitTimeoutMs } from "../../core/replay.ts";
+import { currentOwner, runBody, type Owner } from "./attribution.ts";
 import type { Command, EntryKind, HistoryEntry, InitJob } from "../protocol.ts";
 import type { GuestClock, GuestRandom } from "./determinism.ts";
 
@@ -68,20 +72,31 @@ interface Waiter {
 }
 
 interface StepRun {
+  kind: EntryKind;
   name: string;
   count: number;
+  /** the position of the step (of its top-level ancestor for a nested one) */
+  seq: number;
   fn: (ctx: unknown) => unknown;
   config: CompiledStepConfig;
   abandoned: Set<number>;
 }
 
 interface Rollback {
+  /** the key of the step it undoes */
   key: string;
   name: string;
   count: number;
   handler: (a: unknown) => unknown;
   config: unknown;
+  /** the step's config as its body saw it (the handler's ctx.config) */
+  view: unknown;
 }
+
+type Identity = { key: string; seq: number; count: number; h: HistoryEntry | undefined; parent?: Owner };
+
+/** Cloudflare's text for a durable call made while rollback handlers run (workers-sdk context.ts). */
+const ROLLBACK_PHASE = "Cannot execute steps during rollback phase";
 
 /** The state of one instance run inside one context. */
 export class WorkflowRun {
@@ -94,6 +109,14 @@ export class WorkflowRun {
   private readonly outcomes = new Map<string, { output?: unknown; error?: unknown }>();
   private readonly rollbacks: Rollback[] = [];
   private readonly counts = new Map<string, number>();
+  /** occurrences of nested calls, per attempt of the body that makes them */
+  private readonly nestedCounts = new Map<string, number>();
+  /** calls not yet resolved, by key: a nested call that an abandoned attempt already made is joined */
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  /** the last attempt of each step that ran or is journaled (a rollback handler's ctx.attempt) */
+  private readonly lastAttempt = new Map<string, number>();
+  /** rollback handlers are running: no other durable call may start (as Cloudflare) */
+  private rollingBack = false;
   /** step attempts whose body is running here now (key → attempt) */
   private readonly live = new Map<string, number>();
   private seq = 0;
@@ -112,7 +135,8 @@ export class WorkflowRun {
     let max = 0;
     for (const h of init.history) {
       this.history.set(h.key, h);
-      if (h.seq > 0) {
+      if (h.seq > 0 && !isNestedKey(h.key)) {
+        // a nested call shares its top-level ancestor's position: only top-level calls are checked
         this.bySeq.set(h.seq, h);
         if (h.seq > max) max = h.seq;
       }
@@ -162,23 +186,41 @@ export class WorkflowRun {
   }
 
   /** Identity and position, taken synchronously: the heart of replay. */
-  private identify(kind: EntryKind, name: string): { key: string; seq: number; count: number; h: HistoryEntry | undefined } {
+  private identify(kind: EntryKind, name: string, what: string): Identity {
+    const parent = currentOwner();
+    if (parent !== undefined && parent.run === this) return this.identifyNested(parent, kind, name, what);
     const ck = kind + "\u0000" + name;
     const count = (this.counts.get(ck) ?? 0) + 1;
     this.counts.set(ck, count);
     const key = stepKey(kind, name, count);
-    const seq = kind === "rollback" ? -1 : ++this.seq;
-    if (seq > 0) {
-      const past = this.bySeq.get(seq);
-      if (past && past.key !== key) {
-        this.nonDeterminism(
-          `Non-determinism: on replay the workflow reached ${describeEntry(kind, name, count)} at position ${seq}, ` +
-            `but the journal has ${describeEntry(past.kind, past.name, past.count)} there. Code outside steps must take the same ` +
-            `path on every replay: derive branches only from step results and the event, never from outside state.`,
-        );
-      }
+    const seq = ++this.seq;
+    const past = this.bySeq.get(seq);
+    if (past && past.key !== key) {
+      this.nonDeterminism(
+        `Non-determinism: on replay the workflow reached ${describeEntry(kind, name, count)} at position ${seq}, ` +
+          `but the journal has ${describeEntry(past.kind, past.name, past.count)} there. Code outside steps must take the same ` +
+          `path on every replay: derive branches only from step results and the event, never from outside state.`,
+      );
     }
     return { key, seq, count, h: this.history.get(key) };
+  }
+
+  /**
+   * A call made by the body of step `parent` (attempt n): keyed under the parent, its occurrence
+   * counted within that attempt, so attempt n+1 finds what attempt n committed (a nested step that
+   * completed never runs again), and a replay that answers the parent from the journal makes none.
+   */
+  private identifyNested(parent: Owner, kind: EntryKind, name: string, what: string): Identity {
+    const s = this.steps.get(parent.key);
+    if (parent.ended || !s) {
+      throw weftError(ErrorCode.InvalidState, `${what} "${name}" was called by the body of step "${s?.name ?? parent.key}" after that attempt had ended: await every step call a step body makes`);
+    }
+    if (parent.kind === "rollback") throw weftError(ErrorCode.InvalidState, `${ROLLBACK_PHASE}: ${what} "${name}" was called inside a rollback handler`);
+    const ck = `${parent.key}\u0000${parent.attempt}\u0000${kind}\u0000${name}`;
+    const count = (this.nestedCounts.get(ck) ?? 0) + 1;
+    this.nestedCounts.set(ck, count);
+    const key = nestedKey(parent.key, kind, name, count);
+    return { key, seq: s.seq, count, h: this.history.get(key), parent };
   }
 
   private nonDeterminism(message: string): never {
@@ -191,11 +233,31 @@ export class WorkflowRun {
   /** A journaled result resolves after a microtask, moving the clock and the PRNG as the live run did. */
   private replayed(key: string, h: HistoryEntry, map: (v: unknown) => unknown = (v) => v): Promise<unknown> {
     return Promise.resolve().then(() => {
-      this.clock.advance(h.at);
-      this.rnd.resolved(key);
+      this.moved(key, h.at);
       if (h.state === "failed") throw toError(h.error!);
       return map(h.value);
     });
+  }
+
+  /**
+   * A durable call resolved at `at`: the clock and the replay-stable stream of the code outside steps
+   * move. Not for a nested call: it resolves only when its parent's body runs (live), never when a
+   * replay answers the parent from the journal, so it must not change what code outside steps sees.
+   */
+  private moved(key: string, at: number | undefined): void {
+    if (isNestedKey(key)) return;
+    this.clock.advance(at);
+    this.rnd.resolved(key);
+  }
+
+  /** The clock moves to a call's start (a replay moves it where the live run was). Not for nested calls. */
+  private startAt(key: string, t: number | undefined): void {
+    if (!isNestedKey(key)) this.clock.advance(t);
+  }
+
+  /** when a call starts: the replay-stable clock, or the activation's time for a nested call (live only) */
+  private callTime(key: string, h: HistoryEntry | undefined): number {
+    return isNestedKey(key) ? (h?.startedAt ?? this.liveNow) : this.clock.now();
   }
 
   private never(): Promise<never> {
@@ -206,31 +268,36 @@ export class WorkflowRun {
     return new Promise((resolve, reject) => this.waiters.set(key, { kind, resolve, reject }));
   }
 
-  private callDo(kind: "do" | "rollback", name: string, config: unknown, fn: (ctx: unknown) => unknown, rb: unknown): Promise<unknown> {
+  private callDo(kind: "do" | "rollback", name: string, config: unknown, fn: (ctx: unknown) => unknown, rb: unknown, preset?: Identity): Promise<unknown> {
     if (this.dead) return this.never();
-    let id: ReturnType<WorkflowRun["identify"]>;
+    let id: Identity;
     let compiled: CompiledStepConfig;
+    let rollback: { handler: (a: unknown) => unknown; config: unknown } | undefined;
     try {
       validateStepName(name, "step.do");
       if (typeof fn !== "function") {
-        throw weftError(ErrorCode.InvalidArgument, `step.do "${name}": the step body must be a function, got ${typeof fn}`);
+        throw weftError(ErrorCode.InvalidArgument, `Step "${name}" requires a callback function: the step body must be a function, got ${typeof fn}`);
       }
       compiled = compileStepConfig(name, config);
-      id = this.identify(kind, name);
+      if (kind === "do") rollback = rollbackOptions(name, rb);
+      if (kind === "do" && this.rollingBack) throw weftError(ErrorCode.InvalidState, `${ROLLBACK_PHASE}: step.do "${name}" was called while rollback handlers run`);
+      id = preset ?? this.identify(kind, name, "step.do");
     } catch (e) {
       if (this.dead) return this.never();
       return Promise.reject(e);
     }
     const { key, seq, count, h } = id;
+    const joined = this.inflight.get(key);
+    if (joined) return joined; // the same nested step, called again by a later attempt of its parent
+    if (h && h.state !== "pending" && (h.attempts ?? 0) > 0) this.lastAttempt.set(key, h.attempts!);
     if (kind === "do") {
       this.doCalls++;
-      const rbo = rb as { rollback?: unknown; rollbackConfig?: unknown } | undefined;
-      if (rbo && typeof rbo.rollback === "function") {
-        this.rollbacks.push({ key, name, count, handler: rbo.rollback as (a: unknown) => unknown, config: rbo.rollbackConfig });
+      if (rollback && !this.rollbacks.some((r) => r.key === key)) {
+        this.rollbacks.push({ key, name, count, handler: rollback.handler, config: rollback.config, view: compiled.view });
       }
     }
     if (h && h.state !== "pending") {
-      this.clock.advance(h.startedAt);
+      this.startAt(key, h.startedAt);
       const p = this.replayed(key, h);
       p.then((output) => this.outcomes.set(key, { output }), (error) => this.outcomes.set(key, { error }));
       return p;
@@ -240,15 +307,26 @@ export class WorkflowRun {
         weftError(ErrorCode.StepLimit, `The limit of ${this.init.stepLimit} steps has been reached: step.do "${name}" would exceed it. Raise limits.steps for this workflow (up to 25,000) or split the work across instances.`),
       );
     }
+    // a step that started (journaled, retrying) has its rollback run, as one that finished
+    if (h && (h.attempts ?? 0) > 0) this.lastAttempt.set(key, h.attempts!);
     if (this.init.mode === "rollback" && kind === "do") return this.never();
-    this.clock.advance(h ? h.startedAt : this.liveNow);
-    this.steps.set(key, { name, count, fn, config: compiled, abandoned: new Set() });
+    this.startAt(key, h ? h.startedAt : this.liveNow);
+    this.steps.set(key, { kind, name, count, seq, fn, config: compiled, abandoned: new Set() });
     const p = this.wait(key, kind);
+    this.track(key, p);
     if (kind === "do") p.then((output) => this.outcomes.set(key, { output }), (error) => this.outcomes.set(key, { error }));
     const started = !h;
-    this.emit({ t: "call", key, kind, seq, name, count, config: compiled.view, started, startedAt: this.clock.now() });
+    this.emit({ t: "call", key, kind, seq, name, count, config: compiled.view, started, startedAt: this.callTime(key, h) });
     if (started) this.runAttempt(key, 1);
     return p;
+  }
+
+  private track(key: string, p: Promise<unknown>): void {
+    this.inflight.set(key, p);
+    const done = () => {
+      if (this.inflight.get(key) === p) this.inflight.delete(key);
+    };
+    p.then(done, done);
   }
 
   runningAttempts(): [string, number][] {
@@ -263,20 +341,13 @@ export class WorkflowRun {
     const s = this.steps.get(key);
     if (!s || this.dead) return;
     this.live.set(key, attempt);
-    const ctx = { step: { name: s.name, count: s.count }, attempt, config: s.config.view };
-    let r: unknown;
-    // The body runs only on the live run, never on replay: it must not move the stream that code
-    // outside steps draws from, so its synchronous part gets a stream of its own.
-    const outer = this.rnd.save();
-    this.rnd.reseed(`body:${key}:${attempt}`);
-    try {
-      r = s.fn(ctx);
-    } catch (e) {
-      r = Promise.reject(e);
-    } finally {
-      this.rnd.restore(outer);
-    }
-    Promise.resolve(r).then(
+    this.lastAttempt.set(key, attempt);
+    // a copy: the body may change its ctx.config, the engine's retry policy stays what was configured
+    const ctx = { step: { name: s.name, count: s.count }, attempt, config: structuredClone(s.config.view) };
+    // The body runs only on the live run, never on replay; what it does (random draws, nested steps)
+    // is attributed to this attempt, never to the code outside steps (attribution.ts).
+    const r = runBody({ run: this, key, attempt, kind: s.kind, ended: false }, s.fn, ctx);
+    r.then(
       (value) => {
         this.ended(key, attempt);
         if (s.abandoned.has(attempt)) return;
@@ -306,28 +377,32 @@ export class WorkflowRun {
 
   private callSleep(name: string, spec: () => { durationMs?: number; untilMs?: number }): Promise<void> {
     if (this.dead) return this.never();
-    let id: ReturnType<WorkflowRun["identify"]>;
+    let id: Identity;
     let s: { durationMs?: number; untilMs?: number };
     try {
       validateStepName(name, "step.sleep");
       s = spec();
-      id = this.identify("sleep", name);
+      if (this.rollingBack) throw weftError(ErrorCode.InvalidState, `${ROLLBACK_PHASE}: step.sleep "${name}" was called while rollback handlers run`);
+      id = this.identify("sleep", name, "step.sleep");
     } catch (e) {
       if (this.dead) return this.never();
       return Promise.reject(e);
     }
     const { key, seq, count, h } = id;
+    const joined = this.inflight.get(key);
+    if (joined) return joined as Promise<void>;
     if (h && h.state !== "pending") return this.replayed(key, h, () => undefined) as Promise<void>;
     if (this.init.mode === "rollback") return this.never();
-    this.clock.advance(h ? h.startedAt : this.liveNow);
+    this.startAt(key, h ? h.startedAt : this.liveNow);
     const p = this.wait(key, "sleep") as Promise<void>;
-    this.emit({ t: "call", key, kind: "sleep", seq, name, count, ...s, startedAt: this.clock.now() });
+    this.track(key, p);
+    this.emit({ t: "call", key, kind: "sleep", seq, name, count, ...s, startedAt: this.callTime(key, h) });
     return p;
   }
 
   private callWait(name: string, options: unknown): Promise<unknown> {
     if (this.dead) return this.never();
-    let id: ReturnType<WorkflowRun["identify"]>;
+    let id: Identity;
     let type: string;
     let timeoutMs: number;
     try {
@@ -337,11 +412,9 @@ export class WorkflowRun {
         throw weftError(ErrorCode.InvalidArgument, `step.waitForEvent "${name}": options { type, timeout? } are required`);
       }
       type = validateEventType(o.type);
-      timeoutMs = o.timeout === undefined ? DEFAULT_WAIT_MS : parseDuration(o.timeout, `step.waitForEvent "${name}" timeout`);
-      if (timeoutMs < MIN_WAIT_MS || timeoutMs > MAX_SLEEP_MS) {
-        throw weftError(ErrorCode.InvalidDuration, `step.waitForEvent "${name}": timeout must be from 1 second to 365 days, got ${formatMs(timeoutMs)}`);
-      }
-      id = this.identify("wait", name);
+      timeoutMs = waitTimeoutMs(o.timeout, `step.waitForEvent "${name}" timeout`);
+      if (this.rollingBack) throw weftError(ErrorCode.InvalidState, `${ROLLBACK_PHASE}: step.waitForEvent "${name}" was called while rollback handlers run`);
+      id = this.identify("wait", name, "step.waitForEvent");
     } catch (e) {
       if (this.dead) return this.never();
       return Promise.reject(e);
@@ -351,11 +424,14 @@ export class WorkflowRun {
       const ev = v as { payload: unknown; timestamp: number; type: string };
       return { payload: ev.payload, timestamp: new Date(ev.timestamp), type: ev.type };
     };
+    const joined = this.inflight.get(key);
+    if (joined) return joined;
     if (h && h.state !== "pending") return this.replayed(key, h, asEvent);
     if (this.init.mode === "rollback") return this.never();
-    this.clock.advance(h ? h.startedAt : this.liveNow);
+    this.startAt(key, h ? h.startedAt : this.liveNow);
     const p = this.wait(key, "wait").then(asEvent);
-    this.emit({ t: "call", key, kind: "wait", seq, name, count, eventType: type, timeoutMs, startedAt: this.clock.now() });
+    this.track(key, p);
+    this.emit({ t: "call", key, kind: "wait", seq, name, count, eventType: type, timeoutMs, startedAt: this.callTime(key, h) });
     return p;
   }
 
@@ -364,25 +440,43 @@ export class WorkflowRun {
     const w = this.waiters.get(key);
     if (!w) return;
     this.waiters.delete(key);
+    const s = this.steps.get(key);
     this.steps.delete(key);
-    this.clock.advance(at);
-    this.rnd.resolved(key);
+    if (isNestedKey(key)) {
+      // the parent's next attempt in this run calls it again: answered as from the journal
+      this.history.set(key, {
+        key, kind: w.kind, seq: s?.seq ?? 0, name: s?.name ?? "", count: s?.count ?? 0, state: error ? "failed" : "complete",
+        value, error, at, attempts: this.lastAttempt.get(key), startedAt: at,
+      });
+    }
+    this.moved(key, at);
     if (error) w.reject(toError(error));
     else w.resolve(value);
   }
 
-  /** Run registered rollback handlers, newest first, each as a durable step of its own. */
+  /**
+   * Run the registered rollback handlers, each as a durable step of its own, as Cloudflare's engine
+   * does (workers-sdk lib/rollback.ts, executeRollbacks): in reverse step-start order, for every step
+   * that started (completed, failed, or still in flight: its output is then undefined); the handler
+   * gets the step's own context (`ctx.step.name` is the step's name, `ctx.attempt` its last attempt,
+   * `ctx.config` its config), the error that ended the workflow, the step's output and the deprecated
+   * `stepName` ("name-count"). A handler that still fails after its retries stops the chain.
+   */
   async rollbackAll(cause: unknown): Promise<void> {
-    for (let i = this.rollbacks.length - 1; i >= 0; i--) {
-      const r = this.rollbacks[i]!;
-      const outcome = this.outcomes.get(r.key);
-      if (!outcome) continue; // never reached a result: nothing to undo
-      const cfg = (r.config ?? undefined) as unknown;
+    this.rollingBack = true;
+    const eligible = this.rollbacks.filter((r) => this.outcomes.has(r.key) || this.lastAttempt.has(r.key));
+    for (let i = eligible.length - 1; i >= 0; i--) {
+      const r = eligible[i]!;
+      const output = this.outcomes.get(r.key)?.output;
+      const stepCtx = { step: { name: r.name, count: r.count }, attempt: this.lastAttempt.get(r.key) ?? 1, config: structuredClone(r.view) };
+      const key = rollbackKey(r.key);
+      const id: Identity = { key, seq: -1, count: r.count, h: this.history.get(key) };
       try {
-        await this.callDo("rollback", r.name + "#" + r.count, cfg, (ctx) =>
-          r.handler({ ctx, error: outcome.error ?? cause, output: outcome.output }), undefined);
+        await this.callDo("rollback", r.name, r.config ?? undefined, () =>
+          r.handler({ ctx: stepCtx, error: cause, output, stepName: `${r.name}-${r.count}` }), undefined, id);
       } catch {
-        // a failing rollback is journaled with its error; the others still run
+        // journaled with its error; the handlers of older steps do not run (Cloudflare halts the chain)
+        break;
       }
     }
   }
@@ -418,6 +512,26 @@ export class WorkflowRun {
     await this.rollbackAll(cause);
     this.emit({ t: "rollbackDone" });
   }
+}
+
+/** step.do's fourth argument, checked as Cloudflare does (workers-sdk lib/rollback.ts, parseRollbackOptions). */
+function rollbackOptions(name: string, rb: unknown): { handler: (a: unknown) => unknown; config: unknown } | undefined {
+  if (rb === undefined) return undefined;
+  if (typeof rb !== "object" || rb === null || Array.isArray(rb)) {
+    throw weftError(ErrorCode.InvalidArgument, `Rollback options for "${name}" must be an object: { rollback: async ({ ctx, error, output }) => …, rollbackConfig? }`);
+  }
+  const o = rb as { rollback?: unknown; rollbackConfig?: unknown };
+  if (typeof o.rollback !== "function") {
+    throw weftError(ErrorCode.InvalidArgument, `Rollback for "${name}" must be a function, got ${typeof o.rollback}`);
+  }
+  if (o.rollbackConfig !== undefined) {
+    try {
+      compileStepConfig(name, o.rollbackConfig);
+    } catch (e) {
+      throw weftError(ErrorCode.InvalidStepConfig, `Rollback config for "${name}" is in a invalid format. See https://developers.cloudflare.com/workflows/build/sleeping-and-retrying/ — ${(e as Error).message.replace(/^Step config for .*? — /, "")}`);
+    }
+  }
+  return { handler: o.rollback as (a: unknown) => unknown, config: o.rollbackConfig };
 }
 
 function deepFreeze<T>(v: T): T {
