@@ -55,6 +55,15 @@ function bytes(x: unknown, what = "data"): Uint8Array {
   if (!(x instanceof ArrayBuffer) && !ArrayBuffer.isView(x)) throw TE(`${what} must be an ArrayBuffer or ArrayBufferView`);
   return view(x).slice();
 }
+/**
+ * The bytes of a BufferSource to hand to the host, without a copy when they are a whole buffer (the
+ * boundary copies them anyway; a copy here would double a large input in the isolate's heap).
+ */
+function input(x: unknown, what = "data"): Uint8Array {
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  if (ArrayBuffer.isView(x) && x.byteOffset === 0 && x.byteLength === x.buffer.byteLength) return new Uint8Array(x.buffer, 0, x.byteLength);
+  return bytes(x, what);
+}
 const ab = (b: Uint8Array): ArrayBuffer => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer) as ArrayBuffer;
 
 /** Normalizes an AlgorithmIdentifier: its name in WebCrypto's spelling (matched case-insensitively). */
@@ -302,14 +311,14 @@ function pairSign(a: Alg, key: unknown, data: unknown, verifying: boolean, signa
     extra.saltLength = n;
   }
   const alg = asym(s.algorithm, extra);
-  if (!verifying) return ab(host({ op: "sign", alg, der: s.data, data: bytes(data) }));
-  return host({ op: "verify", alg, der: s.data, data: bytes(data), signature: bytes(signature, "signature") }) as unknown as boolean;
+  if (!verifying) return ab(host({ op: "sign", alg, der: s.data, data: input(data) }));
+  return host({ op: "verify", alg, der: s.data, data: input(data), signature: bytes(signature, "signature") }) as unknown as boolean;
 }
 
 // ---------------------------------------------------------------- operations
 
 function cipher(a: Alg, k: unknown, data: unknown, decrypt: boolean, use: Usage = decrypt ? "decrypt" : "encrypt"): ArrayBuffer {
-  const s = keyFor(k, a.name, use), d = bytes(data);
+  const s = keyFor(k, a.name, use), d = input(data);
   switch (a.name) {
     case "AES-GCM": {
       const tag = a.tagLength === undefined ? 128 : Number(a.tagLength);
@@ -377,7 +386,7 @@ class SubtleCrypto {
     return later(() => {
       const n = algo(algorithm).name;
       if (!(n in HASH_BITS) && n !== "MD5") throw unsupported(`digest algorithm ${n}`);
-      return ab(host({ op: "digest", hash: n, data: bytes(data) }));
+      return ab(host({ op: "digest", hash: n, data: input(data) }));
     });
   }
   generateKey(algorithm: unknown, extractable: boolean, keyUsages: Iterable<string>): Promise<CryptoKey | { publicKey: CryptoKey; privateKey: CryptoKey }> {
@@ -412,7 +421,7 @@ class SubtleCrypto {
       if (SIGNING.includes(a.name)) return pairSign(a, key, data, false) as ArrayBuffer;
       if (a.name !== "HMAC") throw unsupported(`sign with ${a.name}`);
       const s = keyFor(key, "HMAC", "sign");
-      return ab(host({ op: "hmac", hash: s.algorithm.hash.name, key: s.data, data: bytes(data) }));
+      return ab(host({ op: "hmac", hash: s.algorithm.hash.name, key: s.data, data: input(data) }));
     });
   }
   verify(algorithm: unknown, key: CryptoKey, signature: unknown, data: unknown): Promise<boolean> {
@@ -421,7 +430,7 @@ class SubtleCrypto {
       if (SIGNING.includes(a.name)) return pairSign(a, key, data, true, signature) as boolean;
       if (a.name !== "HMAC") throw unsupported(`verify with ${a.name}`);
       const s = keyFor(key, "HMAC", "verify"), sig = bytes(signature, "signature");
-      const mac = host({ op: "hmac", hash: s.algorithm.hash.name, key: s.data, data: bytes(data) });
+      const mac = host({ op: "hmac", hash: s.algorithm.hash.name, key: s.data, data: input(data) });
       return sig.length === mac.length && timingSafeEqual(sig, mac);
     });
   }
