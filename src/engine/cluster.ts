@@ -1,6 +1,7 @@
 // What a node on a shared store does that a lone engine does not. It hears the other nodes' commits
 // (the change feed): watchers wake, a run held here whose event another node delivered resolves it,
-// and the claim loop looks again when work became due elsewhere. It sweeps the run queue on a slow
+// and the claim loop looks again when work became due elsewhere; the steps of runs elsewhere are not
+// in the feed, so who follows one here (subscribe, SSE) reads its history on a beat of FOLLOW_MS. It sweeps the run queue on a slow
 // beat for the instances of nodes that died (their claims expire on the lease clock, not in a
 // commit). And it holds back the instances whose claim the store refused as "full" — a tenant's
 // running-instance quota or a workflow's concurrency reached by the cluster as a whole — trying the
@@ -12,8 +13,10 @@ import type { Ready } from "./scheduler.ts";
 export interface ClusterHost {
   /** the instance changed (watchers look again) */
   notify(pk: number): void;
-  /** its history grew, its status did not (subscribers look again, waitFor does not) */
+  /** its history may have grown (subscribers look again, waitFor does not) */
   notifyHistory(pk: number): void;
+  /** instances whose history somebody here follows while their run is elsewhere */
+  followed(): number[];
   /** another node may have delivered an event to this instance: true when a run held here took it up */
   refreshLive(pk: number): boolean;
   /** look at the run queue soon */
@@ -28,11 +31,14 @@ export interface ClusterHost {
 const RETRY_MS = 1000;
 /** and at most this often (the change feed reports every commit of every node) */
 const KICK_MS = 50;
+/** how often a follower (subscribe, SSE) of a run on another node reads its history again */
+const FOLLOW_MS = 250;
 
 export class ClusterLink {
   private readonly host: ClusterHost;
   private unwatch?: () => void;
   private sweep?: ReturnType<typeof setInterval>;
+  private follow?: ReturnType<typeof setInterval>;
   private retryTimer?: ReturnType<typeof setTimeout>;
   private retryAt = Infinity;
   /** workflowKey → the instances held back, oldest first */
@@ -47,14 +53,18 @@ export class ClusterLink {
   }
 
   start(store: Store, leaseMs: number): void {
-    this.unwatch = store.watch((pk, runnable, historyOnly) => {
-      if (historyOnly) return this.host.notifyHistory(pk); // a step of a run elsewhere
+    this.unwatch = store.watch((pk, runnable) => {
       this.host.notify(pk);
       if (this.heldPks.size > 0) this.kick();
       if (runnable && !this.host.refreshLive(pk)) this.host.pollSoon();
     });
     this.sweep = setInterval(() => this.host.poll(), Math.min(5000, Math.max(200, Math.floor(leaseMs / 2))));
     this.sweep.unref();
+    // the steps of a run elsewhere are not in the change feed: its followers here read on a beat
+    this.follow = setInterval(() => {
+      for (const pk of this.host.followed()) this.host.notifyHistory(pk);
+    }, FOLLOW_MS);
+    this.follow.unref();
   }
 
   /** the store refused this instance's claim as full: hold it back until a claim may have ended */
@@ -117,6 +127,7 @@ export class ClusterLink {
     this.stopped = true;
     this.unwatch?.();
     if (this.sweep) clearInterval(this.sweep);
+    if (this.follow) clearInterval(this.follow);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.held.clear();
     this.heldPks.clear();

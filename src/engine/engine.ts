@@ -178,6 +178,7 @@ export class Engine implements EngineCore {
         e.cluster = new ClusterLink({
           notify: (pk) => e.notify(pk),
           notifyHistory: (pk) => e.notifySoon(pk),
+          followed: () => e.events.eventNames().flatMap((n) => (typeof n === "string" && n.startsWith("h:") && !e.runsHere(Number(n.slice(2))) ? [Number(n.slice(2))] : [])),
           refreshLive: (pk) => {
             const live = e.runs.get(pk);
             if (live) e.background(live.refreshWaits()); // resolves now, not at its next suspend

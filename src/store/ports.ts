@@ -354,13 +354,14 @@ export interface ChangeFeedPort {
   /** a round trip to the store: rejects (storage_unavailable) when it cannot be reached */
   ping(): Promise<void>;
   /**
-   * `fn(pk, runnable, historyOnly)` after a commit of ANOTHER process (another store object)
-   * changed instance pk (its status or history) — a process knows its own changes;
-   * `runnable`: it may have become due (created, woken, its claim let go); `historyOnly`: a journal
-   * write of its run (steps, history), not a change of its status. The embedded store has one
-   * process: it reports nothing. Returns: stop watching.
+   * `fn(pk, runnable)` after a commit of ANOTHER process (another store object) changed instance
+   * pk's status, claim, events or queue place — a process knows its own changes; `runnable`: it may
+   * have become due (created, woken, its claim let go). A run's journal writes (its steps) are not
+   * reported: they are most commits, and a commit that notifies cannot share its fsync with others
+   * (PostgreSQL holds a server-wide lock through it); who follows a run elsewhere reads its history
+   * on a beat. The embedded store has one process: it reports nothing. Returns: stop watching.
    */
-  watch(fn: (pk: number, runnable: boolean, historyOnly: boolean) => void): () => void;
+  watch(fn: (pk: number, runnable: boolean) => void): () => void;
   /**
    * `fn()` when the feed was cut (a shared store's connection that hears the commits was lost, or
    * never opened) and is whole again: commits made meanwhile may have gone unreported, so whoever

@@ -79,7 +79,7 @@ export class PostgresStore implements Store {
   private readonly origin: string;
   private readonly url: string;
   private listener?: pg.Client;
-  private readonly watchers = new Set<(pk: number, runnable: boolean, historyOnly: boolean) => void>();
+  private readonly watchers = new Set<(pk: number, runnable: boolean) => void>();
   private readonly gapWatchers = new Set<() => void>();
   /** the LISTEN loop runs (opened by the first watch(), reopened whenever its connection is lost) */
   private feedOpen = false;
@@ -414,14 +414,9 @@ export class PostgresStore implements Store {
                                                RETURNING pk`, [leaseUntil, node, pks], c)).map((r) => r.pk as number));
   }
 
-  /**
-   * The fence and the row lock in one statement: refused (LeaseLost) unless `epoch` still owns the
-   * instance. `notify`: the same statement tells the other nodes the instance changed (at commit).
-   */
-  private async fenced(c: pg.PoolClient, pk: number, epoch: number, notify = false): Promise<Row> {
-    const r = notify
-      ? await this.one(`SELECT epoch, sql_seq, pg_notify($3, $4) FROM instances WHERE pk = $1 AND epoch = $2 FOR UPDATE`, [pk, epoch, this.channel, `${pk}:h:${this.origin}`], c)
-      : await this.one(`SELECT epoch, sql_seq FROM instances WHERE pk = $1 AND epoch = $2 FOR UPDATE`, [pk, epoch], c);
+  /** the fence and the row lock in one statement: refused (LeaseLost) unless `epoch` still owns the instance */
+  private async fenced(c: pg.PoolClient, pk: number, epoch: number): Promise<Row> {
+    const r = await this.one(`SELECT epoch, sql_seq FROM instances WHERE pk = $1 AND epoch = $2 FOR UPDATE`, [pk, epoch], c);
     if (!r) {
       const now = await this.one(`SELECT epoch FROM instances WHERE pk = $1`, [pk], c);
       throw new WeftError(ErrorCode.LeaseLost, `instance ${pk}: this run (epoch ${epoch}) no longer owns the instance (now ${now ? String(now.epoch) : "deleted"}); its write was refused`, { pk, epoch });
@@ -543,7 +538,8 @@ export class PostgresStore implements Store {
 
   async journal(pk: number, epoch: number, ops: JournalOp[]): Promise<JournalResult> {
     return this.serial(pk, () => this.tx(async (c) => {
-      const cur = await this.fenced(c, pk, epoch, true);
+      // no notification: see ChangeFeedPort.watch (a wait that took a buffered event is the run's own news)
+      const cur = await this.fenced(c, pk, epoch);
       await this.applyOps(c, pk, ops, cur);
       // a wait journaled now takes an event buffered before it, in this same transaction
       const waits = ops.some((o) => o.op === "step" && o.kind === "wait" && o.state === "pending");
@@ -738,7 +734,7 @@ export class PostgresStore implements Store {
     await this.q(`SELECT 1`);
   }
 
-  watch(fn: (pk: number, runnable: boolean, historyOnly: boolean) => void): () => void {
+  watch(fn: (pk: number, runnable: boolean) => void): () => void {
     this.watchers.add(fn);
     if (!this.feedOpen) {
       this.feedOpen = true;
@@ -780,7 +776,7 @@ export class PostgresStore implements Store {
       // "pk:flags:origin" — this process's own commits are known here already
       const [pk, flags, origin] = (m.payload ?? "").split(":");
       if (origin === this.origin) return;
-      for (const w of this.watchers) w(Number(pk), flags === "r", flags === "h");
+      for (const w of this.watchers) w(Number(pk), flags === "r");
     });
     try {
       await c.connect();
