@@ -8,19 +8,17 @@
 // the store alone, holds exactly one row per step, written by that execution; one git commit per step.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { PostgresStore } from "../../src/store/postgres/store.ts";
 import { Engine } from "../../src/index.ts";
 import { TEST_POSTGRES_URL, dropSchema, testSchema } from "../../src/testing/postgres.ts";
 import { writeDatabaseFile } from "../../src/instance-data/sql/pages.ts";
+import { spawnNode, type NodeProc } from "./harness.ts";
 
-const NODE = fileURLToPath(new URL("./node.ts", import.meta.url));
 const INSTANCES = Number(process.env.WEFT_FAILOVER_INSTANCES ?? 500);
 const KILLS = Number(process.env.WEFT_FAILOVER_KILLS ?? 10);
 const TEST_TIMEOUT_MS = 480_000;
@@ -52,7 +50,6 @@ export class Job extends WorkflowEntrypoint {
   }
 }`;
 
-interface Node { id: string; child: ChildProcess; url: Promise<string>; admin: Promise<string | null>; exited: Promise<unknown> }
 
 test("failover: 3 nodes, 500 instances, kill -9 ×10 and a node stopped past its lease: every instance right, no body after its commit, one row and one commit per step", { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const testEnd = Date.now() + TEST_TIMEOUT_MS;
@@ -60,7 +57,7 @@ test("failover: 3 nodes, 500 instances, kill -9 ×10 and a node stopped past its
   const root = mkdtempSync(join(tmpdir(), "weft-failover-"));
   const effects = join(root, "effects.log");
   const key = randomBytes(32).toString("hex");
-  const nodes: (Node | undefined)[] = [];
+  const nodes: (NodeProc | undefined)[] = [];
   t.after(async () => {
     for (const n of nodes) n?.child.kill("SIGKILL");
     await Promise.all(nodes.map((n) => n?.exited));
@@ -68,24 +65,9 @@ test("failover: 3 nodes, 500 instances, kill -9 ×10 and a node stopped past its
     await dropSchema(schema);
   });
   let generation = 0;
-  const start = (slot: number, fresh: boolean): Node => {
+  const start = (slot: number, fresh: boolean): NodeProc => {
     const id = fresh ? `n${slot}-g${++generation}` : nodes[slot]?.id ?? `n${slot}`;
-    const child = spawn(process.execPath, [NODE, TEST_POSTGRES_URL, schema, join(root, `node${slot}`), id, effects, String(LEASE_MS)], {
-      stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WEFT_SECRET_KEY: key },
-    });
-    let out = "";
-    let found!: (v: string) => void;
-    const url = new Promise<string>((r) => (found = r));
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening (\S+)/.exec(out);
-      if (m) found(m[1]!);
-    });
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    const exited = new Promise((r) => child.on("exit", r));
-    void exited.then(() => found(`(exited: ${out})`));
-    const admin = url.then(() => /admin (\S+)/.exec(out)?.[1] ?? null);
-    return { id, child, url, admin, exited };
+    return spawnNode({ url: TEST_POSTGRES_URL, schema, dataDir: join(root, `node${slot}`), id, effects, leaseMs: LEASE_MS, env: { WEFT_SECRET_KEY: key } });
   };
   nodes[0] = start(0, false);
   const admin = await nodes[0].admin;

@@ -2,12 +2,17 @@
 // that retries on the nodes that are up, polling without fixed sleeps, the side-effect log, and the
 // per-instance checks made from the store alone (SQL database rebuilt from its pages).
 import assert from "node:assert/strict";
+import type { TestContext } from "node:test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, readFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { DatabaseSync } from "node:sqlite";
 import type { PostgresStore } from "../../src/store/postgres/store.ts";
+import { Engine, type EngineOptions } from "../../src/index.ts";
+import { TEST_POSTGRES_URL, dropSchema, testSchema } from "../../src/testing/postgres.ts";
 import { writeDatabaseFile } from "../../src/instance-data/sql/pages.ts";
 
 export const NODE_SCRIPT = fileURLToPath(new URL("./node.ts", import.meta.url));
@@ -210,3 +215,22 @@ export function sseTypes(url: string, token: string, path: string): { types: str
 }
 
 export const dataDir = (root: string, slot: number) => join(root, `node${slot}`);
+
+/**
+ * Two engine nodes in this process on one new PostgreSQL schema (nodes "a" and "b", one secret key),
+ * closed and dropped after the test. `more`: options for both (hostFunctions, clock, suspendAfterMs…).
+ */
+export async function enginePair(t: TestContext, more: Partial<EngineOptions> = {}, prefix = "weft_n"): Promise<{ a: Engine; b: Engine }> {
+  const schema = testSchema(prefix);
+  const root = mkdtempSync(join(tmpdir(), "weft-pair-"));
+  const common = { postgres: { url: TEST_POSTGRES_URL, schema }, secretKey: randomBytes(32).toString("hex"), leaseMs: 30_000, ...more };
+  const a = await Engine.open({ ...common, dataDir: join(root, "a"), nodeId: "a" });
+  const b = await Engine.open({ ...common, dataDir: join(root, "b"), nodeId: "b" });
+  t.after(async () => {
+    await a.close().catch(() => undefined);
+    await b.close().catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+    await dropSchema(schema);
+  });
+  return { a, b };
+}

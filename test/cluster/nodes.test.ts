@@ -5,12 +5,8 @@
 // its instances at once (no lease wait).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { randomBytes } from "node:crypto";
-import { Engine } from "../../src/index.ts";
-import { TEST_POSTGRES_URL, dropSchema, testSchema } from "../../src/testing/postgres.ts";
+import type { Engine } from "../../src/index.ts";
+import { enginePair } from "./harness.ts";
 
 const SOURCE = `
 import { WorkflowEntrypoint } from "cloudflare:workers";
@@ -31,20 +27,7 @@ async function waitingLive(e: Engine, pk: number): Promise<void> {
   assert.fail("the instance never reached its wait");
 }
 
-async function pair(t: import("node:test").TestContext, more: Record<string, unknown> = {}) {
-  const schema = testSchema("weft_n");
-  const root = mkdtempSync(join(tmpdir(), "weft-nodes-"));
-  const common = { postgres: { url: TEST_POSTGRES_URL, schema }, secretKey: randomBytes(32).toString("hex"), leaseMs: 30_000, ...more };
-  const a = await Engine.open({ ...common, dataDir: join(root, "a"), nodeId: "a", suspendAfterMs: 7_200_000 });
-  const b = await Engine.open({ ...common, dataDir: join(root, "b"), nodeId: "b", suspendAfterMs: 7_200_000 });
-  t.after(async () => {
-    await a.close().catch(() => undefined);
-    await b.close().catch(() => undefined);
-    rmSync(root, { recursive: true, force: true });
-    await dropSchema(schema);
-  });
-  return { a, b };
-}
+const pair = (t: import("node:test").TestContext) => enginePair(t, { suspendAfterMs: 7_200_000 });
 
 test("an event sent through one node reaches the run live on the other at once; waitFor and subscribe on the other node follow it", { timeout: 30_000 }, async (t) => {
   const { a, b } = await pair(t);

@@ -5,14 +5,10 @@
 // room is made, on whichever node.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { randomBytes } from "node:crypto";
-import { Engine, hostFunction } from "../../src/index.ts";
+import { hostFunction, type EngineOptions } from "../../src/index.ts";
 import { startServer } from "../../src/api/server.ts";
 import { VirtualClock } from "../../src/core/virtual-clock.ts";
-import { TEST_POSTGRES_URL, dropSchema, testSchema } from "../../src/testing/postgres.ts";
+import { enginePair } from "./harness.ts";
 
 const SOURCE = `
 import { WorkflowEntrypoint } from "cloudflare:workers";
@@ -60,20 +56,8 @@ function gate() {
   };
 }
 
-async function pair(t: import("node:test").TestContext, hostFunctions: Record<string, (...a: unknown[]) => unknown>, more: Record<string, unknown> = {}) {
-  const schema = testSchema("weft_q");
-  const root = mkdtempSync(join(tmpdir(), "weft-quotas-"));
-  const common = { postgres: { url: TEST_POSTGRES_URL, schema }, secretKey: randomBytes(32).toString("hex"), leaseMs: 30_000, hostFunctions, ...more };
-  const a = await Engine.open({ ...common, dataDir: join(root, "a"), nodeId: "a" });
-  const b = await Engine.open({ ...common, dataDir: join(root, "b"), nodeId: "b" });
-  t.after(async () => {
-    await a.close().catch(() => undefined);
-    await b.close().catch(() => undefined);
-    rmSync(root, { recursive: true, force: true });
-    await dropSchema(schema);
-  });
-  return { a, b };
-}
+const pair = (t: import("node:test").TestContext, hostFunctions: Record<string, (...a: unknown[]) => unknown>, more: Partial<EngineOptions> = {}) =>
+  enginePair(t, { hostFunctions, ...more }, "weft_q");
 
 async function runCapped(t: import("node:test").TestContext, cap: { tenant?: number; workflow?: number }): Promise<void> {
   const g = gate();
