@@ -9,5 +9,5 @@ export type { InstanceStatus } from "./core/status.ts";
 export { SystemClock, type Clock } from "./core/clock.ts";
 export { VirtualClock, VirtualClock as FakeClock } from "./core/virtual-clock.ts";
 export type { EgressPolicy } from "./engine/egress.ts";
-export { secret, hostFunction } from "./engine/secrets.ts";
+export { secret, hostFunction, workflowBinding } from "./engine/secrets.ts";
 export { gitRoute } from "./api/git-route.ts";

@@ -9,7 +9,7 @@ import { validateInstanceId, validateWorkflowName } from "../core/ids.ts";
 import type { InstanceStatus } from "../core/status.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { WorkflowInstance } from "../engine/binding.ts";
-import { HostFunctionRef, SecretValue, redactEnv } from "../engine/secrets.ts";
+import { HostFunctionRef, SecretValue, WorkflowBindingRef, redactEnv } from "../engine/secrets.ts";
 import type { InstanceRecord } from "../store/ports.ts";
 import type { Tenancy, Tenant } from "../tenancy/tenancy.ts";
 import { gitRoute } from "./git-route.ts";
@@ -48,7 +48,7 @@ function parseTime(v: string | undefined): number | undefined {
   return /^\d+$/.test(v) ? Number(v) : Date.parse(v);
 }
 
-/** env from JSON: { secret } and { hostFunction } become the engine's markers, the rest stays as is */
+/** env from JSON: { secret }, { hostFunction } and { workflow[, tenant] } become the engine's bindings, the rest stays as is */
 function bindings(env: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!env) return undefined;
   const out: Record<string, unknown> = {};
@@ -56,6 +56,9 @@ function bindings(env: Record<string, unknown> | undefined): Record<string, unkn
     const o = v as Record<string, unknown> | null;
     if (o && typeof o === "object" && !Array.isArray(o) && Object.keys(o).length === 1 && typeof o.secret === "string") out[k] = new SecretValue(o.secret);
     else if (o && typeof o === "object" && !Array.isArray(o) && Object.keys(o).length === 1 && typeof o.hostFunction === "string") out[k] = new HostFunctionRef(o.hostFunction);
+    else if (o && typeof o === "object" && !Array.isArray(o) && typeof o.workflow === "string" && Object.keys(o).every((x) => x === "workflow" || (x === "tenant" && typeof o.tenant === "string"))) {
+      out[k] = new WorkflowBindingRef(o.workflow, o.tenant as string | undefined);
+    }
     else out[k] = v;
   }
   return out;

@@ -26,16 +26,22 @@ export const CreateToken = z.strictObject({ name: z.string().min(1).max(100).opt
  */
 const JsonValue = z.unknown().meta({ description: "any JSON value" });
 
-/** A binding in a deploy's env: a plain JSON value, a secret, or a host function registered by name. */
+/**
+ * A binding in a deploy's env: a plain JSON value, a secret, a host function (or host object)
+ * registered by name, or a Workflow binding to one of the deploying tenant's workflows (`tenant`, if
+ * given, must be the deploying tenant: 403 otherwise).
+ */
 export const Binding: z.ZodType = z.union([
   z.strictObject({ secret: z.string().max(64 * 1024) }),
   z.strictObject({ hostFunction: z.string().min(1).max(100) }),
+  z.strictObject({ workflow: name, tenant: name.optional() }),
   z.json(),
 ]);
 
 export const Limits = z.strictObject({
   memoryMb: z.number().int(), cpuMsPerStep: z.number().int(), steps: z.number().int(), stepResultBytes: z.number().int(),
   concurrency: z.number().int(), sqlBytes: z.number().int(), sqlMsPerQuery: z.number().int(), fileBytes: z.number().int(), files: z.number().int(),
+  hostObjects: z.number().int(),
 }).partial();
 
 export const Deploy = z.strictObject({

@@ -441,7 +441,7 @@ export const deployCommand: Command = {
   options: {
     workflow: { type: "string", arg: "NAME", desc: "the workflow's name (default: the file's name)" },
     class: { type: "string", arg: "NAME", desc: "the exported WorkflowEntrypoint class, when the file exports several" },
-    "bindings": { type: "string", arg: "FILE", desc: 'a JSON object of env bindings: plain values, {"secret":"…"}, {"hostFunction":"…"}' },
+    "bindings": { type: "string", arg: "FILE", desc: 'a JSON object of env bindings: plain values, {"secret":"…"}, {"hostFunction":"…"}, {"workflow":"…"}' },
   },
   examples: ["weft deploy examples/onboarding.ts --tenant acme --workflow onboarding"],
   async run(c) {

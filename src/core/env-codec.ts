@@ -1,13 +1,23 @@
-// The stored form of a deploy's env, decided once: plain JSON values, with two markers —
-// `{ __weftFn: "path" }` for a function (or a host function) the run calls by its path, and
-// `{ __weftSecret: "sealed" }` for a secret sealed by the engine. Encoding (deploy-rules.ts),
+// The stored form of a deploy's env, decided once: plain JSON values, with four markers —
+// `{ __weftFn: "path" }` for a function (or a host function) the run calls by its path,
+// `{ __weftSecret: "sealed" }` for a secret sealed by the engine, `{ __weftObj: { path, methods } }`
+// for a host object (a class instance with methods, a Proxy, or one registered by name) whose methods
+// the run calls as a stub (`methods: null`: any name, asked of the object when called), and
+// `{ __weftWorkflow: "name" }` for a Workflow binding to one of the deploying tenant's own workflows
+// (the run's tenant is the only one it can reach: the marker names no tenant). Encoding (deploy-rules.ts),
 // opening secrets for a run, redacting for the API and building the guest's env all walk env with
 // mapEnv, so a marker means the same thing everywhere.
 
-export type EnvMarker = { kind: "fn"; path: string } | { kind: "secret"; sealed: string };
+export type EnvMarker =
+  | { kind: "fn"; path: string }
+  | { kind: "secret"; sealed: string }
+  | { kind: "obj"; path: string; methods: string[] | null }
+  | { kind: "workflow"; workflow: string };
 
 export const fnMarker = (path: string): { __weftFn: string } => ({ __weftFn: path });
 export const secretMarker = (sealed: string): { __weftSecret: string } => ({ __weftSecret: sealed });
+export const objMarker = (path: string, methods: string[] | null): { __weftObj: { path: string; methods: string[] | null } } => ({ __weftObj: { path, methods } });
+export const workflowMarker = (workflow: string): { __weftWorkflow: string } => ({ __weftWorkflow: workflow });
 
 /** the marker `v` is, if it is one (an object with exactly that one string key) */
 export function envMarker(v: unknown): EnvMarker | undefined {
@@ -17,6 +27,12 @@ export function envMarker(v: unknown): EnvMarker | undefined {
   if (keys.length !== 1) return undefined;
   if (keys[0] === "__weftFn" && typeof o.__weftFn === "string") return { kind: "fn", path: o.__weftFn };
   if (keys[0] === "__weftSecret" && typeof o.__weftSecret === "string") return { kind: "secret", sealed: o.__weftSecret };
+  if (keys[0] === "__weftWorkflow" && typeof o.__weftWorkflow === "string") return { kind: "workflow", workflow: o.__weftWorkflow };
+  if (keys[0] === "__weftObj" && o.__weftObj && typeof o.__weftObj === "object") {
+    const d = o.__weftObj as { path?: unknown; methods?: unknown };
+    const methods = d.methods === null ? null : Array.isArray(d.methods) && d.methods.every((m) => typeof m === "string") ? (d.methods as string[]) : undefined;
+    if (typeof d.path === "string" && methods !== undefined) return { kind: "obj", path: d.path, methods };
+  }
   return undefined;
 }
 

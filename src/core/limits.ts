@@ -20,6 +20,8 @@ export interface WorkflowLimits {
   fileBytes: number;
   /** files in one instance's filesystem */
   files: number;
+  /** host objects (stubs: what env bindings' methods returned) one run may hold; released when the run ends */
+  hostObjects: number;
 }
 
 export const DEFAULT_LIMITS: WorkflowLimits = {
@@ -32,6 +34,7 @@ export const DEFAULT_LIMITS: WorkflowLimits = {
   sqlMsPerQuery: 2000,
   fileBytes: 32 * 1024 * 1024,
   files: 10_000,
+  hostObjects: 10_000,
 };
 
 export interface FsLimits {

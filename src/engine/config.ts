@@ -55,9 +55,11 @@ export interface EngineOptions {
   /**
    * Host functions the embedding application offers to deploys by name: an env entry
    * hostFunction("notify") (HTTP: { "hostFunction": "notify" }) binds to hostFunctions.notify,
-   * also after a restart without a re-deploy.
+   * also after a restart without a re-deploy. An entry may also be a host object (a class instance
+   * with methods, a Proxy, a plain object of functions): the env entry is then a stub of it
+   * (`env.DB.prepare(sql)…`, host-objects.ts).
    */
-  hostFunctions?: Record<string, (...args: unknown[]) => unknown>;
+  hostFunctions?: Record<string, ((...args: unknown[]) => unknown) | object>;
   /** JSON logs of the engine (pino-compatible: info/warn/error(obj, msg)); default: none */
   logger?: EngineLogger;
   /** key that seals deployed secrets (32 bytes, base64 or hex); default: WEFT_SECRET_KEY, else <dataDir>/secret.key */
@@ -107,7 +109,7 @@ export interface EngineConfig {
   leaseClock: Clock;
   nodeId: string | undefined;
   hooks: EngineHooks;
-  hostFunctions: Record<string, (...args: unknown[]) => unknown>;
+  hostFunctions: Record<string, ((...args: unknown[]) => unknown) | object>;
   secretKey: string | undefined;
   logger: EngineLogger;
 }

@@ -1,18 +1,48 @@
 // What a deploy decides about its input: how env is encoded for the store (plain values kept,
-// functions and host-function references by path, secrets sealed: the markers of core/env-codec.ts)
-// and which exported class runs, the shape of its code, its limits and its version's name.
+// functions, host objects and host-function references by path, secrets sealed, Workflow bindings
+// checked to be the deploying tenant's: the markers of core/env-codec.ts) and which exported class
+// runs, the shape of its code, its limits and its version's name.
 import { createHash } from "node:crypto";
 import { ErrorCode, WeftError } from "../core/errors.ts";
+import { validateWorkflowName } from "../core/ids.ts";
 import type { WorkflowLimits } from "./config.ts";
 import type { BundleExports } from "./ports.ts";
-import { fnMarker, secretMarker } from "../core/env-codec.ts";
-import { HostFunctionRef, SecretValue } from "./secrets.ts";
+import { fnMarker, objMarker, secretMarker, workflowMarker } from "../core/env-codec.ts";
+import { HostFunctionRef, SecretValue, WorkflowBindingRef } from "./secrets.ts";
+import { hostKind, methodNames } from "./host-objects.ts";
 
-/** Split env into plain values (stored) and host functions (kept in memory, called by path). */
+/** Split env into plain values (stored) and host functions and objects (kept in memory, called by path). */
 export interface EnvEncoding {
   fns: Map<string, (...args: unknown[]) => unknown>;
+  /** host objects (class instances with methods, Proxies, objects registered by name), by path */
+  objects?: Map<string, object>;
   seal(plaintext: string): string;
-  host(name: string, path: string): (...args: unknown[]) => unknown;
+  host(name: string, path: string): ((...args: unknown[]) => unknown) | object;
+  /** the deploying tenant: the only one a Workflow binding may name */
+  tenant?: string;
+}
+
+/** the env marker of a host object at `path` (its methods listed; a Proxy's are asked when called) */
+function hostObject(o: object, path: string, enc: EnvEncoding): unknown {
+  const kind = hostKind(o);
+  (enc.objects ??= new Map()).set(path, o);
+  return objMarker(path, kind === "proxy" ? null : methodNames(o, kind === "plain" ? "plain" : "class"));
+}
+
+function workflowRef(v: WorkflowBindingRef, path: string, enc: EnvEncoding): unknown {
+  const field = `env.${path}`;
+  if (v.tenant !== undefined && enc.tenant !== undefined && v.tenant !== enc.tenant) {
+    throw new WeftError(ErrorCode.Forbidden, `${field}: a Workflow binding reaches only the deploying tenant's own workflows; workflow "${v.workflow}" of tenant "${v.tenant}" cannot be bound by a deploy of tenant "${enc.tenant}"`, {
+      field, tenant: v.tenant, workflow: v.workflow,
+    });
+  }
+  if (typeof v.workflow !== "string") throw new WeftError(ErrorCode.InvalidArgument, `${field}: a Workflow binding names a workflow (a string)`, { field });
+  try {
+    validateWorkflowName(v.workflow);
+  } catch (e) {
+    throw new WeftError((e as WeftError).code ?? ErrorCode.InvalidName, `${field}: ${(e as Error).message}`, { field, workflow: v.workflow });
+  }
+  return workflowMarker(v.workflow);
 }
 
 export function encodeEnv(v: unknown, path: string, enc: EnvEncoding): unknown {
@@ -22,9 +52,18 @@ export function encodeEnv(v: unknown, path: string, enc: EnvEncoding): unknown {
     return fnMarker(path);
   }
   if (v instanceof HostFunctionRef) {
-    fns.set(path, enc.host(v.name, path));
+    const f = enc.host(v.name, path);
+    if (typeof f !== "function") {
+      if (!hostKind(f)) throw new WeftError(ErrorCode.InvalidArgument, `env.${path}: host function "${v.name}" is registered as an object without methods: register a function or an object with methods`, { field: `env.${path}`, hostFunction: v.name });
+      const marker = hostObject(f, path, enc);
+      enc.objects!.delete(path); // found by name at call time, also after a restart
+      return marker;
+    }
+    fns.set(path, f as (...args: unknown[]) => unknown);
     return fnMarker(path);
   }
+  if (v instanceof WorkflowBindingRef) return workflowRef(v, path, enc);
+  if (v && typeof v === "object" && !Array.isArray(v) && (hostKind(v) === "proxy" || hostKind(v) === "class")) return hostObject(v, path, enc);
   if (v instanceof SecretValue) {
     if (typeof v.value !== "string") throw new WeftError(ErrorCode.InvalidArgument, `env.${path}: a secret must be a string`, { field: `env.${path}` });
     return secretMarker(enc.seal(v.value));
@@ -33,7 +72,7 @@ export function encodeEnv(v: unknown, path: string, enc: EnvEncoding): unknown {
   if (v && typeof v === "object") {
     const proto = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) {
-      throw new WeftError(ErrorCode.NotSerializable, `env${path ? "." + path : ""} is a ${proto?.constructor?.name ?? "class instance"}: env carries plain values, arrays, objects and functions only`, { field: `env.${path}` });
+      throw new WeftError(ErrorCode.NotSerializable, `env${path ? "." + path : ""} is a ${proto?.constructor?.name ?? "class instance"} without methods: env carries plain values, arrays, objects, functions and host objects (objects with methods) only`, { field: `env.${path}` });
     }
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) out[k] = encodeEnv(x, path ? `${path}.${k}` : k, enc);
@@ -119,6 +158,7 @@ export function compileLimits(defaults: WorkflowLimits, l: Partial<WorkflowLimit
   const bounds: Record<keyof WorkflowLimits, [number, number]> = {
     memoryMb: [8, 16384], cpuMsPerStep: [1, 300_000], steps: [1, 25_000], stepResultBytes: [1, 128 * 1024 * 1024], concurrency: [1, 1_000_000],
     sqlBytes: [64 * 1024, 64 * 1024 ** 3], sqlMsPerQuery: [10, 600_000], fileBytes: [1, 1024 ** 3], files: [1, 1_000_000],
+    hostObjects: [1, 1_000_000],
   };
   for (const [k, [lo, hi]] of Object.entries(bounds) as [keyof WorkflowLimits, [number, number]][]) {
     const v = out[k];

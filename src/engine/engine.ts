@@ -23,6 +23,7 @@ import { ClusterLink } from "./cluster.ts";
 import { checkEgress, type EgressPolicy } from "./egress.ts";
 import { sample } from "../core/samples.ts";
 import { WorkflowBinding } from "./binding.ts";
+import { envRoots, guestWorkflow } from "./host-objects.ts";
 import type { Command } from "../sandbox/protocol.ts";
 
 export interface DeployInput {
@@ -74,7 +75,10 @@ export interface EngineCore {
   notify(pk: number): void;
   notifySoon(pk: number): void;
   egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>, signal?: AbortSignal): Promise<unknown>;
-  callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<unknown>;
+  /** an env function's result, boxed (host-objects.ts settle) */
+  callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<{ value: unknown }>;
+  /** the host object or Workflow binding (of the version's own tenant) at an env path: a stub's `env:` handle (boxed) */
+  hostRoot(v: VersionRecord, path: string): Promise<{ obj: object } | undefined>;
   onRunFinished(r: InstanceRun, status: InstanceStatus): void;
   /** `readyAt`: the run queue's answer to the release (due now when a wake-up arrived meanwhile) */
   onRunSuspended(r: InstanceRun, status: "waiting" | "paused", wakeAt: number | null, readyAt: number | null): void;
@@ -283,9 +287,12 @@ export class Engine implements EngineCore {
     const limits = compileLimits(this.config.limits, d.limits);
     const egress: EgressPolicy = d.egress ?? { allow: [] };
     const functions = new Map<string, (...args: unknown[]) => unknown>();
+    const objects = new Map<string, object>();
     const hostNames: Record<string, string> = {};
     const env = encodeEnv(d.env ?? {}, "", {
       fns: functions,
+      objects,
+      tenant,
       seal: (x) => this.secrets().seal(x),
       host: (name, path) => {
         const f = this.config.hostFunctions[name];
@@ -311,7 +318,7 @@ export class Engine implements EngineCore {
     await this.store.putVersion(rec);
     this.versions.set(`${tenant}/${workflow}/${version}`, rec);
     this.latest.set(`${tenant}/${workflow}`, rec);
-    this.hostSides.set(rec, { functions, egress });
+    this.hostSides.set(rec, { functions, objects, egress });
     return { version, className, ignored: ignoredExports(found, className) };
   }
 
@@ -375,8 +382,15 @@ export class Engine implements EngineCore {
     return createHash("sha256").update(`${inst.tenant}/${inst.workflow}/${inst.id}/${inst.createdAt}`).digest().readUInt32LE(0);
   }
 
-  callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<unknown> {
+  callHost(v: VersionRecord, fn: string, args: unknown[]): Promise<{ value: unknown }> {
     return this.hostSides.call(v, fn, args);
+  }
+
+  async hostRoot(v: VersionRecord, path: string): Promise<{ obj: object } | undefined> {
+    const m = envRoots(v).get(path);
+    if (m?.kind === "workflow") return { obj: guestWorkflow(this.workflow(v.tenant, m.workflow)) };
+    if (m?.kind === "obj") return this.hostSides.root(v, path);
+    return undefined;
   }
 
   async egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>, signal?: AbortSignal): Promise<unknown> {

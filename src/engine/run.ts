@@ -10,13 +10,15 @@ import { compileStepConfig, type CompiledStepConfig } from "../core/step-config.
 import { decideAfterFailure } from "../core/retry.ts";
 import { formatMs } from "../core/duration.ts";
 import type { TimerHandle } from "../core/clock.ts";
-import type { Command, HistoryEntry, Job } from "../sandbox/protocol.ts";
+import type { Command, HistoryEntry, Job, StubRef } from "../sandbox/protocol.ts";
 import type { SandboxContext } from "./ports.ts";
 import type { DeliveredEvent, InstanceRecord, JournalOp, JournalResult, StepRecord, VersionRecord } from "../store/ports.ts";
 import type { HistoryType } from "../core/journal.ts";
 import type { EngineCore } from "./engine.ts";
 import { sample } from "../core/samples.ts";
 import { RunStorage, errorReply } from "./storage.ts";
+import { HostObjects } from "./host-objects.ts";
+import { DEFAULT_LIMITS } from "../core/limits.ts";
 
 interface Pending {
   key: string;
@@ -72,6 +74,8 @@ export class InstanceRun {
   private rollbackDone?: () => void;
   /** the instance's SQL database and files, opened on first use */
   private storage?: RunStorage;
+  /** the host objects env bindings handed this run (stubs in the guest), made on its first host call */
+  private objects?: HostObjects;
 
   /** until when (lease clock) this run's claim is known to hold: extended by each heartbeat */
   leaseUntil = Infinity;
@@ -205,6 +209,7 @@ export class InstanceRun {
       case "attemptDone":
         return this.onAttemptDone(c.key, c.attempt, c.value, c.error && this.mapped(c.error));
       case "hostCall":
+      case "stubCall":
       case "fetch":
         return this.onHostCall(c);
       case "fs":
@@ -474,24 +479,32 @@ export class InstanceRun {
     });
   }
 
-  private onHostCall(c: Extract<Command, { t: "hostCall" } | { t: "fetch" }>): void {
+  private onHostCall(c: Extract<Command, { t: "hostCall" } | { t: "stubCall" } | { t: "fetch" }>): void {
     if (!this.e.leaseHeld(this)) {
       // the claim may be another node's by now: no side effect from here; the run stops (fenced)
-      this.e.config.logger.warn({ instance: this.pk, fn: c.t === "fetch" ? "fetch" : c.fn }, "a run whose lease may have expired stops before its host call");
+      this.e.config.logger.warn({ instance: this.pk, fn: c.t === "fetch" ? "fetch" : c.t === "stubCall" ? c.method : c.fn }, "a run whose lease may have expired stops before its host call");
       return this.stop();
     }
     this.hostCalls.add(c.id);
     const abort = c.t === "fetch" ? new AbortController() : undefined;
     if (abort) this.fetchAborts.set(c.id, abort);
-    const call = c.t === "fetch" ? this.e.egress(this.version, c, abort!.signal) : this.e.callHost(this.version, c.fn, c.args);
+    const call: Promise<{ value: unknown; stubs?: StubRef[] }> = c.t === "fetch" ? this.e.egress(this.version, c, abort!.signal).then((value) => ({ value })) : this.hostObjects().invoke(c);
     call.then(
-      (value) => ({ value, error: undefined }),
-      (err) => ({ value: undefined, error: toErrorInfo(err) }),
-    ).then(({ value, error }) => {
+      (r) => ({ value: r.value, stubs: r.stubs, error: undefined }),
+      (err) => ({ value: undefined, stubs: undefined, error: toErrorInfo(err) }),
+    ).then(({ value, error, stubs }) => {
       this.hostCalls.delete(c.id);
       this.fetchAborts.delete(c.id);
-      this.push({ t: "hostResult", id: c.id, value, error });
+      this.push(stubs ? { t: "hostResult", id: c.id, value, stubs } : { t: "hostResult", id: c.id, value, error });
     });
+  }
+
+  private hostObjects(): HostObjects {
+    return (this.objects ??= new HostObjects({
+      limit: this.cfg.limits.hostObjects ?? DEFAULT_LIMITS.hostObjects,
+      root: (path) => this.e.hostRoot(this.version, path),
+      callFn: (fn, args) => this.e.callHost(this.version, fn, args),
+    }));
   }
 
   private onComplete(value: unknown): void {
@@ -575,6 +588,7 @@ export class InstanceRun {
     for (const r of this.running.values()) r.timer.cancel();
     for (const t of this.guestTimers.values()) t.cancel();
     this.storage?.close();
+    this.objects?.clear();
     this.ctx?.release();
     this.e.onRunStopped(this);
   }

@@ -31,8 +31,23 @@ export class HostFunctionRef {
   }
 }
 
+/**
+ * A Workflow binding to one of the deploying tenant's own workflows: `env: { CHILD: workflowBinding("child") }`
+ * (HTTP: `{ "workflow": "child" }`) gives the run `this.env.CHILD.create/createBatch/get/deleteBatch`.
+ * `tenant`, if given, must be the deploying tenant (a binding never reaches another tenant's workflows).
+ */
+export class WorkflowBindingRef {
+  readonly workflow: string;
+  readonly tenant?: string;
+  constructor(workflow: string, tenant?: string) {
+    this.workflow = workflow;
+    if (tenant !== undefined) this.tenant = tenant;
+  }
+}
+
 export const secret = (value: string): SecretValue => new SecretValue(value);
 export const hostFunction = (name: string): HostFunctionRef => new HostFunctionRef(name);
+export const workflowBinding = (workflow: string, options?: { tenant?: string }): WorkflowBindingRef => new WorkflowBindingRef(workflow, options?.tenant);
 
 function parseKey(text: string, where: string): Buffer {
   const t = text.trim();
@@ -85,7 +100,15 @@ export function openSecrets(v: unknown, box: () => SecretBox): unknown {
   return mapEnv(v, (m, _path, raw) => (m.kind === "secret" ? box().open(m.sealed) : raw));
 }
 
-/** env as the API shows it: secrets as { secret: true }, host functions as { hostFunction } / { function: path }. */
+/**
+ * env as the API shows it: secrets as { secret: true }, host functions and objects as { hostFunction }
+ * (registered by name) / { function: path } / { object: path }, Workflow bindings as { workflow }.
+ */
 export function redactEnv(v: unknown, hostNames: Record<string, string> = {}): unknown {
-  return mapEnv(v, (m) => (m.kind === "secret" ? { secret: true } : hostNames[m.path] ? { hostFunction: hostNames[m.path] } : { function: m.path }));
+  return mapEnv(v, (m) => {
+    if (m.kind === "secret") return { secret: true };
+    if (m.kind === "workflow") return { workflow: m.workflow };
+    if (hostNames[m.path]) return { hostFunction: hostNames[m.path] };
+    return m.kind === "obj" ? { object: m.path } : { function: m.path };
+  });
 }

@@ -2,7 +2,11 @@
 // jobs (one synchronous call into the isolate per batch, bounded by the CPU budget); the guest answers
 // with the commands its workflow code produced while the microtask queue drained. Values travel as
 // structured clones (isolated-vm copies them), never as references, so no host object is reachable.
+// A host object an env binding returns stays on the host, in the run's handle table
+// (engine/host-objects.ts): the value carries, beside it, where in it the stubs go (`StubRef`), and a
+// stub's method call is one command (`stubCall`); stubs passed back as arguments travel as `ArgRef`s.
 import type { ErrorInfo } from "../core/errors.ts";
+import type { ValuePath } from "../core/stubs.ts";
 import type { StepConfigView } from "../core/step-config.ts";
 
 import type { EntryKind } from "../core/replay.ts";
@@ -53,7 +57,8 @@ export type Job =
   | { t: "runAttempt"; key: string; attempt: number }
   | { t: "resolve"; key: string; value?: unknown; error?: ErrorInfo; at: number }
   | { t: "abandonAttempt"; key: string; attempt: number }
-  | { t: "hostResult"; id: number; value?: unknown; error?: ErrorInfo }
+  /** `stubs`: host objects in `value` (a host call's or stub call's answer), each at its path */
+  | { t: "hostResult"; id: number; value?: unknown; error?: ErrorInfo; stubs?: StubRef[] }
   | { t: "timer"; id: number }
   | { t: "rollback"; error: ErrorInfo }
   /** the run leaves this context: drop its state */
@@ -80,7 +85,14 @@ export type Command =
       startedAt: number;
     }
   | { t: "attemptDone"; key: string; attempt: number; value?: unknown; error?: ErrorInfo }
-  | { t: "hostCall"; id: number; fn: string; args: unknown[] }
+  /** an env function called; `refs`: stubs among the arguments (null at their paths in `args`) */
+  | { t: "hostCall"; id: number; fn: string; args: unknown[]; refs?: ArgRef[] }
+  /**
+   * A method of a host object called through its stub (`method` "" calls a host function the host
+   * handed out). `handle` names the object in this run's handle table, or `env:<path>` for an env
+   * binding (a host object or a Workflow binding of the run's version). Answered with a hostResult job.
+   */
+  | { t: "stubCall"; id: number; handle: string; method: string; args: unknown[]; refs?: ArgRef[] }
   /** a ctx.fs operation; answered with a hostResult job */
   | { t: "fs"; id: number; req: FsRequest; running: [string, number][] }
   | { t: "fetch"; id: number; url: string; method: string; headers: [string, string][]; body: Uint8Array | null }
@@ -92,6 +104,25 @@ export type Command =
   | { t: "complete"; value: unknown }
   | { t: "fail"; error: ErrorInfo; rolledBack: boolean }
   | { t: "rollbackDone" };
+
+/**
+ * Where a host object sits in a hostResult's value. The value holds at `path` the object's data
+ * (its own properties, for a plain object with methods; null for the others), and the guest puts a
+ * stub there: `methods` are the names it offers (null: any name, asked of a Proxy when called),
+ * `fn`: the object is a function, the stub is callable.
+ */
+export interface StubRef {
+  path: ValuePath;
+  h: string;
+  methods: string[] | null;
+  fn?: true;
+}
+
+/** A stub among a call's arguments: the host puts its object at `path` (null there in the args). */
+export interface ArgRef {
+  path: ValuePath;
+  h: string;
+}
 
 /** Result of one activation. */
 export interface ActivationResult {

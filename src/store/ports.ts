@@ -28,9 +28,9 @@ export interface VersionRecord {
 }
 
 export interface VersionConfig {
-  limits: { memoryMb: number; cpuMsPerStep: number; steps: number; stepResultBytes: number; concurrency: number; sqlBytes: number; sqlMsPerQuery?: number; fileBytes: number; files: number };
+  limits: { memoryMb: number; cpuMsPerStep: number; steps: number; stepResultBytes: number; concurrency: number; sqlBytes: number; sqlMsPerQuery?: number; fileBytes: number; files: number; hostObjects?: number };
   egress: { allow: string[]; handler: boolean };
-  /** plain env values, host functions as { __weftFn: "path" } markers, secrets sealed as { __weftSecret } */
+  /** plain env values with the markers of core/env-codec.ts (functions, host objects, secrets sealed, Workflow bindings) */
   env: unknown;
   /** env paths bound to host functions registered with the engine by name (EngineOptions.hostFunctions) */
   hostNames?: Record<string, string>;

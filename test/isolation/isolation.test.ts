@@ -225,14 +225,15 @@ describe("tenant code cannot reach the host", () => {
       const F = Object.getPrototypeOf(f).constructor;
       const F2 = f.constructor.constructor;
       return {
-        chain, sameAsync: F === (async () => {}).constructor, sameFn: F2 === Function,
+        chain, sameCtor: F === Function, sameFn: F2 === Function,
         viaF: await F("return typeof process")(), viaF2: F2("return typeof require")(),
         props: Object.getOwnPropertyNames(f).sort(), src: /native code/.test(Function.prototype.toString.call(f)),
         nested: typeof this.env.nested.fn, nestedViaCtor: this.env.nested.fn.constructor.constructor("return typeof process")(),
         envFrozen: Object.isFrozen(this.env), plain: this.env.plain,
       };`, { env: { record: async () => 1, nested: { fn: () => 2 }, plain: { a: [1, "b"] } } });
-    assert.deepEqual(out.chain, ["f", "AsyncFunction.prototype", "Function.prototype", "Object.prototype"]);
-    assert.equal(out.sameAsync, true);
+    // a guest function answering a pipelined promise (guest/stubs.ts), of the isolate's own Function
+    assert.deepEqual(out.chain, ["f", "Function.prototype", "Object.prototype"]);
+    assert.equal(out.sameCtor, true);
     assert.equal(out.sameFn, true);
     assert.equal(out.viaF, "undefined");
     assert.equal(out.viaF2, "undefined");

@@ -11,7 +11,8 @@ import { GuestClock, GuestRandom, SecureRandom, installDeterminism, define } fro
 import { bindToCurrent, forgetRun, inStepBody, installThenAttribution } from "./attribution.ts";
 import { WorkflowEntrypoint, NonRetryableError, WorkflowRun, errorInfo, toError } from "./workflow.ts";
 import { mapEnv } from "../../core/env-codec.ts";
-import { checkSerializable } from "../../core/values.ts";
+import { envHandle } from "../../core/stubs.ts";
+import { installStubs, makeStub, pipelined, placeStubs, send } from "./stubs.ts";
 import { makeFs, makeStorage } from "./storage.ts";
 import { DurableObject, RpcPromise, RpcProperty, RpcStub, RpcTarget, ServiceStub, WorkerEntrypoint, envProxy, waitUntil } from "./workers-compat.ts";
 import type { ActivationResult, Command, HostSyncRequest, Job, InitJob, SyncReply, SyncRequest } from "../protocol.ts";
@@ -55,7 +56,8 @@ const rndView = {
   nextU32: () => (current ? current.rnd.nextU32() : 0),
   secure: () => (current ? current.secure : contextSecure),
 };
-const hostWaiters = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+/** `label`: a host call or stub call, whose answer may hold host objects (made stubs, named after it) */
+const hostWaiters = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; label?: string }>();
 const timers = new Map<number, { fn: () => void; interval?: number }>();
 let nextId = 1;
 let logsThisActivation = 0;
@@ -97,27 +99,43 @@ define(g, "console", Object.freeze({
 }));
 
 // ---- host bridges ----------------------------------------------------------------------------
-function hostPromise(cmd: (id: number) => Command): Promise<unknown> {
+function hostPromise(cmd: (id: number) => Command, label?: string): Promise<unknown> {
   const id = nextId++;
   current?.ids.add(id);
   return new Promise((resolve, reject) => {
-    hostWaiters.set(id, { resolve, reject });
+    hostWaiters.set(id, { resolve, reject, label });
     commands.push(cmd(id));
   });
 }
 
+// env functions and stubs of host objects (stubs.ts): their calls answer pipelined promises
+installStubs({
+  owner: () => current,
+  call: (handle, method, args, refs, label) => hostPromise((id) => ({ t: "stubCall", id, handle, method, args, ...(refs ? { refs } : {}) }), label),
+});
+
 function hostFunction(path: string) {
-  const f = async (...args: unknown[]) => {
-    checkSerializable(args, `arguments of env.${path}()`);
-    return hostPromise((id) => ({ t: "hostCall", id, fn: path, args: structuredClone(args) }));
-  };
+  const label = `env.${path}()`;
+  const f = (...args: unknown[]) =>
+    pipelined(send(args, label, (a, refs) => hostPromise((id) => ({ t: "hostCall", id, fn: path, args: a, ...(refs ? { refs } : {}) }), label)), label);
   Object.defineProperty(f, "name", { value: path.split(".").pop() });
   return f;
 }
 
-/** the run's env, read-only: function markers become calls to the host (secrets were opened there) */
-function buildEnv(v: unknown): unknown {
-  return mapEnv(v, (m, _path, raw) => (m.kind === "fn" ? hostFunction(m.path) : raw), true);
+/** Cloudflare's Workflow binding: its methods (the host's object for it answers them: engine/host-objects.ts) */
+const WORKFLOW_METHODS = ["create", "createBatch", "get", "deleteBatch"];
+
+/**
+ * The run's env, read-only: function markers become calls to the host (secrets were opened there),
+ * host objects and Workflow bindings stubs of the run (their handle is their env path).
+ */
+function buildEnv(v: unknown, owner: RunState): unknown {
+  return mapEnv(v, (m, path, raw) => {
+    if (m.kind === "fn") return hostFunction(m.path);
+    if (m.kind === "obj") return makeStub({ h: envHandle(path), methods: m.methods }, undefined, owner, `env.${path}`);
+    if (m.kind === "workflow") return makeStub({ h: envHandle(path), methods: WORKFLOW_METHODS }, undefined, owner, `env.${path}`);
+    return raw;
+  }, true);
 }
 
 interface Signal {
@@ -233,7 +251,7 @@ function start(runId: number, job: InitJob): void {
   run.liveNow = activationNow;
   current = { run, clock, rnd, secure: new SecureRandom(key), ids: new Set() };
   runs.set(runId, current);
-  const env = buildEnv(job.env);
+  const env = buildEnv(job.env, current);
   current.env = env as object;
   const ctx = Object.freeze({ instanceId: job.instanceId, storage, fs: files });
   const Cls = findClass(job.className);
@@ -291,7 +309,7 @@ function dispatch(job: Job): void {
       if (!w) return;
       hostWaiters.delete(job.id);
       if (job.error) w.reject(toError(job.error));
-      else w.resolve(job.value);
+      else w.resolve(job.stubs && w.label !== undefined && current ? placeStubs(job.value, job.stubs, current, w.label) : job.value);
       return;
     }
     case "timer": {
