@@ -5,7 +5,7 @@ import { renderValue } from "./render.ts";
 import { Hono, type Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import { ErrorCode, WeftError } from "../core/errors.ts";
-import { validateInstanceId, validateWorkflowName } from "../core/ids.ts";
+import { validateWorkflowName } from "../core/ids.ts";
 import type { InstanceStatus } from "../core/status.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { WorkflowInstance } from "../engine/binding.ts";
@@ -83,8 +83,9 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
     validateWorkflowName(c.req.param("workflow"));
     return engine.workflow(tenant, c.req.param("workflow")!);
   };
+  // get() checks the id (and answers an invalid one with Cloudflare's instance.not_found text first)
   const instanceOf = async (c: Context, tenant: string): Promise<WorkflowInstance> => {
-    return workflowOf(c, tenant).get(validateInstanceId(c.req.param("id")));
+    return workflowOf(c, tenant).get(c.req.param("id")!);
   };
 
   // ---- service ----------------------------------------------------------------------------------
@@ -199,6 +200,10 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
     const created = await wf.createBatch(body.instances);
     return c.json({ instances: created.map((i) => summary(i.record)) }, 201);
   });
+  routes.add({
+    method: "post", path: `${I}/batch/delete`, summary: "delete up to 100 instances (Cloudflare's batch delete)", auth: "tenant", body: S.DeleteBatch,
+    responses: { 200: "{ deleted: { id }[], errors: { id, code: 10400 | 10001, message }[] }: every id given, in order", 400: "not 1 to 100 ids, or one that is no id" },
+  }, async (c, { tenant, body }) => c.json(await workflowOf(c, tenant!).deleteBatch(body.instances)));
   routes.add({ method: "get", path: I, summary: "list instances", auth: "tenant", query: S.ListInstances, responses: { 200: "{ instances, cursor }" } }, async (c, { tenant, query }) => {
     const workflow = validateWorkflowName(c.req.param("workflow"));
     const limit = query.limit === undefined ? 50 : Number(query.limit);

@@ -63,7 +63,10 @@ export const CreateInstance = z.strictObject({
   fork: z.strictObject({ instance: z.string().min(1).max(100), workflow: name.optional(), commit: z.string().max(64).optional() }).optional(),
 });
 
-export const CreateBatch = z.strictObject({ instances: z.array(CreateInstance).min(1).max(100) });
+// An empty batch reaches the engine, which refuses it with Cloudflare's text (minItems stays documented).
+export const CreateBatch = z.strictObject({ instances: z.array(CreateInstance).max(100).meta({ minItems: 1 }) });
+// 1 to 100 ids, checked by the engine so that a refusal carries Cloudflare's text (workers-sdk binding.ts deleteBatch)
+export const DeleteBatch = z.strictObject({ instances: z.array(z.string().max(1000)).meta({ minItems: 1, maxItems: 100, description: "instance ids" }) });
 
 const timeParam = z.union([z.iso.datetime({ offset: true }), z.string().regex(/^\d{1,15}$/)]);
 

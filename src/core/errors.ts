@@ -85,3 +85,137 @@ export function toErrorInfo(err: unknown, nonRetryable = false): ErrorInfo {
   if (nonRetryable) info.nonRetryable = true;
   return info;
 }
+
+// ---- Cloudflare's texts ---------------------------------------------------------------------------
+// Code written for Cloudflare Workflows, and tools around it, match on the texts of the binding's and
+// the engine's errors (`e.message.includes("instance.not_found")`, vitest's `toThrow(text)`, the local
+// explorer's 404 mapping). A Weft error that means the same begins with that text, exactly as the
+// reference writes it, then ": " and Weft's own explanation; its `code` and HTTP status stay Weft's.
+// Where they come from (cloudflare/workers-sdk, packages/workflows-shared/src):
+//   binding.ts get()          new Error("instance.not_found")  (any failure to read the instance's status)
+//   binding.ts create()       new WorkflowError("Workflow instance has invalid id")
+//   binding.ts createBatch()  new Error("WorkflowError: batchCreate should have at least 1 instance")
+//   binding.ts deleteBatch()  createWorkflowError(text, code) = `(${code}) ${text}` for a bad call, and
+//                             per id { id, code: 10400 | 10001, message: "workflows.api.error.…" }
+//   engine.ts changeInstanceStatus("terminate") on complete/errored/terminated:
+//                             "(instance.cannot_terminate) Cannot terminate instance since its on a finite state"
+//   lib/errors.ts stepNotFoundError(name), restart({ from }) of a step not in the history:
+//                             `(instance.cannot_restart) Step "${name}" not found in execution history`
+
+/** The reference's texts, verbatim. */
+export const CloudflareText = {
+  instanceNotFound: "instance.not_found",
+  invalidInstanceId: "Workflow instance has invalid id",
+  emptyCreateBatch: "WorkflowError: batchCreate should have at least 1 instance",
+  cannotTerminate: "(instance.cannot_terminate) Cannot terminate instance since its on a finite state",
+  stepNotFound: (name: string) => `(instance.cannot_restart) Step "${name}" not found in execution history`,
+  deleteBatchNotArray: "(body) Provided argument is invalid",
+  deleteBatchTooMany: "(body) batchDeleteInstances only supports 100 instances at a time",
+  deleteBatchEmpty: "(body) batchDeleteInstances should have at least 1 instance",
+  invalidAddressableId: "(instance.invalid_id) Instance ID is invalid",
+} as const;
+
+/** The reference's text first, then Weft's explanation. */
+export function withReferenceText(text: string, explanation: string): string {
+  return `${text}: ${explanation}`;
+}
+
+/** `err` (a WeftError) with `text` and ": " put in front of its message, same code; anything else as it is. */
+export function prefixMessage(text: string, err: unknown, extraDetails: Record<string, unknown> = {}): unknown {
+  if (!(err instanceof WeftError)) return err;
+  return new WeftError(err.code, withReferenceText(text, err.message), { ...err.details, ...extraDetails });
+}
+
+/** create()/createBatch() given an id that is not valid: `err` is the id validator's refusal. */
+export function invalidNewInstanceId(err: unknown, where: string, index?: number): unknown {
+  const inner = index === undefined ? err : prefixMessage(`${where}[${index}]`, err, { index });
+  return prefixMessage(CloudflareText.invalidInstanceId, inner);
+}
+
+/** get() of an id that is not valid: Cloudflare's get() answers instance.not_found (no instance has it). */
+export function invalidIdToGet(err: unknown): unknown {
+  return prefixMessage(CloudflareText.instanceNotFound, err);
+}
+
+/** createBatch([]). */
+export function emptyCreateBatch(limit: number): WeftError {
+  return new WeftError(ErrorCode.InvalidArgument, withReferenceText(CloudflareText.emptyCreateBatch, `createBatch takes 1 to ${limit} instances, got none`), {
+    field: "batch", size: 0, limit,
+  });
+}
+
+/**
+ * Why deleteBatch(ids) is refused as a whole, or undefined: not an array, none, over `limit`, or an
+ * entry that is not even an id Cloudflare would look up (`addressable`); in the reference's order
+ * (binding.ts deleteBatch).
+ */
+export function deleteBatchRefusal(ids: unknown, limit: number, addressable: (id: unknown) => boolean): WeftError | undefined {
+  if (!Array.isArray(ids)) {
+    const got = ids === null ? "null" : typeof ids;
+    return new WeftError(ErrorCode.InvalidArgument, withReferenceText(CloudflareText.deleteBatchNotArray, `deleteBatch takes an array of instance ids, got ${got}`), { field: "instances" });
+  }
+  if (ids.length > limit) {
+    return new WeftError(ErrorCode.InvalidArgument, withReferenceText(CloudflareText.deleteBatchTooMany, `deleteBatch takes at most ${limit} ids, got ${ids.length}`), {
+      field: "instances", size: ids.length, limit,
+    });
+  }
+  if (ids.length === 0) {
+    return new WeftError(ErrorCode.InvalidArgument, withReferenceText(CloudflareText.deleteBatchEmpty, `deleteBatch takes 1 to ${limit} ids, got none`), {
+      field: "instances", size: 0, limit,
+    });
+  }
+  const bad = ids.findIndex((id) => !addressable(id));
+  if (bad >= 0) {
+    const v = ids[bad];
+    const shown = typeof v === "string" ? JSON.stringify(v.length > 300 ? `${v.slice(0, 300)}…` : v) : v === null ? "null" : typeof v;
+    return new WeftError(ErrorCode.InvalidName, withReferenceText(CloudflareText.invalidAddressableId,
+      `deleteBatch[${bad}] is ${shown}: an instance id is a non-empty string of at most 271 characters of letters, digits, "_", "-" (and, in Cloudflare's cron ids, " ", "*", "/", ",", "#")`), {
+      field: `instances.${bad}`, index: bad,
+    });
+  }
+  return undefined;
+}
+
+/** An instance that does not exist (never created, deleted, or another tenant's: the same answer). */
+export function instanceNotFound(tenant: string, workflow: string, id: string, note?: string): WeftError {
+  const why = `instance ${JSON.stringify(id)} does not exist in workflow ${JSON.stringify(workflow)} of tenant ${JSON.stringify(tenant)}${note ? ` (${note})` : ""}`;
+  return new WeftError(ErrorCode.NotFound, withReferenceText(CloudflareText.instanceNotFound, why), { instanceId: id, workflow, tenant });
+}
+
+/** terminate() of an instance that has finished. */
+export function cannotTerminateMessage(explanation: string): string {
+  return withReferenceText(CloudflareText.cannotTerminate, explanation);
+}
+
+/** restart({ from }) naming a step the instance's history does not have. */
+export function stepNotInHistory(instanceId: string, from: { name: string; type?: string; count?: number }): WeftError {
+  const why = `instance ${JSON.stringify(instanceId)} has no ${from.type ?? "do"} step ${JSON.stringify(from.name)} (occurrence ${from.count ?? 1}) in its history`;
+  return new WeftError(ErrorCode.NotFound, withReferenceText(CloudflareText.stepNotFound(from.name), why), { instanceId, from });
+}
+
+/**
+ * deleteBatch's per-id errors, as the reference reports them (binding.ts deleteBatch: 10400 for an
+ * id with no instance, 10001 for any other failure); Weft's explanation follows the message.
+ */
+export const BatchDeleteError = {
+  notFound: { code: 10400, message: "workflows.api.error.instance.not_found" },
+  internal: { code: 10001, message: "workflows.api.error.internal_server" },
+} as const;
+
+export interface BatchDeleteResult {
+  /** one entry per id given that was deleted (an id given twice is deleted once and listed twice) */
+  deleted: { id: string }[];
+  /** one entry per id given that was not, in the order given */
+  errors: { id: string; code: number; message: string }[];
+}
+
+/** The per-id error of deleteBatch for a failure `err` deleting `id`. */
+export function batchDeleteError(id: string, err: unknown): { id: string; code: number; message: string } {
+  const notFound = isWeftError(err, ErrorCode.NotFound);
+  const kind = notFound ? BatchDeleteError.notFound : BatchDeleteError.internal;
+  let why = err instanceof WeftError ? err.message : "the deletion failed; the engine logged the details";
+  // the reference's per-id text already says not_found: Weft's explanation, without saying it twice
+  const lead = `${CloudflareText.instanceNotFound}: `;
+  if (notFound && why.startsWith(lead)) why = why.slice(lead.length);
+  return { id, code: kind.code, message: withReferenceText(kind.message, why) };
+}

@@ -41,6 +41,19 @@ export function validateInstanceId(id: unknown): string {
   return checkId(id, "instance id", "instanceId", 100, ErrorCode.InvalidName);
 }
 
+/**
+ * Ids Cloudflare accepts where an id names an existing instance (deleteBatch): its cron-generated ids
+ * have spaces, "*", "/", "," and "#" and are up to 271 characters (workers-sdk
+ * packages/workflows-shared/src/lib/validators.ts, isValidAddressableWorkflowInstanceId). Weft never
+ * creates such ids, so one that is not also a valid instance id names no instance here.
+ */
+const ADDRESSABLE_ID = /^[a-zA-Z0-9, */#_-]+$/;
+const ADDRESSABLE_ID_LIMIT = 271;
+
+export function isAddressableInstanceId(id: unknown): id is string {
+  return typeof id === "string" && id.length > 0 && id.length <= ADDRESSABLE_ID_LIMIT && ADDRESSABLE_ID.test(id);
+}
+
 export function validateWorkflowName(name: unknown): string {
   return checkId(name, "workflow name", "workflowName", 64, ErrorCode.InvalidName);
 }

@@ -1,7 +1,7 @@
 // Instance statuses and which user actions each status allows (Cloudflare Workflows rules).
 // The engine checks here before acting so every caller (HTTP, CLI, binding) refuses the same way.
 
-import { ErrorCode, WeftError } from "./errors.ts";
+import { ErrorCode, WeftError, cannotTerminateMessage } from "./errors.ts";
 
 export const INSTANCE_STATUSES = [
   "queued",
@@ -37,7 +37,8 @@ function refusal(action: InstanceAction, status: InstanceStatus, id: string): st
       return `instance ${id} is ${status}; only paused or pausing instances can be resumed`;
     case "terminate":
       if (!isFinished(status)) return undefined;
-      return `instance ${id} is ${status}; only instances that have not finished can be terminated`;
+      // Cloudflare's text first (workers-sdk engine.ts changeInstanceStatus("terminate"))
+      return cannotTerminateMessage(`instance ${id} is ${status}; only instances that have not finished can be terminated`);
     case "sendEvent":
       if (!isFinished(status)) return undefined;
       return `instance ${id} is ${status}; events can only be sent to instances that have not finished`;

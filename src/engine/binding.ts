@@ -2,8 +2,11 @@
 // (status, pause, resume, terminate, restart, delete, sendEvent, subscribe) over the engine, plus
 // describe() in the shape of Cloudflare's InstanceStatusAndLogs.
 import { serialize } from "node:v8";
-import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
-import { validateEventType, validateInstanceId } from "../core/ids.ts";
+import {
+  ErrorCode, WeftError, batchDeleteError, deleteBatchRefusal, emptyCreateBatch, instanceNotFound, invalidIdToGet, invalidNewInstanceId,
+  stepNotInHistory, type BatchDeleteResult, type ErrorInfo,
+} from "../core/errors.ts";
+import { isAddressableInstanceId, validateEventType, validateInstanceId } from "../core/ids.ts";
 import { checkAction, statusView, type InstanceStatus, type InstanceStatusView } from "../core/status.ts";
 import { restartTarget, type RestartFrom } from "../core/journal.ts";
 import { checkSerializable } from "../core/values.ts";
@@ -65,11 +68,16 @@ export class WorkflowBinding<P = unknown> {
     return { objects: [] };
   }
 
-  private async prepare(o: CreateOptions<P> | undefined, where: string, limit: number): Promise<NewInstance> {
+  private async prepare(o: CreateOptions<P> | undefined, where: string, limit: number, index?: number): Promise<NewInstance> {
     if (o !== undefined && (o === null || typeof o !== "object")) {
       throw new WeftError(ErrorCode.InvalidArgument, `${where}: create options must be an object { id?, params?, metadata? }`, { field: where });
     }
-    const id = o?.id === undefined ? this.engine.newInstanceId() : validateInstanceId(o.id);
+    let id: string;
+    try {
+      id = o?.id === undefined ? this.engine.newInstanceId() : validateInstanceId(o.id);
+    } catch (e) {
+      throw invalidNewInstanceId(e, "createBatch", index);
+    }
     // no params: event.payload is {} (workers-sdk workflows-shared/src/binding.ts: create({ id, params = {} }))
     const params = o?.params === undefined ? {} : o.params;
     checkSerializable(params, `${where} params`);
@@ -111,7 +119,8 @@ export class WorkflowBinding<P = unknown> {
 
   async createBatch(batch: CreateOptions<P>[]): Promise<WorkflowInstance[]> {
     if (!Array.isArray(batch)) throw new WeftError(ErrorCode.InvalidArgument, "createBatch takes an array of create options", { field: "batch" });
-    if (batch.length === 0 || batch.length > MAX_BATCH) {
+    if (batch.length === 0) throw emptyCreateBatch(MAX_BATCH);
+    if (batch.length > MAX_BATCH) {
       throw new WeftError(ErrorCode.InvalidArgument, `createBatch takes 1 to ${MAX_BATCH} instances, got ${batch.length}`, { field: "batch", size: batch.length, limit: MAX_BATCH });
     }
     const v = await this.latest();
@@ -125,7 +134,7 @@ export class WorkflowBinding<P = unknown> {
         await new Promise((r) => setImmediate(r));
         slice = performance.now();
       }
-      const row = await this.prepare(batch[i], `createBatch[${i}]`, v.config.limits.stepResultBytes);
+      const row = await this.prepare(batch[i], `createBatch[${i}]`, v.config.limits.stepResultBytes, i);
       if (seen.has(row.id)) throw new WeftError(ErrorCode.AlreadyExists, `createBatch[${i}]: instance id "${row.id}" appears twice in the batch`, { index: i, instanceId: row.id });
       seen.add(row.id);
       row.version = v.version;
@@ -142,28 +151,45 @@ export class WorkflowBinding<P = unknown> {
   }
 
   async get(id: string): Promise<WorkflowInstance> {
-    validateInstanceId(id);
+    try {
+      validateInstanceId(id);
+    } catch (e) {
+      throw invalidIdToGet(e);
+    }
     const inst = await this.engine.store.getInstance(this.tenant, this.name, id);
-    if (!inst) throw new WeftError(ErrorCode.NotFound, `instance "${id}" of workflow ${this.name} does not exist`, { instanceId: id });
+    if (!inst) throw instanceNotFound(this.tenant, this.name, id);
     return new WorkflowInstance(this.engine, inst);
   }
 
-  async deleteBatch(ids: string[]): Promise<{ deleted: { id: string }[]; errors: { id: string; code: string; message: string }[] }> {
-    if (!Array.isArray(ids) || ids.length > MAX_BATCH) {
-      throw new WeftError(ErrorCode.InvalidArgument, `deleteBatch takes up to ${MAX_BATCH} ids`, { limit: MAX_BATCH });
-    }
-    const deleted: { id: string }[] = [];
-    const errors: { id: string; code: string; message: string }[] = [];
-    for (const id of ids) {
+  /**
+   * Cloudflare's deleteBatch (workers-sdk binding.ts): the call is refused as a whole if it is not 1 to
+   * 100 ids; each distinct id is deleted once; the result lists every id given, in order, under
+   * deleted or under errors ({ id, code: 10400 not found | 10001 other, message }).
+   */
+  async deleteBatch(ids: string[]): Promise<BatchDeleteResult> {
+    const refused = deleteBatchRefusal(ids, MAX_BATCH, isAddressableInstanceId);
+    if (refused) throw refused;
+    const failure = new Map<string, unknown>();
+    for (const id of new Set(ids)) {
       try {
+        try {
+          validateInstanceId(id);
+        } catch (e) {
+          // an id Cloudflare looks up (its cron ids) that no Weft instance can have
+          throw instanceNotFound(this.tenant, this.name, id, `no instance can have this id: ${(e as Error).message}`);
+        }
         await (await this.get(id)).delete();
-        deleted.push({ id });
       } catch (e) {
-        const w = e as WeftError;
-        errors.push({ id, code: w.code ?? ErrorCode.Internal, message: w.message });
+        if (!(e instanceof WeftError)) this.engine.config.logger.error({ err: e, tenant: this.tenant, workflow: this.name, instance: id }, "deleteBatch: deleting an instance failed");
+        failure.set(id, e);
       }
     }
-    return { deleted, errors };
+    const result: BatchDeleteResult = { deleted: [], errors: [] };
+    for (const id of ids) {
+      if (failure.has(id)) result.errors.push(batchDeleteError(id, failure.get(id)));
+      else result.deleted.push({ id });
+    }
+    return result;
   }
 }
 
@@ -181,7 +207,7 @@ export class WorkflowInstance {
 
   private async current(): Promise<InstanceRecord> {
     const r = await this.engine.store.getInstanceByPk(this.pk);
-    if (!r) throw new WeftError(ErrorCode.NotFound, `instance "${this.id}" does not exist (it was deleted)`, { instanceId: this.id });
+    if (!r) throw instanceNotFound(this.rec.tenant, this.rec.workflow, this.id, "it was deleted");
     return r;
   }
 
@@ -244,9 +270,7 @@ export class WorkflowInstance {
       }
       const hit = restartTarget(await this.engine.store.steps(this.pk), f);
       if (!hit) {
-        throw new WeftError(ErrorCode.NotFound, `restart: instance "${r.id}" has no ${f.type ?? "do"} step "${f.name}" (occurrence ${f.count ?? 1}) in its history`, {
-          instanceId: r.id, from: f,
-        });
+        throw stepNotInHistory(r.id, f);
       }
       fromSeq = hit.seq;
     }

@@ -48,6 +48,7 @@ const TENANT_ROUTES: Record<string, RouteCase> = {
   "POST /v1/tenants/{tenant}/workflows/{workflow}/instances": { body: { id: "made-by-alpha", params: { x: 1 }, metadata: { by: "alpha" } }, ok: 201 },
   "GET /v1/tenants/{tenant}/workflows/{workflow}/instances": { query: { limit: "10", direction: "asc" }, ok: 200 },
   "POST /v1/tenants/{tenant}/workflows/{workflow}/instances/batch": { body: { instances: [{ id: "batch-by-alpha-1" }, { id: "batch-by-alpha-2", params: [1] }] }, ok: 201 },
+  "POST /v1/tenants/{tenant}/workflows/{workflow}/instances/batch/delete": { body: { instances: ["i-waiting", "i-complete"] }, ok: 200 },
   "GET /v1/tenants/{tenant}/workflows/{workflow}/instances/{id}": { instance: "waiting", ok: 200 },
   "DELETE /v1/tenants/{tenant}/workflows/{workflow}/instances/{id}": { instance: "complete", ok: 204 },
   "POST /v1/tenants/{tenant}/workflows/{workflow}/instances/{id}/pause": { instance: "waiting", ok: 200 },
