@@ -6,7 +6,7 @@ import { RUN_HELP, UsageError, parseRunArgs, runCommand } from "./run.ts";
 const HELP = `Usage: weft <command> [options]
 
 Run locally:
-  run FILE.ts [--params JSON] [--event TYPE=JSON]... [--skip-time] [--class NAME]
+  run FILE.ts [--params JSON] [--event TYPE=JSON]... [--skip-time] [--class NAME] [--bindings FILE]
                  run a workflow to its end in a temporary embedded engine and print the
                  final instance detail as JSON
   dev FILE.ts [--tenant dev] [--workflow NAME] [--port 8787] [--data DIR]

@@ -2,9 +2,10 @@
 // temporary embedded engine, runs one instance to its end, prints the final instance detail as JSON
 // on stdout and returns the exit code (0 complete, 1 errored/terminated or not deployable).
 import { parseArgs } from "node:util";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { extname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { validateEventType } from "../core/ids.ts";
 import { WeftError } from "../core/errors.ts";
 import type { Engine } from "../main.ts";
@@ -27,6 +28,10 @@ Options:
                       repeat for more events (several of one type go to successive waits, in order)
   --skip-time         run on a virtual clock: sleeps, retry delays and wait timeouts pass instantly
   --class NAME        the exported WorkflowEntrypoint class to run, when the file exports several
+  --bindings FILE     the workflow's env: a JSON object (plain values, {"secret":"…"}, {"workflow":"…"}),
+                      or a .ts/.js module whose default export is the env object, or a function
+                      ({ workflow }) => env, so local stand-ins for KV/D1/R2 bindings (host objects
+                      and functions running in this process) can be given, as wrangler dev does
   -h, --help          show this help
 
 Console output of the workflow is printed on stderr.`;
@@ -39,6 +44,7 @@ export interface RunArgs {
   events: QueuedEvent[];
   skipTime: boolean;
   className?: string;
+  bindings?: string;
   help: boolean;
 }
 
@@ -77,7 +83,8 @@ export function parseRunArgs(argv: string[]): RunArgs {
   const params = values.params === undefined ? undefined : parseJson("--params", values.params);
   const events = (values.event ?? []).map(parseEvent);
   if (values.class !== undefined && values.class.trim() === "") throw new UsageError("--class needs a class name");
-  return { file: positionals[0]!, params, events, skipTime: values["skip-time"] === true, className: values.class, help: false };
+  if (values.bindings !== undefined && values.bindings.trim() === "") throw new UsageError("--bindings needs a FILE");
+  return { file: positionals[0]!, params, events, skipTime: values["skip-time"] === true, className: values.class, bindings: values.bindings, help: false };
 }
 
 function parseRun(argv: string[]) {
@@ -90,9 +97,51 @@ function parseRun(argv: string[]) {
       event: { type: "string", multiple: true },
       "skip-time": { type: "boolean" },
       class: { type: "string" },
+      bindings: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
+}
+
+/**
+ * `--bindings FILE`: a JSON object of env bindings (as `weft deploy --bindings`), or a module whose
+ * default export is the env (or a function of { workflow } that returns it, possibly async).
+ */
+export async function loadBindings(file: string, workflow: string): Promise<Record<string, unknown>> {
+  const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+  const ext = extname(file).toLowerCase();
+  if (ext === ".json") {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new UsageError(`cannot read --bindings ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    }
+    const env = parseJson(`--bindings ${file}`, text);
+    if (!isObject(env)) throw new UsageError(`--bindings ${file} must hold a JSON object of bindings, e.g. {"API_URL":"https://…"}`);
+    const { SecretValue, WorkflowBindingRef } = await import("../engine/secrets.ts");
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(env)) {
+      const keys = isObject(v) ? Object.keys(v) : [];
+      if (isObject(v) && keys.length === 1 && typeof v.secret === "string") out[k] = new SecretValue(v.secret);
+      else if (isObject(v) && keys.length === 1 && typeof v.hostFunction === "string") {
+        throw new UsageError(`--bindings ${file}: ${k} names a host function, but weft run registers none; give the function in a .ts/.js bindings module instead`);
+      } else if (isObject(v) && typeof v.workflow === "string" && keys.every((x) => x === "workflow")) out[k] = new WorkflowBindingRef(v.workflow);
+      else out[k] = v;
+    }
+    return out;
+  }
+  if (![".ts", ".mts", ".js", ".mjs"].includes(ext)) throw new UsageError(`--bindings ${file}: expected a .json file or a .ts/.js module`);
+  if (!existsSync(file)) throw new UsageError(`cannot read --bindings ${file}: no such file`);
+  let mod: { default?: unknown };
+  try {
+    mod = await import(pathToFileURL(resolve(file)).href);
+  } catch (e) {
+    throw new UsageError(`--bindings ${file} failed to load: ${(e as Error).message}`);
+  }
+  const env = typeof mod.default === "function" ? await (mod.default as (c: { workflow: string }) => unknown)({ workflow }) : mod.default;
+  if (!isObject(env)) throw new UsageError(`--bindings ${file} must export default an object of bindings (or a function returning one)`);
+  return env;
 }
 
 export interface RunIo {
@@ -137,9 +186,10 @@ export async function runCommand(args: RunArgs, io: RunIo = defaultIo): Promise<
   try {
     engine = await Engine.open({ dataDir, clock, synchronous: "normal" });
     const workflow = workflowNameFor(args.file);
+    const env = args.bindings === undefined ? undefined : await loadBindings(args.bindings, workflow);
     let inst: WorkflowInstance;
     try {
-      const deployed = await engine.deploy({ tenant: "local", workflow, code, className: args.className });
+      const deployed = await engine.deploy({ tenant: "local", workflow, code, className: args.className, env });
       for (const x of deployed.ignored) io.err(`weft run: not run: ${x.export === "default" ? "export default" : `export ${x.export}`} (${x.kind}): ${x.why}`);
       inst = await engine.workflow("local", workflow).create({ params: args.params });
     } catch (e) {
