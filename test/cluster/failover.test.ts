@@ -17,7 +17,7 @@ import { PostgresStore } from "../../src/store/postgres/store.ts";
 import { Engine } from "../../src/index.ts";
 import { TEST_POSTGRES_URL, dropSchema, testSchema } from "../../src/testing/postgres.ts";
 import { writeDatabaseFile } from "../../src/instance-data/sql/pages.ts";
-import { spawnNode, type NodeProc } from "./harness.ts";
+import { jobSource, spawnNode, type NodeProc } from "./harness.ts";
 
 const INSTANCES = Number(process.env.WEFT_FAILOVER_INSTANCES ?? 500);
 const KILLS = Number(process.env.WEFT_FAILOVER_KILLS ?? 10);
@@ -27,28 +27,7 @@ const STEPS = 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const between = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
 
-const SOURCE = `
-import { WorkflowEntrypoint } from "cloudflare:workers";
-export class Job extends WorkflowEntrypoint {
-  async run(event, step) {
-    const cfg = { retries: { limit: 50, delay: "100 ms", backoff: "constant" } };
-    await step.do("schema", cfg, async () => { this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t (step INTEGER, nonce TEXT)"); });
-    const nonces = [];
-    for (let i = 1; i <= ${STEPS}; i++) {
-      const r = await step.do("s" + i, cfg, async () => {
-        const nonce = await this.env.effect(event.instanceId, "s" + i);
-        this.ctx.storage.sql.exec("INSERT INTO t VALUES (?, ?)", i, nonce);
-        await this.ctx.fs.writeFile("s" + i + ".txt", nonce);
-        return { nonce };
-      });
-      nonces.push(r.nonce);
-      if (i === 2) await step.sleep("nap", "1 second");
-    }
-    const ev = await step.waitForEvent("go", { type: "go", timeout: "1 hour" });
-    const n = await step.do("count", async () => this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM t").one().n);
-    return { n, k: ev.payload.k, nonces };
-  }
-}`;
+
 
 
 test("failover: 3 nodes, 500 instances, kill -9 ×10 and a node stopped past its lease: every instance right, no body after its commit, one row and one commit per step", { timeout: TEST_TIMEOUT_MS }, async (t) => {
@@ -96,7 +75,7 @@ test("failover: 3 nodes, 500 instances, kill -9 ×10 and a node stopped past its
     }
   };
   assert.equal((await api("POST", "/v1/tenants", { name: "acme" })).status, 201);
-  const d = await api("PUT", "/v1/tenants/acme/workflows/job", { mainModule: "job.ts", modules: { "job.ts": SOURCE }, env: { effect: { hostFunction: "effect" } }, limits: { concurrency: 1000 } });
+  const d = await api("PUT", "/v1/tenants/acme/workflows/job", { mainModule: "job.ts", modules: { "job.ts": jobSource(STEPS) }, env: { effect: { hostFunction: "effect" } }, limits: { concurrency: 1000 } });
   assert.equal(d.status, 200, JSON.stringify(d.body));
   for (let b = 0; b < INSTANCES; b += 100) {
     const batch = Array.from({ length: Math.min(100, INSTANCES - b) }, (_, i) => ({ id: `i${b + i}` }));

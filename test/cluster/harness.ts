@@ -234,3 +234,45 @@ export async function enginePair(t: TestContext, more: Partial<EngineOptions> = 
   });
   return { a, b };
 }
+
+/**
+ * The cluster tests' workflow: a schema step, `steps` steps that each call the `effect` host
+ * function, write a row and a file (a 1 s sleep after the second), an event wait, a count of the rows.
+ * `bodyMs`: each body also waits that long (bodies in flight when a fault strikes).
+ */
+export function jobSource(steps: number, bodyMs = 0): string {
+  return `
+import { WorkflowEntrypoint } from "cloudflare:workers";
+export class Job extends WorkflowEntrypoint {
+  async run(event, step) {
+    const cfg = { retries: { limit: 50, delay: "100 ms", backoff: "constant" } };
+    await step.do("schema", cfg, async () => { this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t (step INTEGER, nonce TEXT)"); });
+    const nonces = [];
+    for (let i = 1; i <= ${steps}; i++) {
+      const r = await step.do("s" + i, cfg, async () => {
+        const nonce = await this.env.effect(event.instanceId, "s" + i);
+        ${bodyMs > 0 ? `await new Promise((r) => setTimeout(r, ${bodyMs}));` : ""}
+        this.ctx.storage.sql.exec("INSERT INTO t VALUES (?, ?)", i, nonce);
+        await this.ctx.fs.writeFile("s" + i + ".txt", nonce);
+        return { nonce };
+      });
+      nonces.push(r.nonce);
+      if (i === 2) await step.sleep("nap", "1 second");
+    }
+    const ev = await step.waitForEvent("go", { type: "go", timeout: "1 hour" });
+    const n = await step.do("count", async () => this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM t").one().n);
+    return { n, k: ev.payload.k, nonces };
+  }
+}`;
+}
+
+/** a step, then an event wait an hour long (a run that stays live, waiting), then their sum */
+export const WAITER = `
+import { WorkflowEntrypoint } from "cloudflare:workers";
+export class W extends WorkflowEntrypoint {
+  async run(event, step) {
+    const a = await step.do("a", async () => 1);
+    const ev = await step.waitForEvent("go", { type: "go", timeout: "1 hour" });
+    return a + ev.payload.k;
+  }
+}`;

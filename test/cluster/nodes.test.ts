@@ -6,17 +6,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Engine } from "../../src/index.ts";
-import { enginePair } from "./harness.ts";
+import { WAITER as SOURCE, enginePair } from "./harness.ts";
 
-const SOURCE = `
-import { WorkflowEntrypoint } from "cloudflare:workers";
-export class W extends WorkflowEntrypoint {
-  async run(event, step) {
-    const a = await step.do("a", async () => 1);
-    const ev = await step.waitForEvent("go", { type: "go", timeout: "1 hour" });
-    return a + ev.payload.k;
-  }
-}`;
+
 
 /** until the instance's wait is journaled (pending) and a node holds its run */
 async function waitingLive(e: Engine, pk: number): Promise<void> {

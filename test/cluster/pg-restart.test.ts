@@ -24,7 +24,7 @@ import { PostgresStore } from "../../src/store/postgres/store.ts";
 import { Engine } from "../../src/index.ts";
 import { ErrorCode, WeftError } from "../../src/core/errors.ts";
 import { startPgServer, type PgServer } from "../../src/testing/pg-server.ts";
-import { apiOf, dataDir, effectCount, readEffects, readyz, sleep, spawnNode, sseTypes, storedRows, until, within, type NodeProc } from "./harness.ts";
+import { WAITER, apiOf, dataDir, jobSource, effectCount, readEffects, readyz, sleep, spawnNode, sseTypes, storedRows, until, within, type NodeProc } from "./harness.ts";
 
 const INSTANCES = 100;
 const STEPS = 4;
@@ -41,29 +41,7 @@ const FOLLOWED = 10;
 const WAVE = 25;
 const WAVE_MS = 300;
 
-const SOURCE = `
-import { WorkflowEntrypoint } from "cloudflare:workers";
-export class Job extends WorkflowEntrypoint {
-  async run(event, step) {
-    const cfg = { retries: { limit: 50, delay: "100 ms", backoff: "constant" } };
-    await step.do("schema", cfg, async () => { this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t (step INTEGER, nonce TEXT)"); });
-    const nonces = [];
-    for (let i = 1; i <= ${STEPS}; i++) {
-      const r = await step.do("s" + i, cfg, async () => {
-        const nonce = await this.env.effect(event.instanceId, "s" + i);
-        await new Promise((r) => setTimeout(r, 100)); // bodies in flight when the database goes
-        this.ctx.storage.sql.exec("INSERT INTO t VALUES (?, ?)", i, nonce);
-        await this.ctx.fs.writeFile("s" + i + ".txt", nonce);
-        return { nonce };
-      });
-      nonces.push(r.nonce);
-      if (i === 2) await step.sleep("nap", "1 second");
-    }
-    const ev = await step.waitForEvent("go", { type: "go", timeout: "1 hour" });
-    const n = await step.do("count", async () => this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM t").one().n);
-    return { n, k: ev.payload.k, nonces };
-  }
-}`;
+
 
 test("PostgreSQL crash-restarted under 2 nodes and 100 running instances: the nodes pause, report unready, resume by themselves; nothing lost, no body after its commit, one row per step, the change feed back", { timeout: 120_000 }, async (t) => {
   const t0 = Date.now();
@@ -101,7 +79,7 @@ test("PostgreSQL crash-restarted under 2 nodes and 100 running instances: the no
   };
 
   assert.equal((await call("POST", "/v1/tenants", { name: "acme" })).status, 201);
-  const d = await call("PUT", "/v1/tenants/acme/workflows/job", { mainModule: "job.ts", modules: { "job.ts": SOURCE }, env: { effect: { hostFunction: "effect" } }, limits: { concurrency: 1000 } });
+  const d = await call("PUT", "/v1/tenants/acme/workflows/job", { mainModule: "job.ts", modules: { "job.ts": jobSource(STEPS, 100) }, env: { effect: { hostFunction: "effect" } }, limits: { concurrency: 1000 } });
   assert.equal(d.status, 200, JSON.stringify(d.body));
   mark("deployed");
   for (let b = 0; b < INSTANCES; b += WAVE) {
@@ -217,15 +195,7 @@ test("PostgreSQL crash-restarted under 2 nodes and 100 running instances: the no
   t.diagnostic(`phases (ms from the start): ${JSON.stringify(at)}`);
 });
 
-const WAITER = `
-import { WorkflowEntrypoint } from "cloudflare:workers";
-export class W extends WorkflowEntrypoint {
-  async run(event, step) {
-    const a = await step.do("a", async () => 1);
-    const ev = await step.waitForEvent("go", { type: "go", timeout: "1 hour" });
-    return a + ev.payload.k;
-  }
-}`;
+
 
 test("every connection to PostgreSQL dropped (pg_terminate_backend) while an instance waits live on one engine and the other waits for its end: the event completes it, and the other engine hears of it (its change feed, cut then, comes back whole)", { timeout: 60_000 }, async (t) => {
   const server = await startPgServer();
