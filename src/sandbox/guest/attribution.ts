@@ -166,6 +166,13 @@ export function asOwner<T>(owner: Owner | undefined, fn: () => T): T {
 }
 
 const origThen = Promise.prototype.then;
+/**
+ * The runtime's own reactions (its bookkeeping, never tenant code) are registered through the real
+ * `then`: with bodies running, the patched one would look at the stack (a capture) on every call.
+ */
+export function rawThen<T>(p: Promise<T>, a: ((v: T) => unknown) | undefined, b?: (e: unknown) => unknown): Promise<unknown> {
+  return origThen.call(p, a, b) as Promise<unknown>;
+}
 const fnToString = Function.prototype.toString;
 function isNative(f: unknown): boolean {
   try {

@@ -11,7 +11,7 @@ import { compileStepConfig, type CompiledStepConfig } from "../../core/step-conf
 import { validateEventType, validateStepName } from "../../core/ids.ts";
 import { checkSerializable } from "../../core/values.ts";
 import { stepKey, nestedKey, isNestedKey, rollbackKey, describeEntry, MAX_SLEEP_MS, waitTimeoutMs } from "../../core/replay.ts";
-import { currentOwner, runBody, type Owner } from "./attribution.ts";
+import { currentOwner, rawThen, runBody, type Owner } from "./attribution.ts";
 import type { Command, EntryKind, HistoryEntry, InitJob } from "../protocol.ts";
 import type { GuestClock, GuestRandom } from "./determinism.ts";
 
@@ -232,7 +232,7 @@ export class WorkflowRun {
 
   /** A journaled result resolves after a microtask, moving the clock and the PRNG as the live run did. */
   private replayed(key: string, h: HistoryEntry, map: (v: unknown) => unknown = (v) => v): Promise<unknown> {
-    return Promise.resolve().then(() => {
+    return rawThen(Promise.resolve(), () => {
       this.moved(key, h.at);
       if (h.state === "failed") throw toError(h.error!);
       return map(h.value);
@@ -299,7 +299,7 @@ export class WorkflowRun {
     if (h && h.state !== "pending") {
       this.startAt(key, h.startedAt);
       const p = this.replayed(key, h);
-      p.then((output) => this.outcomes.set(key, { output }), (error) => this.outcomes.set(key, { error }));
+      rawThen(p, (output) => this.outcomes.set(key, { output }), (error) => this.outcomes.set(key, { error }));
       return p;
     }
     if (kind === "do" && this.doCalls > this.init.stepLimit) {
@@ -314,7 +314,7 @@ export class WorkflowRun {
     this.steps.set(key, { kind, name, count, seq, fn, config: compiled, abandoned: new Set() });
     const p = this.wait(key, kind);
     this.track(key, p);
-    if (kind === "do") p.then((output) => this.outcomes.set(key, { output }), (error) => this.outcomes.set(key, { error }));
+    if (kind === "do") rawThen(p, (output) => this.outcomes.set(key, { output }), (error) => this.outcomes.set(key, { error }));
     const started = !h;
     this.emit({ t: "call", key, kind, seq, name, count, config: compiled.view, started, startedAt: this.callTime(key, h) });
     if (started) this.runAttempt(key, 1);
@@ -326,7 +326,7 @@ export class WorkflowRun {
     const done = () => {
       if (this.inflight.get(key) === p) this.inflight.delete(key);
     };
-    p.then(done, done);
+    rawThen(p, done, done);
   }
 
   runningAttempts(): [string, number][] {
@@ -347,7 +347,8 @@ export class WorkflowRun {
     // The body runs only on the live run, never on replay; what it does (random draws, nested steps)
     // is attributed to this attempt, never to the code outside steps (attribution.ts).
     const r = runBody({ run: this, key, attempt, kind: s.kind, ended: false }, s.fn, ctx);
-    r.then(
+    rawThen(
+      r,
       (value) => {
         this.ended(key, attempt);
         if (s.abandoned.has(attempt)) return;
@@ -429,7 +430,7 @@ export class WorkflowRun {
     if (h && h.state !== "pending") return this.replayed(key, h, asEvent);
     if (this.init.mode === "rollback") return this.never();
     this.startAt(key, h ? h.startedAt : this.liveNow);
-    const p = this.wait(key, "wait").then(asEvent);
+    const p = rawThen(this.wait(key, "wait"), asEvent);
     this.track(key, p);
     this.emit({ t: "call", key, kind: "wait", seq, name, count, eventType: type, timeoutMs, startedAt: this.callTime(key, h) });
     return p;
