@@ -522,7 +522,10 @@ export class Engine implements EngineCore {
     try {
       // on a shared store the claim also enforces the tenant's running quota and the workflow's
       // concurrency across nodes (this node's scheduler only knows its own runs)
-      const args: Claim = this.cluster ? { ...this.claimArgs(), limits: { tenant: this.tenantLimits.get(r.tenant) ?? Infinity, workflow: r.concurrency } } : this.claimArgs();
+      const tenantCap = this.tenantLimits.get(r.tenant) ?? Infinity;
+      const args: Claim = this.cluster && (Number.isFinite(tenantCap) || Number.isFinite(r.concurrency))
+        ? { ...this.claimArgs(), limits: { tenant: tenantCap, workflow: r.concurrency } }
+        : this.claimArgs();
       const got = await this.store.claim(r.pk, args);
       if (got === "full") {
         this.starting.delete(r.pk);

@@ -68,7 +68,7 @@ test("failover: 3 nodes, 500 instances, kill -9 ×10 and a node stopped past its
         if (r.status >= 500 && tries < 20) throw new Error(`${r.status} ${text}`);
         return { status: r.status, body: text ? JSON.parse(text) : undefined };
       } catch (e) {
-        if (tries >= 20) throw e;
+        if (tries >= 20) throw new Error(`${method} ${path}: no node answered in 21 tries (the last to ${u}: ${String((e as Error)?.message ?? e)}); nodes: ${nodes.map((n) => `${n?.id} ${n?.alive() ? "up" : "down"}`).join(", ")}`);
         resent = String((e as Error)?.message ?? e).slice(0, 300);
         await sleep(200); // that node was just killed or stopped: another one answers
       }

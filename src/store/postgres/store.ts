@@ -24,10 +24,34 @@ import { opsStatement, splitOps } from "./ops.ts";
 import { activityBuckets, dec, enc, json, num, stepRow, tenantRow, tokenRow, unjson, versionRow, type Row } from "../rows.ts";
 type Db = pg.Pool | pg.PoolClient;
 
+/** a counting semaphore: at most `n` holders at once, the others wait in order */
+class Gate {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  async take(): Promise<void> {
+    if (this.free > 0) return void this.free--;
+    await new Promise<void>((r) => this.waiting.push(r));
+  }
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
 /** deadlock_detected, serialization_failure: the transaction was rolled back and may simply run again */
 const TRANSIENT = new Set(["40P01", "40001"]);
 /** the first key of the advisory locks on tenants' claim counts ("quot"); the second is the tenant's hash */
 const QUOTA_LOCK = 0x71756f74;
+/**
+ * Claims counted without the lock while more than this many slots are free under a cap: exact as
+ * long as fewer claims of one tenant are in flight at once across the cluster (a node has at most a
+ * third of its pool in such claims: 3 at the default pool of 10, so up to 21 nodes).
+ */
+const QUOTA_MARGIN = 64;
 
 const list = (xs: readonly string[]): string => xs.map((x) => `'${x}'`).join(",");
 const CLAIMABLE_SQL = list(CLAIMABLE);
@@ -75,6 +99,8 @@ export class PostgresStore implements Store {
   private logChain: Promise<unknown> = Promise.resolve();
   /** the change feed: one LISTEN connection per node, opened by the first watch() */
   private readonly channel: string;
+  /** claims with limits in flight (see claim()) */
+  private readonly claimGate: Gate;
   /** names this store object in its notifications: its own are not reported back to it */
   private readonly origin: string;
   private readonly url: string;
@@ -88,8 +114,9 @@ export class PostgresStore implements Store {
   private listenRetry?: ReturnType<typeof setTimeout>;
   private listenDelayMs = 100;
 
-  private constructor(pool: pg.Pool, schema: string, url: string) {
+  private constructor(pool: pg.Pool, schema: string, url: string, poolSize: number) {
     this.pool = pool;
+    this.claimGate = new Gate(Math.max(1, Math.floor(poolSize / 3)));
     this.schema = schema;
     this.url = url;
     this.channel = `weft_${schema}`;
@@ -119,7 +146,7 @@ export class PostgresStore implements Store {
       await pool.end();
       throw storageError(e);
     }
-    return new PostgresStore(pool, schema, o.url);
+    return new PostgresStore(pool, schema, o.url, o.poolSize ?? 10);
   }
 
   private async q(sql: string, args: unknown[] = [], db: Db = this.pool): Promise<Row[]> {
@@ -355,9 +382,16 @@ export class PostgresStore implements Store {
    */
   private async atLimit(c: pg.PoolClient, pk: number, cl: Claim): Promise<boolean> {
     const { tenant, workflow } = (await this.one(`SELECT tenant, workflow FROM instances WHERE pk = $1`, [pk], c))!;
-    await this.q(`SELECT pg_advisory_xact_lock(${QUOTA_LOCK}, hashtext($1))`, [`${this.schema}/${tenant as string}`], c);
-    const r = (await this.one(`SELECT COUNT(*) AS t, COUNT(*) FILTER (WHERE workflow = $1) AS w FROM instances
+    const count = async () => (await this.one(`SELECT COUNT(*) AS t, COUNT(*) FILTER (WHERE workflow = $1) AS w FROM instances
                                WHERE tenant = $2 AND claim_owner IS NOT NULL AND claim_until > $3 AND pk <> $4`, [workflow, tenant, cl.leaseNow, pk], c))!;
+    let r = await count();
+    // Far below both caps, claims made at once cannot reach them together: no lock (a lock on every
+    // claim serialized all of a tenant's claims through one commit at a time). Near a cap, count again
+    // under the tenant's lock.
+    const room = Math.min(cl.limits!.tenant - Number(r.t), cl.limits!.workflow - Number(r.w));
+    if (room > QUOTA_MARGIN) return false;
+    await this.q(`SELECT pg_advisory_xact_lock(${QUOTA_LOCK}, hashtext($1))`, [`${this.schema}/${tenant as string}`], c);
+    r = await count();
     return Number(r.t) >= cl.limits!.tenant || Number(r.w) >= cl.limits!.workflow;
   }
 
@@ -385,7 +419,16 @@ export class PostgresStore implements Store {
   }
 
   async claim(pk: number, c: Claim): Promise<Claimed | "full" | undefined> {
-    return this.serial(pk, () => this.tx((t) => this.claimOne(t, pk, c)));
+    // Claims with limits wait for each other on the tenant's quota lock: at most a third of the pool
+    // may be in such a claim at once, so a burst of them never takes every connection from the
+    // requests this node serves (a batch create waited over 10 s behind 3 nodes' claims).
+    if (!c.limits) return this.serial(pk, () => this.tx((t) => this.claimOne(t, pk, c)));
+    await this.claimGate.take();
+    try {
+      return await this.serial(pk, () => this.tx((t) => this.claimOne(t, pk, c)));
+    } finally {
+      this.claimGate.give();
+    }
   }
 
   async claimDue(c: Claim, limit: number): Promise<Claimed[]> {
