@@ -1,4 +1,4 @@
-// One engine node of the cluster tests (test/cluster/failover.test.ts): what `weft serve --postgres`
+// One engine node of the cluster tests (test/soak/failover.soak.ts): what `weft serve --postgres`
 // runs (startServer on an engine over the shared PostgreSQL store), plus the host function `effect`
 // that every step body calls: it appends a line { instance, step, nonce, node } to the shared
 // side-effect log (fsync'd) and returns the nonce, so the test can tell which execution of a body
