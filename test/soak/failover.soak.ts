@@ -7,7 +7,7 @@
 // ran after the execution whose result was committed; each instance's SQL database, rebuilt from
 // the store alone, holds exactly one row per step, written by that execution; one git commit per step.
 //
-// In `npm run test:soak`, not `npm test`, for now: on 2026-12-03 one run in ~7 failed with an
+// In `npm run test:soak`, not `npm test`, for now: on 2026-12-03 two of the last three runs failed with an
 // instance whose later step found its SQL table missing on the node that took it over ("no such
 // table: t" after the step that created it had completed) — a real bug, not yet found; see the
 // issue note. It goes back into `npm test` with the fix.
