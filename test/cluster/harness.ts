@@ -276,3 +276,20 @@ export class W extends WorkflowEntrypoint {
     return a + ev.payload.k;
   }
 }`;
+
+/**
+ * One job instance's output checked against the side-effect log: a row per step, its own event, and
+ * for each step the committed result is the last execution of its body. Returns 1 if some body ran more than once.
+ */
+export function checkJob(i: number, output: unknown, steps: number, runs: Map<string, string[]>): number {
+  const out = output as { n: number; k: number; nonces: string[] };
+  assert.equal(out.n, steps, `i${i}: one row per step`);
+  assert.equal(out.k, i, `i${i}: its own event`);
+  let reran = 0;
+  for (let st = 1; st <= steps; st++) {
+    const execs = runs.get(`i${i}/s${st}`) ?? [];
+    assert.equal(execs[execs.length - 1], out.nonces[st - 1], `i${i} s${st}: the committed result is the last execution of its body (none after it): ${execs.join(", ")}`);
+    if (execs.length > 1) reran++;
+  }
+  return reran;
+}

@@ -22,7 +22,7 @@ import { PostgresStore } from "../../src/store/postgres/store.ts";
 import { Engine } from "../../src/index.ts";
 import { TEST_POSTGRES_URL, dropSchema, testSchema } from "../../src/testing/postgres.ts";
 import { writeDatabaseFile } from "../../src/instance-data/sql/pages.ts";
-import { jobSource, spawnNode, type NodeProc } from "../cluster/harness.ts";
+import { checkJob, jobSource, spawnNode, type NodeProc } from "../cluster/harness.ts";
 
 const INSTANCES = Number(process.env.WEFT_FAILOVER_INSTANCES ?? 500);
 const KILLS = Number(process.env.WEFT_FAILOVER_KILLS ?? 10);
@@ -156,13 +156,7 @@ test("failover: 3 nodes, 500 instances, kill -9 ×10 and a node stopped past its
     const inst = await checker.workflow("acme", "job").get(`i${i}`);
     const s = await inst.status();
     const out = s.output as { n: number; k: number; nonces: string[] };
-    assert.equal(out.n, STEPS, `i${i}: one row per step`);
-    assert.equal(out.k, i, `i${i}: its own event`);
-    for (let st = 1; st <= STEPS; st++) {
-      const execs = runs.get(`i${i}/s${st}`) ?? [];
-      assert.equal(execs[execs.length - 1], out.nonces[st - 1], `i${i} s${st}: the committed result is the last execution of its body (none after it): ${execs.join(", ")}`);
-      if (execs.length > 1) reran++;
-    }
+    reran += checkJob(i, out, STEPS, runs);
     // the database as the store holds it, rebuilt without any node's copy
     const part = await store.sqlImage(inst.record.pk, 1, 100_000);
     const file = join(root, "check", `${i}.sqlite`);
