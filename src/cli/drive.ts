@@ -117,7 +117,7 @@ export async function runSkipTime(engine: Engine, inst: WorkflowInstance, clock:
     }
     const stalled = performance.now() - lastChange > stallMs;
     const next = clock.nextAt();
-    const deadline = attemptDeadline(engine, inst);
+    const deadline = attemptDeadline(engine);
     if (next !== undefined && (deadline === undefined || next < deadline || stalled)) {
       if (++advances > maxAdvances) {
         throw new Error(`--skip-time: the instance was still ${print.status} after the clock moved ${maxAdvances} times (it may sleep or retry forever)`);
@@ -157,16 +157,21 @@ async function settle(engine: Engine, inst: WorkflowInstance, clock: VirtualCloc
   }
 }
 
-/** The earliest moment a running step attempt would time out, if one is running. */
-function attemptDeadline(engine: Engine, inst: WorkflowInstance): number | undefined {
-  const live = engine.liveRun(inst.record.pk);
-  if (!live || live.done) return undefined;
+/**
+ * The earliest moment a running step attempt would time out, if one is running — in any run of the
+ * engine, not only the driven instance's: the instances it starts (a fan-out's children) run on the
+ * same clock, and a jump past a child's timeout while its body awaits a host call fails that attempt.
+ */
+function attemptDeadline(engine: Engine): number | undefined {
   let min: number | undefined;
-  for (const s of live.snapshot()) {
-    if (!s.running) continue;
-    const timeout = (s.step.config as StepConfigView | undefined)?.timeout ?? "10 minutes";
-    const at = s.running.startedAt + parseDuration(timeout, "step timeout");
-    if (min === undefined || at < min) min = at;
+  for (const live of engine.liveRuns()) {
+    if (live.done) continue;
+    for (const s of live.snapshot()) {
+      if (!s.running) continue;
+      const timeout = (s.step.config as StepConfigView | undefined)?.timeout ?? "10 minutes";
+      const at = s.running.startedAt + parseDuration(timeout, "step timeout");
+      if (min === undefined || at < min) min = at;
+    }
   }
   return min;
 }

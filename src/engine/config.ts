@@ -79,6 +79,8 @@ export interface EngineHooks {
   afterSqlCommit?: (instance: string, step: string) => void;
   /** called at every named crash point (core/crash-points.ts); tests kill the process there */
   crashPoint?: CrashHandler;
+  /** fault injection: the next `times` COMMITs of instance databases first wait `ms` in their SQL worker (a slow disk) */
+  sqlCommitDelay?: { ms: number; times: number };
 }
 
 /** where the shared store is (store/postgres) */

@@ -46,6 +46,8 @@ export interface EngineMetrics {
   /** step attempts started, instances created (counters since open) */
   attemptsStarted: number;
   creations: number;
+  /** step results that arrived after their run had stopped (its lease lost): dropped, the step runs again */
+  lateResults: number;
 }
 
 /** Emitted as engine.events "attempt" when a step attempt ends (for metrics). */
@@ -113,7 +115,7 @@ export class Engine implements EngineCore {
   readonly sandbox: SandboxRuntime;
   readonly clock: EngineConfig["clock"];
   readonly config: EngineConfig;
-  readonly metrics: EngineMetrics = { coldStartMs: [], stepsCompleted: 0, stepsFailed: 0, timerLatenessMs: [], preemptions: 0, attemptsStarted: 0, creations: 0 };
+  readonly metrics: EngineMetrics = { coldStartMs: [], stepsCompleted: 0, stepsFailed: 0, timerLatenessMs: [], preemptions: 0, attemptsStarted: 0, creations: 0, lateResults: 0 };
   readonly events = new EventEmitter();
   private readonly runs = new Map<number, InstanceRun>();
   private readonly starting = new Set<number>();
@@ -264,14 +266,16 @@ export class Engine implements EngineCore {
   /** heartbeat: extend the claims of the runs held here; a run whose claim is gone stops (it is fenced anyway) */
   private async beat(): Promise<void> {
     if (this.closed) return;
-    const pks = [...this.runs.keys(), ...this.starting];
+    const runs = [...this.runs.values()];
+    const pks = [...runs.map((r) => r.pk), ...this.starting];
     if (pks.length === 0) return;
     const until = this.leaseNow() + this.config.leaseMs; // from before the call: the store may answer late
     const held = new Set(await this.store.extendClaims(this.node, pks, until));
-    for (const pk of pks) {
-      const r = this.runs.get(pk);
-      if (r && held.has(pk)) r.leaseUntil = Math.max(r.leaseUntil, until);
-      if (r && !held.has(pk) && r.mode === "run") r.stop();
+    // the runs asked about, not whatever run of the instance is here now (a new claim's run may have
+    // replaced one that stopped meanwhile: its claim is newer than this answer)
+    for (const r of runs) {
+      if (held.has(r.pk)) r.leaseUntil = Math.max(r.leaseUntil, until);
+      else if (r.mode === "run") r.stop();
     }
   }
 
@@ -574,6 +578,11 @@ export class Engine implements EngineCore {
     await run.start();
     await run.runRollbacks({ name: "WorkflowTerminated", message: `instance "${inst.id}" was terminated` });
     this.notify(pk);
+  }
+
+  /** every run live in this engine (weft run --skip-time: no clock move past any attempt's timeout) */
+  liveRuns(): IterableIterator<InstanceRun> {
+    return this.runs.values();
   }
 
   liveRun(pk: number): InstanceRun | undefined {

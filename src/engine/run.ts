@@ -145,6 +145,13 @@ export class InstanceRun {
         this.jobs = [];
         const budget = this.cpuBudget();
         const out = await this.ctx.activate(jobs, this.e.clock.now(), budget);
+        if (this.done) {
+          // stopped while the activation ran (its lease was found gone): none of its commands may
+          // act — a step result journaled now would pass the store's fence until another claim
+          // commits, with its SQL already rolled back at the stop; the next run runs it again
+          if (out.ok) this.e.metrics.lateResults += out.result.commands.filter((c) => c.t === "attemptDone").length;
+          return;
+        }
         for (const r of this.running.values()) r.cpuMs += out.cpuMs;
         // The context can be dropped (a neighbour's cut-off) between this activation's end and this
         // line: the run replays, so its commands must not act (a host call a body made here would run
@@ -384,6 +391,12 @@ export class InstanceRun {
   }
 
   private onAttemptDone(key: string, attempt: number, value: unknown, error: ErrorInfo | undefined): void {
+    // a stopped run's body that ends now: its storage was rolled back at the stop, its result is not
+    // this run's to journal (another run of this instance may be replaying it already)
+    if (this.done) {
+      this.e.metrics.lateResults++;
+      return;
+    }
     const r = this.running.get(key);
     const p = this.pending.get(key);
     if (!r || r.attempt !== attempt || !p) return;
@@ -480,6 +493,7 @@ export class InstanceRun {
   }
 
   private onHostCall(c: Extract<Command, { t: "hostCall" } | { t: "stubCall" } | { t: "fetch" }>): void {
+    if (this.done) return; // a stopped run's code has no effect on the world
     if (!this.e.leaseHeld(this)) {
       // the claim may be another node's by now: no side effect from here; the run stops (fenced)
       this.e.config.logger.warn({ instance: this.pk, fn: c.t === "fetch" ? "fetch" : c.t === "stubCall" ? c.method : c.fn }, "a run whose lease may have expired stops before its host call");
@@ -519,6 +533,10 @@ export class InstanceRun {
 
   // ---- lifecycle -------------------------------------------------------------------------------
   private write(ops: JournalOp[]): Promise<JournalResult> {
+    // A stopped run writes nothing more: the store's fence refuses its epoch only once another claim
+    // has committed, and until then a late write (a step completed after the stop, its SQL already
+    // rolled back) would pass it. The release of a finish or suspend is sent by stop()'s caller.
+    if (this.done) return new Promise<JournalResult>(() => {});
     this.inflightWrites++;
     const p = this.e.store.journal(this.pk, this.epoch, ops).finally(() => {
       this.inflightWrites--;

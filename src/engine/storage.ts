@@ -75,6 +75,11 @@ export class RunStorage {
    */
   async prepare(): Promise<JournalOp[]> {
     const pk = this.inst.pk;
+    if (false && this.data.sqlUncertain(pk)) {
+      // a commit given up on this copy may still land: its version says nothing yet (a new file does)
+      await this.data.rebuildSql(pk, this.sqlSeq);
+      return [];
+    }
     if (!this.data.hasSql(pk)) {
       if (this.sqlSeq > 0) await this.data.rebuildSql(pk, this.sqlSeq);
       return [];
@@ -302,6 +307,9 @@ export class RunStorage {
         db.rollback(); // only read: nothing to make durable
         return ops;
       }
+      // the run ended while the files were sealed (close() rolls the transaction back): a commit
+      // now would land after another run of this node may have checked the copy's version
+      if (this.closed) throw new WeftError(ErrorCode.InvalidState, "the instance's run ended before its step's database writes were committed; they are rolled back", { reason: "run_ended" });
       // the local commit; the store's version moves when the journal has the pages (in order: the
       // journal writes of a run are applied one after another, and a stale version is refused)
       const seq = this.sqlSeq + 1;

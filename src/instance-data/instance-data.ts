@@ -11,7 +11,7 @@ import { parsePath } from "../core/paths.ts";
 import { DEFAULT_LIMITS, fsLimits, type FsLimits } from "../core/limits.ts";
 import type { FsChange, FsCommit, FsStat } from "../core/fs-types.ts";
 import { InstanceDatabase } from "./sql/database.ts";
-import { SqlPool } from "./sql/pool.ts";
+import { SqlPool, type SqlFaults } from "./sql/pool.ts";
 import { splitImage, writeDatabaseFile, type SqlDelta } from "./sql/pages.ts";
 import { queryInWorker } from "./sql/query-worker.ts";
 import { Worktree, type ObjectSource } from "./fs/worktree.ts";
@@ -28,8 +28,8 @@ export class InstanceData implements InstanceDataPort {
   private readonly dir: string;
   /** worker threads that run tenant SQL (never the engine's thread) */
   private readonly pool: SqlPool;
-  constructor(store: InstanceData["store"], dataDir: string, sqlWorkers = 2) {
-    this.pool = new SqlPool(sqlWorkers);
+  constructor(store: InstanceData["store"], dataDir: string, sqlWorkers = 2, faults: SqlFaults = {}) {
+    this.pool = new SqlPool(sqlWorkers, faults);
     this.store = store;
     this.dir = join(dataDir, "sql");
   }
@@ -42,6 +42,10 @@ export class InstanceData implements InstanceDataPort {
 
   hasSql(pk: number): boolean {
     return InstanceDatabase.exists(this.sqlPath(pk));
+  }
+
+  sqlUncertain(pk: number): boolean {
+    return this.pool.isUncertain(this.sqlPath(pk));
   }
 
   /** The instance's database for its run's code, in a SQL worker; statements stop after `timeoutMs`. */
@@ -91,6 +95,7 @@ export class InstanceData implements InstanceDataPort {
   removeSql(pk: number): void {
     const p = this.sqlPath(pk);
     for (const f of [p, p + "-wal", p + "-shm"]) rmSync(f, { force: true });
+    this.pool.settled(p); // the next file at this path is a new one
   }
 
   /** rebuilds of one instance's copy run one at a time (two runs' starts, or a run and a read) */
@@ -116,7 +121,7 @@ export class InstanceData implements InstanceDataPort {
     if (first.seq !== seq) {
       throw new WeftError(ErrorCode.LeaseLost, `the store holds version ${first.seq} of instance ${pk}'s database, not ${seq}: another run changed it; this run stops`, { pk, seq, stored: first.seq });
     }
-    if (seq === 0) return this.removeSql(pk);
+    if (seq === 0) return this.removeSql(pk); // (removeSql: settled)
     const store = this.store;
     async function* parts(): AsyncGenerator<{ pgno: number; data: Uint8Array }[]> {
       let part = first;
@@ -128,6 +133,7 @@ export class InstanceData implements InstanceDataPort {
       }
     }
     await writeDatabaseFile(this.sqlPath(pk), first.pageSize, first.nPages, parts());
+    this.pool.settled(this.sqlPath(pk)); // a new file: a late commit on the old one cannot reach it
   }
 
   /**
@@ -249,7 +255,7 @@ export class InstanceData implements InstanceDataPort {
 
   /** is the local copy the store's version of the instance's database? */
   private localIs(inst: InstanceRecord): boolean {
-    if (!this.hasSql(inst.pk)) return false;
+    if (!this.hasSql(inst.pk) || this.sqlUncertain(inst.pk)) return false;
     let db: DatabaseSync | undefined;
     try {
       db = new DatabaseSync(this.sqlPath(inst.pk));

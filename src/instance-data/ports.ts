@@ -79,6 +79,11 @@ export interface InstanceRef {
 
 export interface InstanceDataPort {
   hasSql(pk: number): boolean;
+  /**
+   * A COMMIT on the local copy was given up at its time limit and may still land, at any later
+   * time: the copy's version cannot be trusted until rebuildSql() (or removeSql()) replaced it.
+   */
+  sqlUncertain(pk: number): boolean;
   /** the instance's database for its run's code; statements stop after `timeoutMs` */
   openSql(pk: number, maxBytes: number, timeoutMs?: number): SqlDatabase;
   /** an empty database answering the reads of an instance that never wrote */

@@ -79,6 +79,7 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
         const h = await s.history(a.pk, 0);
         assert.equal(h.at(-1)!.type, "workflow_running");
         assert.equal(h.at(-1)!.at, T0 + 5);
+        assert.deepEqual(h.at(-1)!.data, { node: A, epoch: c.epoch }, "which node's claim (for an operator: who ran it when)");
       });
 
       it("claim() takes nothing that is not due yet or does not exist", async ({ s }) => {

@@ -1,4 +1,4 @@
-// One engine node of the cluster tests (test/soak/failover.soak.ts): what `weft serve --postgres`
+// One engine node of the cluster tests (test/cluster/failover.test.ts): what `weft serve --postgres`
 // runs (startServer on an engine over the shared PostgreSQL store), plus the host function `effect`
 // that every step body calls: it appends a line { instance, step, nonce, node } to the shared
 // side-effect log (fsync'd) and returns the nonce, so the test can tell which execution of a body
@@ -12,7 +12,11 @@ import { startServer } from "../../src/api/server.ts";
 
 const [url, schema, dataDir, nodeId, effects, leaseMs] = process.argv.slice(2);
 const fd = openSync(effects!, "a");
+// warnings and errors as JSON lines on stderr (in <id>.log with WEFT_CLUSTER_LOGDIR)
+const line = (level: string) => (obj: object, msg: string) =>
+  process.stderr.write(JSON.stringify({ level, at: new Date().toISOString(), node: nodeId, msg, ...obj, err: (obj as { err?: Error }).err?.message }) + "\n");
 const engine = await Engine.open({
+  logger: { info: () => {}, warn: line("warn"), error: line("error") },
   dataDir: dataDir!, postgres: { url: url!, schema: schema! }, nodeId: nodeId!, leaseMs: Number(leaseMs), suspendAfterMs: 200,
   hostFunctions: {
     effect: (instance: unknown, step: unknown) => {

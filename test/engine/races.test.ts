@@ -6,7 +6,7 @@ import { Engine } from "../../src/index.ts";
 import type { Store } from "../../src/store/ports.ts";
 import { SqliteStore } from "../../src/store/sqlite/store.ts";
 import { TENANT, deploy, open, recorder, until, wf } from "./helpers.ts";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -149,4 +149,69 @@ test("Engine.open serves at once: recovery is background claim work, not a step 
   const last = await engine.workflow(TENANT, "w").get("o999");
   assert.equal((await last.waitFor()).output, 999);
   await until(async () => (await store.countByStatus(TENANT, "w")).complete === 1000, "all 1000 to complete", 30_000);
+});
+
+// Found by the failover test: the heartbeat found a run's lease gone and stopped it while a step
+// body was running (its SQL rolled back at the stop); the body's result arrived next and the stopped
+// run journaled it — with no SQL, as the store's fence lets a write of the old epoch through until
+// another claim commits. The step counted as done without its CREATE TABLE: every later step failed.
+test("a run stopped by its heartbeat (claim gone) while a step body runs journals nothing of it: the next run runs the step again, with its SQL", { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-late-"));
+  const base = new SqliteStore({ dataDir: dir });
+  // the store as it is, except: once, a heartbeat's answer says the claim is gone (as when another
+  // node took it); and the instance's second claim waits for the test (so the late write of the
+  // stopped run is not fenced by a new epoch first)
+  let loseLease = false;
+  let claims = 0;
+  let openClaims!: () => void;
+  const claimGate = new Promise<void>((r) => (openClaims = r));
+  const store = new Proxy(base, {
+    get(target, prop, recv) {
+      const v = Reflect.get(target, prop, recv);
+      if (prop === "claim") {
+        return async (...a: Parameters<Store["claim"]>) => {
+          if (claims > 0) await claimGate;
+          const got = await target.claim(...a);
+          if (got && got !== "full") claims++;
+          return got;
+        };
+      }
+      if (prop === "extendClaims") {
+        return async (...a: Parameters<Store["extendClaims"]>) => {
+          const held = await target.extendClaims(...a);
+          if (!loseLease) return held;
+          loseLease = false;
+          return [];
+        };
+      }
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  }) as Store;
+  const engine = await Engine.open({ dataDir: dir, store, leaseMs: 300, syncBudgetMs: 0 });
+  t.after(async () => {
+    openClaims();
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await deploy(engine, "w", wf(`
+    await step.do("schema", { retries: { limit: 0, delay: "1 second" } }, async () => {
+      this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t (x)");
+      let x = 0;
+      for (let i = 0; i < 3e8; i++) x = (x + i) % 7; // a body still busy when its lease is found gone
+      return x;
+    });
+    await step.do("s1", { retries: { limit: 0, delay: "1 second" } }, async () => { this.ctx.storage.sql.exec("INSERT INTO t VALUES (1)"); });
+    return this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM t").one().n;`));
+  const inst = await engine.workflow(TENANT, "w").create();
+  // the body runs on the isolate's thread (syncBudgetMs 0) while this thread goes on; its first SQL
+  // write made the instance's database file
+  await until(() => existsSync(join(dir, "sql", `${inst.record.pk}.sqlite`)), "the schema step's body to run");
+  loseLease = true; // the next heartbeat stops the run
+  // the body's result arrives after the stop: dropped (counted), or — the bug — journaled
+  await until(async () => engine.metrics.lateResults > 0 || (await engine.store.steps(inst.record.pk)).length > 0, "the stopped run's step result to arrive", 20_000);
+  assert.deepEqual((await engine.store.steps(inst.record.pk)).map((s) => [s.name, s.state]), [], "nothing of the stopped run's step is journaled");
+  openClaims();
+  const s = await inst.waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  assert.equal(s.output, 1, "the next run ran the schema step again, with its table");
 });

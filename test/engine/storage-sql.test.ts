@@ -349,3 +349,27 @@ test("a statement that runs too long is stopped at limits.sqlMsPerQuery; the eng
   assert.equal(o.rows, 0, "the stopped attempt's insert is rolled back");
   assert.ok(took < 10_000, `stopped in ${took.toFixed(0)} ms`);
 });
+
+// A COMMIT the engine stops waiting for at limits.sqlMsPerQuery (a slow disk, a starved thread):
+// the attempt is not journaled and the run replays. Its outcome in the local copy is unknown — and
+// a COMMIT already inside SQLite when its thread is given up still lands, later — so the replay
+// starts from a new copy rebuilt from the store (pool.ts isUncertain), never from the old file. Here
+// the delay is before the COMMIT (the given-up thread is stopped there), so what is shown is that
+// the replay's result and the store's database are whole either way.
+test("a COMMIT given up at its time limit: the run replays from a copy rebuilt from the store, and the store's database has every step's change", LIMIT, async (t) => {
+  const h = await open(t, { hooks: { sqlCommitDelay: { ms: 1500, times: 1 } } });
+  await deploy(h.engine, "late", wf(`
+    await step.do("schema", async () => { this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS t (step INTEGER)"); });
+    await step.do("s1", async () => { this.ctx.storage.sql.exec("INSERT INTO t VALUES (1)"); });
+    return await step.do("count", async () => this.ctx.storage.sql.exec("SELECT COUNT(*) AS n FROM t").one().n);`), { limits: { sqlMsPerQuery: 200 } });
+  const inst = await h.engine.workflow("acme", "late").create();
+  const s = await inst.waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  assert.equal(s.output, 1);
+  const rec = (await h.engine.store.getInstanceByPk(inst.record.pk))!;
+  assert.equal(rec.sqlSeq, 2, "both writing steps journaled their pages");
+  // once the abandoned thread has ended, the store's database alone
+  await until(() => h.engine.data.stuckSql === 0, "the abandoned SQL thread to end", 10_000);
+  h.engine.data.removeSql(inst.record.pk);
+  assert.deepEqual((await inst.query("SELECT step FROM t")).rows, [[1]], "the database rebuilt from the store has the table and the one row");
+});

@@ -257,7 +257,7 @@ describe("examples/cloudflare through weft run", { concurrency: 3 }, () => {
     const d = detailOf(r);
     assert.deepEqual(d.output.children, [1, 2, 3].map((i) => `${d.id}-${i}`));
     assert.deepEqual(d.output.thumbnails, ["cat", "dog", "owl"].map((n) => ({ image: `${n}.jpg`, thumbnail: `${n}-200.webp`, width: 200 })));
-    for (const st of d.output.statuses) assert.ok(st === "complete" || st === "running", st);
+    for (const st of d.output.statuses) assert.ok(st === "complete" || st === "running", `${st}: ${r.stdout.slice(0, 6000)}`);
     assert.deepEqual(shape(d), ["step:start one instance per image", "waitForEvent:collect thumbnail 1", "waitForEvent:collect thumbnail 2", "waitForEvent:collect thumbnail 3", "step:check the children"]);
   });
 

@@ -83,11 +83,18 @@ function lost(): WeftError {
   return new WeftError(ErrorCode.InvalidState, "the instance's database connection was reset (a statement on its SQL worker outran its time limit); the step attempt's writes are rolled back — retry the step", {});
 }
 
+/** Fault injection for tests: the next `times` COMMITs wait `ms` in their worker first (a slow disk). */
+export interface SqlFaults {
+  commitDelay?: { ms: number; times: number };
+}
+
 /** A few SQL worker threads; an instance's database lives on one of them. */
 export class SqlPool {
   private readonly slots: (Slot | undefined)[];
   private nextId = 1;
-  constructor(size: number) {
+  private readonly faults: SqlFaults;
+  constructor(size: number, faults: SqlFaults = {}) {
+    this.faults = faults;
     this.slots = Array.from({ length: Math.max(1, size) }, () => undefined);
   }
 
@@ -123,11 +130,25 @@ export class SqlPool {
 
   open(pk: number, path: string, maxBytes: number, timeoutMs: number): RemoteDatabase {
     const slot = this.slot(pk);
-    const db = new RemoteDatabase(slot, this.nextId++, path, timeoutMs);
+    const db = new RemoteDatabase(slot, this.nextId++, path, timeoutMs, this.uncertainPaths, this.faults);
     db.call("open", [path, maxBytes]);
     slot.dbs.add(db);
     return db;
   }
+
+  /**
+   * Database files whose COMMIT was given up at the time limit: the abandoned thread may still
+   * commit it, at any later time, so the file's version cannot be trusted. Such a file is rebuilt
+   * into a new one (its path then names another inode: the late commit can only land in the old,
+   * unlinked one) before it is used again; settled() says it was.
+   */
+  isUncertain(path: string): boolean {
+    return this.uncertainPaths.has(path);
+  }
+  settled(path: string): void {
+    this.uncertainPaths.delete(path);
+  }
+  private readonly uncertainPaths = new Set<string>();
 
   async close(): Promise<void> {
     this.closed = true;
@@ -145,8 +166,12 @@ export class RemoteDatabase {
   private readonly id: number;
   private readonly path: string;
   private readonly timeoutMs: number;
+  private readonly uncertain: Set<string>;
 
-  constructor(slot: Slot, id: number, path: string, timeoutMs: number) {
+  private readonly faults: SqlFaults;
+  constructor(slot: Slot, id: number, path: string, timeoutMs: number, uncertain: Set<string>, faults: SqlFaults) {
+    this.uncertain = uncertain;
+    this.faults = faults;
     this.slot = slot;
     this.id = id;
     this.path = path;
@@ -155,7 +180,14 @@ export class RemoteDatabase {
 
   call(op: SqlCall["op"], args: unknown[] = []): unknown {
     if (this.lost) throw lost();
-    const a = this.slot.call({ id: this.id, op, args }, this.timeoutMs);
+    let a: SqlAnswer;
+    try {
+      a = this.slot.call({ id: this.id, op, args }, this.timeoutMs);
+    } catch (e) {
+      // a COMMIT given up may still happen on the abandoned thread, at any later time
+      if (op === "commit" && this.lost) this.uncertain.add(this.path);
+      throw e;
+    }
     this.tx = a.tx;
     if (a.dirty !== undefined) this.isDirty = a.dirty;
     if (!a.tx) this.isDirty = false;
@@ -203,7 +235,9 @@ export class RemoteDatabase {
 
   /** COMMIT in the worker (which finds the commit's frames in the -wal file); the pages are read here, off the loop. */
   async commitAttempt(seq: number, by: number): Promise<SqlDelta> {
-    return readCommit(`${this.path}-wal`, this.call("commit", [seq, by]) as CommitFrames, seq, by);
+    const delay = this.faults.commitDelay;
+    const args = delay && delay.times > 0 ? (delay.times--, [seq, by, delay.ms]) : [seq, by];
+    return readCommit(`${this.path}-wal`, this.call("commit", args) as CommitFrames, seq, by);
   }
 
   close(): void {

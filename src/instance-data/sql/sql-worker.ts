@@ -66,6 +66,7 @@ function run(dbs: Map<number, InstanceDatabase>, c: SqlCall): SqlAnswer {
         db!.rollbackTo();
         break;
       case "commit":
+        if (typeof c.args[2] === "number") Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, c.args[2]); // SqlFaults.commitDelay
         value = db!.commitSync(c.args[0] as number, c.args[1] as number);
         break;
       case "rollback":

@@ -413,7 +413,7 @@ export class PostgresStore implements Store {
     if (cl.limits && (await this.atLimit(c, pk, cl))) return "full";
     const row = (await this.one(`UPDATE instances SET epoch = epoch + 1, status = 'running', claim_owner = $1, claim_until = $2, started_at = COALESCE(started_at, $3), modified_at = $3
                                  WHERE pk = $4 RETURNING *`, [cl.node, cl.leaseUntil, cl.now, pk], c))!;
-    await this.histMany(c, pk, [{ type: "workflow_running", at: cl.now }]);
+    await this.histMany(c, pk, [{ type: "workflow_running", at: cl.now, data: { node: cl.node, epoch: row.epoch } }]);
     await this.changed(c, pk);
     return { inst: this.instance(row)!, epoch: row.epoch as number, wakes: row.wakes as number };
   }

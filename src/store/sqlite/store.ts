@@ -334,7 +334,7 @@ export class SqliteStore implements Store {
     if (c.limits && this.atLimit(pk, c)) return "full";
     const row = this.q(`UPDATE instances SET epoch = epoch + 1, status = 'running', claim_owner = ?, claim_until = ?, started_at = COALESCE(started_at, ?), modified_at = ?
                         WHERE pk = ? RETURNING *`).get(c.node, c.leaseUntil, c.now, c.now, pk) as Row;
-    this.hist(pk, "workflow_running", c.now);
+    this.hist(pk, "workflow_running", c.now, { node: c.node, epoch: row.epoch });
     return { inst: this.instance(row)!, epoch: row.epoch as number, wakes: row.wakes as number };
   }
 

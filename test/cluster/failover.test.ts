@@ -7,10 +7,12 @@
 // ran after the execution whose result was committed; each instance's SQL database, rebuilt from
 // the store alone, holds exactly one row per step, written by that execution; one git commit per step.
 //
-// In `npm run test:soak`, not `npm test`, for now: on 2026-12-03 two of the last three runs failed with an
-// instance whose later step found its SQL table missing on the node that took it over ("no such
-// table: t" after the step that created it had completed) — a real bug, not yet found; see the
-// issue note. It goes back into `npm test` with the fix.
+// It found (2026-12-03): a heartbeat whose answer came after a run had started counted that run's
+// claim as gone and stopped it while a step body ran; the body's result, arriving next, was still
+// journaled by the stopped run — without its SQL, rolled back at the stop — because the store's
+// fence refuses an old epoch only once a newer claim has committed ("no such table", lost rows).
+// Now a stopped run acts on nothing (test/engine/races.test.ts) and the heartbeat stops only the
+// runs it asked about. WEFT_KEEP=1 keeps the data directories and the schema of a run to look at.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -22,7 +24,7 @@ import { PostgresStore } from "../../src/store/postgres/store.ts";
 import { Engine } from "../../src/index.ts";
 import { TEST_POSTGRES_URL, dropSchema, testSchema } from "../../src/testing/postgres.ts";
 import { writeDatabaseFile } from "../../src/instance-data/sql/pages.ts";
-import { checkJob, jobSource, spawnNode, type NodeProc } from "../cluster/harness.ts";
+import { checkJob, jobSource, spawnNode, type NodeProc } from "./harness.ts";
 
 const INSTANCES = Number(process.env.WEFT_FAILOVER_INSTANCES ?? 500);
 const KILLS = Number(process.env.WEFT_FAILOVER_KILLS ?? 10);
@@ -45,8 +47,9 @@ test("failover: 3 nodes, 500 instances, kill -9 ×10 and a node stopped past its
   t.after(async () => {
     for (const n of nodes) n?.child.kill("SIGKILL");
     await Promise.all(nodes.map((n) => n?.exited));
-    rmSync(root, { recursive: true, force: true });
-    await dropSchema(schema);
+    if (!process.env.WEFT_KEEP) rmSync(root, { recursive: true, force: true });
+    else t.diagnostic(`kept: ${root} (schema ${schema})`);
+    if (!process.env.WEFT_KEEP) await dropSchema(schema);
   });
   let generation = 0;
   const start = (slot: number, fresh: boolean): NodeProc => {
