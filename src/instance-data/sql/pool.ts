@@ -55,7 +55,15 @@ class Slot {
         timeoutMs,
       });
     }
-    return readMessage<SqlAnswer>(this.buf, this.ints);
+    const a = readMessage<SqlAnswer>(this.buf, this.ints);
+    if (typeof (a as { ok?: unknown } | undefined)?.ok !== "boolean") {
+      // not an answer (seen once under heavy load in the failover test: the channel held the request
+      // itself): nothing about this worker's state can be trusted, so it is given up like a stuck
+      // one; the run that asked retries (storage unavailable), it is not the instance's fault
+      this.kill();
+      throw new WeftError(ErrorCode.StorageUnavailable, `the SQL worker's answer to ${c.op} was not an answer (${JSON.stringify(a)?.slice(0, 80)}); its databases were reset and the run is retried`, { op: c.op });
+    }
+    return a;
   }
 
   kill(): void {
@@ -192,7 +200,7 @@ export class RemoteDatabase {
     if (a.dirty !== undefined) this.isDirty = a.dirty;
     if (!a.tx) this.isDirty = false;
     if (!a.ok) {
-      const e = a.error ?? { message: `the SQL worker gave no answer to ${op}`, code: ErrorCode.Internal, details: {} };
+      const e = a.error ?? { message: `the SQL worker gave no answer to ${op}; the run is retried`, code: ErrorCode.StorageUnavailable, details: {} };
       throw new WeftError((e.code ?? ErrorCode.Internal) as ErrorCode, e.message, e.details ?? {});
     }
     return a.value;
