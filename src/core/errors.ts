@@ -17,6 +17,7 @@ export const ErrorCode = {
   InvalidStepConfig: "invalid_step_config",
   InvalidName: "invalid_name",
   StepLimit: "step_limit",
+  PendingLimit: "pending_limit",
   NonDeterminism: "non_determinism",
   CpuLimit: "cpu_limit",
   MemoryLimit: "memory_limit",

@@ -22,6 +22,12 @@ export interface WorkflowLimits {
   files: number;
   /** host objects (stubs: what env bindings' methods returned) one run may hold; released when the run ends */
   hostObjects: number;
+  /**
+   * step.do, step.sleep and step.waitForEvent calls one instance may have unsettled at once (as
+   * Temporal's 2,000 pending activities): a run that issues more stops with a clear error, before
+   * the host journals any of the excess (100,000 parallel calls stalled the host for 45 s)
+   */
+  pendingCalls: number;
 }
 
 export const DEFAULT_LIMITS: WorkflowLimits = {
@@ -35,6 +41,7 @@ export const DEFAULT_LIMITS: WorkflowLimits = {
   fileBytes: 32 * 1024 * 1024,
   files: 10_000,
   hostObjects: 10_000,
+  pendingCalls: 2_000,
 };
 
 export interface FsLimits {

@@ -126,7 +126,7 @@ export class InstanceRun {
     this.push({
       t: "init", className: this.version.className, instanceId: this.inst.id, workflowName: this.inst.workflow, payload: this.inst.params,
       timestamp: this.inst.createdAt, now: this.e.clock.now(), seed: this.e.seedFor(this.inst), entropy: new Uint8Array(randomBytes(32)), history, mode: this.mode,
-      stepLimit: this.cfg.limits.steps, env: this.e.runEnv(this.version),
+      stepLimit: this.cfg.limits.steps, pendingLimit: this.cfg.limits.pendingCalls ?? DEFAULT_LIMITS.pendingCalls, env: this.e.runEnv(this.version),
     });
   }
 
@@ -178,7 +178,12 @@ export class InstanceRun {
         if (out.result.droppedLogs > 0) {
           this.e.log(this.pk, "warn", `console output limit reached: ${out.result.droppedLogs} line(s) dropped (at most 1000 lines per activation)`);
         }
-        for (const c of out.result.commands) this.handle(c);
+        const cmds = out.result.commands;
+        const last = cmds[cmds.length - 1];
+        // a run that failed without rollback handlers: the calls its last activation made have no
+        // effect yet and none will have one (a flood cut off at limits.pendingCalls: thousands)
+        const dropCalls = last?.t === "fail" && !last.rolledBack;
+        for (const c of cmds) if (!(dropCalls && c.t === "call")) this.handle(c);
         // The attempts still running now have bodies that an activation ran and left waiting (on a
         // host call, fetch, file operation or timer): they may have had effects. While there are any,
         // no activation of this context is cut off at the sync budget (isolates.ts), because the

@@ -12,7 +12,7 @@ function harness(history: HistoryEntry[]) {
   const commands: Command[] = [];
   const init: InitJob = {
     t: "init", className: "X", instanceId: "i", workflowName: "w", payload: {}, timestamp: 1000, now: 5000, seed: 7,
-    history, mode: "run", stepLimit: 100, env: {},
+    history, mode: "run", stepLimit: 100, pendingLimit: 2000, env: {},
   };
   const clock = new GuestClock(1000);
   const rnd = new GuestRandom(7);

@@ -24,7 +24,7 @@ if (found.classes.join() !== "Flow") throw new Error(`inspect found ${JSON.strin
 
 const init = (id: string): InitJob => ({
   t: "init", className: "Flow", instanceId: id, workflowName: "flow", payload: 1, timestamp: 0, now: 0, seed: 1,
-  history: [], mode: "run", stepLimit: 100, env: {},
+  history: [], mode: "run", stepLimit: 100, pendingLimit: 2000, env: {},
 });
 
 // three versions with one idle isolate kept: opening the third disposes the oldest idle one

@@ -223,6 +223,19 @@ export class WorkflowRun {
     return { key, seq: s.seq, count, h: this.history.get(key), parent };
   }
 
+  /**
+   * One call too many unsettled at once (limits.pendingCalls): the run stops with the error, before
+   * the call reaches the host. Not a rejection the code could catch and go on from: on a replay
+   * fewer calls are unsettled (journaled results resolve at once), so the same call would be taken.
+   */
+  private overPending(what: string, name: string): Promise<never> {
+    const n = this.inflight.size;
+    const err = weftError(ErrorCode.PendingLimit, `${what} "${name}" would be call ${n + 1} unsettled at once; the limit is ${this.init.pendingLimit} (limits.pendingCalls), so the run stops here. Await step calls in batches (say 100 at a time with Promise.all), or fan the work out to child instances.`);
+    this.emit({ t: "fail", error: errorInfo(err), rolledBack: false });
+    this.dead = true;
+    return this.never();
+  }
+
   private nonDeterminism(message: string): never {
     const err = weftError(ErrorCode.NonDeterminism, message);
     this.emit({ t: "fail", error: errorInfo(err), rolledBack: false });
@@ -310,6 +323,7 @@ export class WorkflowRun {
     // a step that started (journaled, retrying) has its rollback run, as one that finished
     if (h && (h.attempts ?? 0) > 0) this.lastAttempt.set(key, h.attempts!);
     if (this.init.mode === "rollback" && kind === "do") return this.never();
+    if (this.inflight.size >= this.init.pendingLimit) return this.overPending("step.do", name);
     this.startAt(key, h ? h.startedAt : this.liveNow);
     this.steps.set(key, { kind, name, count, seq, fn, config: compiled, abandoned: new Set() });
     const p = this.wait(key, kind);
@@ -394,6 +408,7 @@ export class WorkflowRun {
     if (joined) return joined as Promise<void>;
     if (h && h.state !== "pending") return this.replayed(key, h, () => undefined) as Promise<void>;
     if (this.init.mode === "rollback") return this.never();
+    if (this.inflight.size >= this.init.pendingLimit) return this.overPending("step.sleep", name);
     this.startAt(key, h ? h.startedAt : this.liveNow);
     const p = this.wait(key, "sleep") as Promise<void>;
     this.track(key, p);
@@ -429,6 +444,7 @@ export class WorkflowRun {
     if (joined) return joined;
     if (h && h.state !== "pending") return this.replayed(key, h, asEvent);
     if (this.init.mode === "rollback") return this.never();
+    if (this.inflight.size >= this.init.pendingLimit) return this.overPending("step.waitForEvent", name);
     this.startAt(key, h ? h.startedAt : this.liveNow);
     const p = rawThen(this.wait(key, "wait"), asEvent);
     this.track(key, p);

@@ -1,0 +1,56 @@
+// A noisy-neighbour harness (issue 13): a canary tenant runs a 3-step workflow in a loop next to an
+// abusive instance of another tenant, while the engine's event loop is watched
+// (monitorEventLoopDelay) and the host's RSS sampled. Used by the tests of test/noisy/ and the
+// "noisy neighbour" rows of the bench.
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import type { Engine } from "../../src/index.ts";
+
+export const CANARY = `
+import { WorkflowEntrypoint } from "cloudflare:workers";
+export class Canary extends WorkflowEntrypoint {
+  async run(event, step) {
+    const a = await step.do("a", async () => 1);
+    const b = await step.do("b", async () => a + 1);
+    return await step.do("c", async () => a + b);
+  }
+}`;
+
+export async function deployCanary(engine: Engine): Promise<void> {
+  await engine.deploy({ tenant: "canary", workflow: "canary", code: { mainModule: "c.ts", modules: { "c.ts": CANARY } } });
+}
+
+export interface CanaryFigures {
+  runs: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** the event loop's longest stall while the canary ran (ms) */
+  maxLoopDelayMs: number;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+
+/** Run the canary `runs` times one after another (or until `until` settles) and measure each instance's create-to-complete time. */
+export async function canaryLoop(engine: Engine, runs: number, until?: Promise<unknown>): Promise<CanaryFigures> {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  const times: number[] = [];
+  let over = false;
+  void until?.finally(() => (over = true));
+  try {
+    for (let i = 0; i < runs || (until && !over && i < runs * 20); i++) {
+      const t0 = performance.now();
+      const s = await (await engine.workflow("canary", "canary").create()).waitFor();
+      if (s.status !== "complete" || s.output !== 3) throw new Error(`the canary did not complete: ${JSON.stringify(s)}`);
+      times.push(performance.now() - t0);
+      if (until && over && i >= runs) break;
+    }
+  } finally {
+    h.disable();
+  }
+  return { runs: times.length, p50Ms: pct(times, 50), p99Ms: pct(times, 99), maxLoopDelayMs: h.max / 1e6 };
+}
+
+export const rssMiB = () => process.memoryUsage().rss / 1024 / 1024;

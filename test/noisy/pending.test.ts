@@ -1,0 +1,66 @@
+// Issue 13, first row: one instance issuing 100,000 parallel step.do calls (or 200,000 sleeps and
+// waits) stopped the host's event loop for 45 s. Now the run stops at limits.pendingCalls before
+// the host sees the excess; a canary tenant next to it keeps its latency and the loop never stalls.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Engine } from "../../src/index.ts";
+import { canaryLoop, deployCanary, rssMiB } from "./canary.ts";
+
+const ABUSE = {
+  steps: "await Promise.all(Array.from({ length: 100000 }, (_, i) => step.do(`s${i}`, async () => i)));",
+  sleeps: "await Promise.all([...Array.from({ length: 100000 }, (_, i) => step.sleep(`z${i}`, '1 hour')), ...Array.from({ length: 100000 }, (_, i) => step.waitForEvent(`w${i}`, { type: 'never', timeout: '1 hour' }))]);",
+};
+
+for (const [what, body] of Object.entries(ABUSE)) {
+  test(`${what === "steps" ? "100,000 parallel step.do" : "200,000 parallel sleeps and waits"}: the run stops at limits.pendingCalls with a clear error; the canary keeps its p99 and the loop never stalls`, { timeout: 120_000 }, async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), "weft-noisy-"));
+    const engine = await Engine.open({ dataDir });
+    t.after(async () => {
+      await engine.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    await deployCanary(engine);
+    await engine.deploy({ tenant: "evil", workflow: "flood", code: { mainModule: "f.ts", modules: { "f.ts": `
+import { WorkflowEntrypoint } from "cloudflare:workers";
+export class F extends WorkflowEntrypoint { async run(event, step) { ${body} return "no limit"; } }` } } });
+    await canaryLoop(engine, 30); // warm
+    const base = await canaryLoop(engine, 150);
+    const rss0 = rssMiB();
+    const abuser = await engine.workflow("evil", "flood").create();
+    const next = await canaryLoop(engine, 150, abuser.waitFor());
+    const s = await abuser.waitFor();
+    assert.equal(s.status, "errored");
+    assert.match(String(s.error?.message), /the limit is 2000 \(limits\.pendingCalls\)/);
+    t.diagnostic(`canary alone p50 ${base.p50Ms.toFixed(2)} ms p99 ${base.p99Ms.toFixed(2)} ms; next to the flood p50 ${next.p50Ms.toFixed(2)} p99 ${next.p99Ms.toFixed(2)} ms (${(next.p99Ms / base.p99Ms).toFixed(2)}×); loop max delay ${next.maxLoopDelayMs.toFixed(0)} ms; RSS ${rss0.toFixed(0)} → ${rssMiB().toFixed(0)} MiB`);
+    assert.ok(next.maxLoopDelayMs < 100, `the event loop stalled ${next.maxLoopDelayMs.toFixed(0)} ms`);
+    assert.ok(next.p99Ms < 2 * base.p99Ms, `canary p99 ${next.p99Ms.toFixed(2)} ms next to the flood vs ${base.p99Ms.toFixed(2)} ms alone`);
+    assert.ok(rssMiB() - rss0 < 64, `RSS ${rss0.toFixed(0)} → ${rssMiB().toFixed(0)} MiB`);
+  });
+}
+
+test("limits.pendingCalls: exactly the limit unsettled at once runs; one more stops the run naming the limit; a bad value is refused at deploy", { timeout: 30_000 }, async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-pending-"));
+  const engine = await Engine.open({ dataDir });
+  t.after(async () => {
+    await engine.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const code = (n: number) => ({ mainModule: "p.ts", modules: { "p.ts": `
+import { WorkflowEntrypoint } from "cloudflare:workers";
+export class P extends WorkflowEntrypoint { async run(event, step) {
+  const r = await Promise.all(Array.from({ length: ${n} }, (_, i) => i % 2 ? step.do("d" + i, async () => i) : step.sleep("z" + i, "1 ms")));
+  const later = await Promise.all(Array.from({ length: ${n} }, (_, i) => step.do("again" + i, async () => 1)));
+  return [r.length, later.length];
+} }` } });
+  await engine.deploy({ tenant: "acme", workflow: "ok", code: code(10), limits: { pendingCalls: 10 } });
+  const ok = await (await engine.workflow("acme", "ok").create()).waitFor();
+  assert.deepEqual([ok.status, ok.output], ["complete", [10, 10]], "settled calls do not count: a second batch of the limit runs too");
+  await engine.deploy({ tenant: "acme", workflow: "over", code: code(11), limits: { pendingCalls: 10 } });
+  const over = await (await engine.workflow("acme", "over").create()).waitFor();
+  assert.equal(over.status, "errored");
+  assert.equal(over.error?.message, `step.sleep "z10" would be call 11 unsettled at once; the limit is 10 (limits.pendingCalls), so the run stops here. Await step calls in batches (say 100 at a time with Promise.all), or fan the work out to child instances.`);
+  await assert.rejects(engine.deploy({ tenant: "acme", workflow: "bad", code: code(1), limits: { pendingCalls: 0 } }), /limits\.pendingCalls must be an integer from 1 to 25000, got 0/);
+});
