@@ -41,7 +41,7 @@ export const Binding: z.ZodType = z.union([
 export const Limits = z.strictObject({
   memoryMb: z.number().int(), cpuMsPerStep: z.number().int(), steps: z.number().int(), stepResultBytes: z.number().int(),
   concurrency: z.number().int(), sqlBytes: z.number().int(), sqlMsPerQuery: z.number().int(), fileBytes: z.number().int(), files: z.number().int(),
-  hostObjects: z.number().int(), pendingCalls: z.number().int(),
+  hostObjects: z.number().int(), pendingCalls: z.number().int(), bufferedEvents: z.number().int(), bufferedEventBytes: z.number().int(),
 }).partial();
 
 export const Deploy = z.strictObject({

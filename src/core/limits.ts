@@ -1,5 +1,6 @@
 // Workflow limits and their defaults (the limits table of the reference, as configurable defaults):
 // one definition for the engine, the instance-data adapters and the deploy checks.
+import { ErrorCode, WeftError } from "./errors.ts";
 
 export interface WorkflowLimits {
   /** heap limit of the isolate that hosts this version's runs (MB) */
@@ -28,6 +29,10 @@ export interface WorkflowLimits {
    * the host journals any of the excess (100,000 parallel calls stalled the host for 45 s)
    */
   pendingCalls: number;
+  /** events an instance may hold sent but not yet taken by a wait (a flood to an instance that never waits) */
+  bufferedEvents: number;
+  /** serialized bytes of those events */
+  bufferedEventBytes: number;
 }
 
 export const DEFAULT_LIMITS: WorkflowLimits = {
@@ -42,7 +47,30 @@ export const DEFAULT_LIMITS: WorkflowLimits = {
   files: 10_000,
   hostObjects: 10_000,
   pendingCalls: 2_000,
+  bufferedEvents: 1_000,
+  bufferedEventBytes: 16 * 1024 * 1024,
 };
+
+/** an instance's buffer of events no wait has taken: how much it may hold */
+export interface EventBuffer {
+  events: number;
+  bytes: number;
+}
+
+/**
+ * The refusal of an event that would overfill the instance's buffer (checked in the store's
+ * transaction, after the event found no wait): nothing is stored; the sender may retry once the
+ * instance has taken some.
+ */
+export function eventBufferFull(id: string, have: { events: number; bytes: number }, adding: number, limit: EventBuffer): WeftError | undefined {
+  if (have.events >= limit.events) {
+    return new WeftError(ErrorCode.QuotaExceeded, `instance "${id}" already holds ${have.events} events that no step.waitForEvent has taken; the limit is ${limit.events} (limits.bufferedEvents): this event is refused. Send events the instance waits for, or raise the limit`, { field: "limits.bufferedEvents", limit: limit.events, retryAfterSeconds: 1 });
+  }
+  if (have.bytes + adding > limit.bytes) {
+    return new WeftError(ErrorCode.QuotaExceeded, `instance "${id}" holds ${have.bytes} bytes of events that no step.waitForEvent has taken; with this one (${adding} bytes) it would be over ${limit.bytes} bytes (limits.bufferedEventBytes): this event is refused`, { field: "limits.bufferedEventBytes", limit: limit.bytes, retryAfterSeconds: 1 });
+  }
+  return undefined;
+}
 
 export interface FsLimits {
   /** bytes of one file */

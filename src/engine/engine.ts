@@ -3,6 +3,7 @@
 // internals (main.ts and Engine.open pick the adapter).
 import { createHash, randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { DEFAULT_LIMITS } from "../core/limits.ts";
 import { ErrorCode, WeftError, type ErrorInfo } from "../core/errors.ts";
 import { validateTenantName, validateWorkflowName } from "../core/ids.ts";
 import { UNFINISHED, type InstanceStatus } from "../core/status.ts";
@@ -675,7 +676,10 @@ export class Engine implements EngineCore {
 
   /** sendEvent: stored and matched in one transaction (which also wakes the instance); tell its run */
   async deliverEvent(inst: InstanceRecord, type: string, payload: unknown): Promise<void> {
-    const res = await this.store.addEvent(inst.pk, type, payload, this.clock.now());
+    const limits = (await this.version(inst.tenant, inst.workflow, inst.version)).config.limits;
+    const res = await this.store.addEvent(inst.pk, type, payload, this.clock.now(), {
+      events: limits.bufferedEvents ?? DEFAULT_LIMITS.bufferedEvents, bytes: limits.bufferedEventBytes ?? DEFAULT_LIMITS.bufferedEventBytes,
+    });
     if (res.delivered.length === 0) return;
     this.crash("after-event-delivery", { instance: inst.id, pk: inst.pk });
     this.notify(inst.pk);

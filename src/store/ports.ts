@@ -13,6 +13,7 @@ import type { ErrorInfo } from "../core/errors.ts";
 import type { InstanceStatus } from "../core/status.ts";
 import type { AttemptRecord, JournalOp, StepRecord, StoredObject } from "../core/journal.ts";
 import type { Draw } from "../core/rate.ts";
+import type { EventBuffer } from "../core/limits.ts";
 export type { AttemptRecord, JournalOp, SqlDelta, StepRecord, StoredObject } from "../core/journal.ts";
 
 export interface VersionRecord {
@@ -28,7 +29,7 @@ export interface VersionRecord {
 }
 
 export interface VersionConfig {
-  limits: { memoryMb: number; cpuMsPerStep: number; steps: number; stepResultBytes: number; concurrency: number; sqlBytes: number; sqlMsPerQuery?: number; fileBytes: number; files: number; hostObjects?: number; pendingCalls?: number };
+  limits: { memoryMb: number; cpuMsPerStep: number; steps: number; stepResultBytes: number; concurrency: number; sqlBytes: number; sqlMsPerQuery?: number; fileBytes: number; files: number; hostObjects?: number; pendingCalls?: number; bufferedEvents?: number; bufferedEventBytes?: number };
   egress: { allow: string[]; handler: boolean };
   /** plain env values with the markers of core/env-codec.ts (functions, host objects, secrets sealed, Workflow bindings) */
   env: unknown;
@@ -298,7 +299,8 @@ export interface MailboxPort {
    * makes the instance due now (a wake-up). NotFound when the instance is gone, InvalidState when it
    * finished: the event is not stored then.
    */
-  addEvent(pk: number, type: string, payload: unknown, at: number): Promise<EventResult>;
+  /** with `buffer`: an event no wait takes is refused (QuotaExceeded, nothing stored) when the instance's buffer is full */
+  addEvent(pk: number, type: string, payload: unknown, at: number, buffer?: EventBuffer): Promise<EventResult>;
 }
 
 export interface ObjectsPort {

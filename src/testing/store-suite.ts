@@ -343,6 +343,30 @@ export function runStoreSuite(opts: StoreSuiteOptions): void {
         assert.equal((await get(s, a.pk)).readyAt, T0 + 10);
       });
 
+      it("a full event buffer refuses an event no wait takes (nothing stored), not one a wait takes", async ({ s }) => {
+        const a = await create(s, "a");
+        const ca = await mustClaim(s, a.pk, claimAt(A, T0));
+        const buffer = { events: 2, bytes: 1 << 20 };
+        for (const n of [1, 2]) assert.deepEqual((await s.addEvent(a.pk, "ping", n, T0 + n, buffer)).delivered, []);
+        await assert.rejects(s.addEvent(a.pk, "ping", 3, T0 + 3, buffer), (e: WeftError) =>
+          e.code === ErrorCode.QuotaExceeded && e.details.field === "limits.bufferedEvents" && /already holds 2 events .* the limit is 2 \(limits\.bufferedEvents\)/.test(e.message));
+        // a wait for another type takes its event although the buffer is full
+        const w = waitEntry("go", 1, "go", T0 + HOUR);
+        await journalWait(s, a.pk, ca.epoch, w, T0 + 4);
+        assert.equal((await s.addEvent(a.pk, "go", "yes", T0 + 5, buffer)).delivered.length, 1);
+        // the refused one was not stored: a wait for "ping" takes 1, then 2, and nothing more is buffered
+        const p1 = waitEntry("p1", 1, "ping", T0 + HOUR);
+        assert.deepEqual((await journalWait(s, a.pk, ca.epoch, p1, T0 + 6)).delivered.map((d) => (d.value as { payload: unknown }).payload), [1]);
+        const p2 = waitEntry("p2", 1, "ping", T0 + HOUR);
+        assert.deepEqual((await journalWait(s, a.pk, ca.epoch, p2, T0 + 7)).delivered.map((d) => (d.value as { payload: unknown }).payload), [2]);
+        const p3 = waitEntry("p3", 1, "ping", T0 + HOUR);
+        assert.deepEqual((await journalWait(s, a.pk, ca.epoch, p3, T0 + 8)).delivered, [], "the refused event was never stored");
+        // bytes: a buffer of 1 KiB takes a small event, refuses one that would overfill it
+        const small = { events: 100, bytes: 1024 };
+        assert.deepEqual((await s.addEvent(a.pk, "x", "a".repeat(100), T0 + 9, small)).delivered, []);
+        await assert.rejects(s.addEvent(a.pk, "x", "b".repeat(2000), T0 + 10, small), (e: WeftError) => e.code === ErrorCode.QuotaExceeded && e.details.field === "limits.bufferedEventBytes");
+      });
+
       it("an event that no wait takes does not wake a sleeping instance", async ({ s }) => {
         const a = await create(s, "a");
         const ca = await mustClaim(s, a.pk, claimAt(A, T0));

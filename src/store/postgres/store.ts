@@ -15,6 +15,7 @@ import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import { CLAIMABLE, CLAIM_SETTLES, UNFINISHED, checkAction, isClaimable, type InstanceStatus } from "../../core/status.ts";
 import { checkSqlSeq, cutByRestart, matchEvents, type HistoryType } from "../../core/journal.ts";
 import { drawTokens, type Draw } from "../../core/rate.ts";
+import { eventBufferFull, type EventBuffer } from "../../core/limits.ts";
 import type {
   ActivityBucket, ActivityQuery, AttemptRecord, Claim, Claimed, DeliveredEvent, DueInstance, EventResult, StoredObject, TenantRecord, TokenRecord, HistoryEvent, InstanceRecord, JournalOp,
   JournalResult, ListFilter, LogLine, NewInstance, Release, SqlImagePart, StepRecord, Store, VersionRecord,
@@ -642,14 +643,19 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  async addEvent(pk: number, type: string, payload: unknown, at: number): Promise<EventResult> {
+  async addEvent(pk: number, type: string, payload: unknown, at: number, buffer?: EventBuffer): Promise<EventResult> {
     return this.serial(pk, () => this.tx(async (c) => {
       // existence and status under the row lock: an event for an instance deleted (or finished)
       // meanwhile is refused, never stored for whoever comes next
       const r = await this.current(c, pk);
       checkAction("sendEvent", r.status as InstanceStatus, r.id as string);
-      await this.q(`INSERT INTO events (instance, type, payload, created_at) VALUES ($1,$2,$3,$4)`, [pk, type, enc(payload), at], c);
+      const bytes = enc(payload);
+      const have = buffer && (await this.one(`SELECT COUNT(*) AS n, COALESCE(SUM(length(payload)), 0) AS b FROM events WHERE instance = $1 AND consumed_by IS NULL`, [pk], c));
+      await this.q(`INSERT INTO events (instance, type, payload, created_at) VALUES ($1,$2,$3,$4)`, [pk, type, bytes, at], c);
       const delivered = await this.match(c, pk, at);
+      // only an event no wait took fills the buffer (the count above is of what waits did not take)
+      const full = buffer && have && delivered.length === 0 ? eventBufferFull(r.id as string, { events: Number(have.n), bytes: Number(have.b) }, bytes?.byteLength ?? 0, buffer) : undefined;
+      if (full) throw full; // (the transaction rolls back: nothing stored)
       const w = (delivered.length === 0
         ? await this.one(`SELECT wakes FROM instances WHERE pk = $1`, [pk], c)
         : await this.one(`UPDATE instances SET ready_at = CASE WHEN status IN (${UNFINISHED_SQL}) AND (ready_at IS NULL OR ready_at > $1) THEN $1 ELSE ready_at END,

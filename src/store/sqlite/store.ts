@@ -12,6 +12,7 @@ import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import { CLAIMABLE, CLAIM_SETTLES, UNFINISHED, checkAction, isClaimable, type InstanceStatus } from "../../core/status.ts";
 import { checkSqlSeq, cutByRestart, matchEvents, type HistoryType } from "../../core/journal.ts";
 import { drawTokens, type Draw } from "../../core/rate.ts";
+import { eventBufferFull, type EventBuffer } from "../../core/limits.ts";
 import type {
   ActivityBucket, ActivityQuery, AttemptRecord, Claim, Claimed, DeliveredEvent, DueInstance, EventResult, StoredObject, TenantRecord, TokenRecord, HistoryEvent, InstanceRecord, JournalOp,
   JournalResult, ListFilter, LogLine, NewInstance, Release, SqlImagePart, StepRecord, Store, VersionRecord,
@@ -570,14 +571,19 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  async addEvent(pk: number, type: string, payload: unknown, at: number): Promise<EventResult> {
+  async addEvent(pk: number, type: string, payload: unknown, at: number, buffer?: EventBuffer): Promise<EventResult> {
     return this.write(() => {
       // existence and status in the same transaction: an event for an instance deleted (or finished)
       // meanwhile is refused, never stored for whoever comes next
       const r = this.current(pk);
       checkAction("sendEvent", r.status as InstanceStatus, r.id as string);
-      this.q(`INSERT INTO events (instance, type, payload, created_at) VALUES (?,?,?,?)`).run(pk, type, enc(payload), at);
+      const bytes = enc(payload);
+      const have = buffer && (this.q(`SELECT COUNT(*) AS n, COALESCE(SUM(length(payload)), 0) AS b FROM events WHERE instance = ? AND consumed_by IS NULL`).get(pk) as Row);
+      this.q(`INSERT INTO events (instance, type, payload, created_at) VALUES (?,?,?,?)`).run(pk, type, bytes, at);
       const delivered = this.match(pk, at);
+      // only an event no wait took fills the buffer (the count above is of what waits did not take)
+      const full = buffer && have && delivered.length === 0 ? eventBufferFull(r.id as string, { events: Number(have.n), bytes: Number(have.b) }, bytes?.byteLength ?? 0, buffer) : undefined;
+      if (full) throw full; // (the transaction rolls back: nothing stored)
       // the wake-up, in the delivery's transaction (a paused instance stays out of the run queue:
       // its resume makes it due); an event no wait took wakes nothing, and the count stays
       const w = (delivered.length === 0
@@ -585,7 +591,7 @@ export class SqliteStore implements Store {
         : this.q(`UPDATE instances SET ready_at = CASE WHEN status IN (${UNFINISHED_SQL}) AND (ready_at IS NULL OR ready_at > ?) THEN ? ELSE ready_at END,
                   wakes = wakes + 1 WHERE pk = ? RETURNING wakes`).get(at, at, pk)) as Row;
       return { delivered, wakes: w.wakes as number };
-    });
+    }, buffer !== undefined); // atomic: a refusal (buffer full) undoes the insert
   }
 
   // ---- git objects ---------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 // Issue 13, first row: one instance issuing 100,000 parallel step.do calls (or 200,000 sleeps and
 // waits) stopped the host's event loop for 45 s. Now the run stops at limits.pendingCalls before
 // the host sees the excess; a canary tenant next to it keeps its latency and the loop never stalls.
+// (Run alone, not next to other test files: npm test runs test/noisy/*.noisy.ts after the rest, as
+// the canary's latency is the measurement.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
