@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { Engine } from "../../src/index.ts";
 import { canaryLoop, deployCanary, rssMiB } from "./canary.ts";
 
+const SYNC_BUDGET_MS = 20; // EngineOptions.syncBudgetMs default
+
 const ABUSE = {
   steps: "await Promise.all(Array.from({ length: 100000 }, (_, i) => step.do(`s${i}`, async () => i)));",
   sleeps: "await Promise.all([...Array.from({ length: 100000 }, (_, i) => step.sleep(`z${i}`, '1 hour')), ...Array.from({ length: 100000 }, (_, i) => step.waitForEvent(`w${i}`, { type: 'never', timeout: '1 hour' }))]);",
@@ -38,7 +40,11 @@ export class F extends WorkflowEntrypoint { async run(event, step) { ${body} ret
     assert.match(String(s.error?.message), /the limit is 2000 \(limits\.pendingCalls\)/);
     t.diagnostic(`canary alone p50 ${base.p50Ms.toFixed(2)} ms p99 ${base.p99Ms.toFixed(2)} ms; next to the flood p50 ${next.p50Ms.toFixed(2)} p99 ${next.p99Ms.toFixed(2)} ms (${(next.p99Ms / base.p99Ms).toFixed(2)}×); loop max delay ${next.maxLoopDelayMs.toFixed(0)} ms; RSS ${rss0.toFixed(0)} → ${rssMiB().toFixed(0)} MiB`);
     assert.ok(next.maxLoopDelayMs < 100, `the event loop stalled ${next.maxLoopDelayMs.toFixed(0)} ms`);
-    assert.ok(next.p99Ms < 2 * base.p99Ms, `canary p99 ${next.p99Ms.toFixed(2)} ms next to the flood vs ${base.p99Ms.toFixed(2)} ms alone`);
+    // 2× the canary's p99 alone, plus one synchronous slice: the flood's first activation may hold
+    // the engine's thread for syncBudgetMs (20 ms) before it is cut off and continues on the
+    // isolate's thread — the engine's own time slice, once; the canary runs that coincide with it
+    // are the p99 of 150
+    assert.ok(next.p99Ms < 2 * base.p99Ms + SYNC_BUDGET_MS, `canary p99 ${next.p99Ms.toFixed(2)} ms next to the flood vs ${base.p99Ms.toFixed(2)} ms alone`);
     assert.ok(rssMiB() - rss0 < 64, `RSS ${rss0.toFixed(0)} → ${rssMiB().toFixed(0)} MiB`);
   });
 }
