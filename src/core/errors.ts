@@ -18,6 +18,7 @@ export const ErrorCode = {
   InvalidName: "invalid_name",
   StepLimit: "step_limit",
   PendingLimit: "pending_limit",
+  UnhandledRejection: "unhandled_rejection",
   NonDeterminism: "non_determinism",
   CpuLimit: "cpu_limit",
   MemoryLimit: "memory_limit",

@@ -9,7 +9,7 @@ import type { ErrorInfo } from "../core/errors.ts";
 export type ActivationOutcome =
   | { ok: true; result: ActivationResult; cpuMs: number }
   /** preempted: a synchronous activation ran past the sync budget; the run must replay in async mode */
-  | { ok: false; reason: "cpu" | "memory" | "disposed" | "internal" | "preempted"; message: string; cpuMs: number; started?: Command[] };
+  | { ok: false; reason: "cpu" | "memory" | "disposed" | "unhandled" | "preempted"; message: string; cpuMs: number; started?: Command[] };
 
 /** One run's slot in a guest context: activations in, commands out (sandbox/protocol.ts). */
 export interface SandboxContext {

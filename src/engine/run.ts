@@ -656,7 +656,7 @@ export class InstanceRun {
     });
   }
 
-  private async onGuestCrash(reason: "cpu" | "memory" | "internal", message: string, started: Command[] = []): Promise<void> {
+  private async onGuestCrash(reason: "cpu" | "memory" | "unhandled", message: string, started: Command[] = []): Promise<void> {
     // attempts the cut-off activation started itself (a step body that looped at once) are charged too
     for (const c of started) if (c.t === "call" && (c.kind === "do" || c.kind === "rollback") && !this.pending.has(c.key)) this.onCall(c);
     const now = this.e.clock.now();
@@ -665,7 +665,7 @@ export class InstanceRun {
       ? { code: ErrorCode.CpuLimit, text: `exceeded the CPU time limit of ${limits.cpuMsPerStep} ms (limits.cpuMsPerStep)` }
       : reason === "memory"
         ? { code: ErrorCode.MemoryLimit, text: `exceeded the memory limit of ${limits.memoryMb} MB (limits.memoryMb)` }
-        : { code: ErrorCode.Internal, text: `crashed the sandbox: ${message}` };
+        : { code: ErrorCode.UnhandledRejection, text: `left a promise rejection unhandled (${message}): await or catch every promise the code makes — an unhandled rejection ends the activation, and a replay would do the same` };
     if (this.running.size === 0) {
       return this.finish("errored", { error: { name: "WorkflowError", code: what.code, message: `workflow code outside steps ${what.text}` } }, "workflow_errored");
     }

@@ -38,7 +38,7 @@ export interface BundleExports {
 export type ActivationOutcome =
   | { ok: true; result: ActivationResult; cpuMs: number }
   /** preempted: a synchronous activation ran past the sync budget; the run must replay in async mode */
-  | { ok: false; reason: "cpu" | "memory" | "disposed" | "internal" | "preempted"; message: string; cpuMs: number; started?: Command[] };
+  | { ok: false; reason: "cpu" | "memory" | "disposed" | "unhandled" | "preempted"; message: string; cpuMs: number; started?: Command[] };
 
 class VersionIsolate {
   readonly isolate: ivm.Isolate;
@@ -93,6 +93,9 @@ class VersionIsolate {
     this.tail = p.catch(() => undefined);
     return p;
   }
+
+  /** contexts of this isolate cut off (preempted, over their CPU): their rejected promises may outlive them */
+  contextsKilled = 0;
 
   markDead(): void {
     if (this.dead) return;
@@ -186,6 +189,7 @@ class SharedContext {
   kill(except?: GuestContext): void {
     if (this.dead) return;
     this.dead = true;
+    this.owner.contextsKilled++;
     this.owner.contexts.delete(this);
     for (const slot of [...this.slots]) if (slot !== except) slot.markDead();
     try {
@@ -270,9 +274,14 @@ export class GuestContext {
           sh.kill(this);
           return { ok: false, reason: "cpu", message, cpuMs: spent, started };
         }
+        // The guest's activate function catches everything it runs: what else comes out is a promise
+        // rejection the tenant's code left unhandled, which isolated-vm throws at the end of the task.
+        // Its context's other rejections are still queued and would be thrown at the isolate's next
+        // task (another run's activation, a context's load): the whole isolate goes.
+        const started = await this.startedAttempts().catch(() => [] as Command[]);
         this.dead = true;
-        sh.kill(this);
-        return { ok: false, reason: "internal", message, cpuMs: spent };
+        o.markDead();
+        return { ok: false, reason: "unhandled", message: describeThrown(e), cpuMs: spent, started };
       }
     });
   }
@@ -407,7 +416,7 @@ export class IsolatePool {
   }
 
   /** A slot for one instance run of `versionKey` in a context with the runtime and tenant bundle loaded. */
-  async openContext(versionKey: string, runtimeCode: string, tenantCode: string, memoryMb: number, timeoutMs: number, async = false): Promise<GuestContext> {
+  async openContext(versionKey: string, runtimeCode: string, tenantCode: string, memoryMb: number, timeoutMs: number, async = false, again = false): Promise<GuestContext> {
     const list = this.byVersion.get(versionKey) ?? [];
     this.byVersion.set(versionKey, list);
     let shared: SharedContext | undefined;
@@ -440,6 +449,12 @@ export class IsolatePool {
       shared.slots.delete(slot);
       const message = (e as Error).message;
       if (shared.owner.isolate.isDisposed || /memory limit/i.test(message)) shared.owner.markDead();
+      else if (shared.owner.contextsKilled > 0 && !/timed out/i.test(message) && !again) {
+        // a rejection left unhandled in a context cut off before (its promises outlive it in the
+        // isolate) thrown at this load: not this code's fault — a fresh isolate loads it
+        shared.owner.markDead();
+        return this.openContext(versionKey, runtimeCode, tenantCode, memoryMb, timeoutMs, async, true);
+      }
       throw new WeftError(/timed out/i.test(message) ? ErrorCode.CpuLimit : ErrorCode.Internal, `loading the workflow code failed: ${message}`, {});
     }
     return slot;
@@ -554,4 +569,13 @@ export class IsolatePool {
     // exits right after close() never does so under a disposal in progress
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** a value the tenant's code rejected with, as a short text (an Error's name and message, else the value) */
+function describeThrown(e: unknown): string {
+  if (e instanceof Error || (e && typeof e === "object" && "message" in e)) {
+    const x = e as { name?: unknown; message?: unknown };
+    return `${typeof x.name === "string" ? x.name : "Error"}: ${String(x.message)}`.slice(0, 500);
+  }
+  return (typeof e === "string" ? JSON.stringify(e) : String(e)).slice(0, 500);
 }
