@@ -267,6 +267,10 @@ export class Engine implements EngineCore {
   /** heartbeat: extend the claims of the runs held here; a run whose claim is gone stops (it is fenced anyway) */
   private async beat(): Promise<void> {
     if (this.closed) return;
+    // The run queue looked at again, whatever woke it last: an instance that is due but was dropped
+    // on its way to a run (a claim or version read that failed for a moment) runs within a heartbeat
+    // — the next wake timer only looks ahead (nextReadyAt is after now), so nothing else would.
+    this.background(this.poll());
     const runs = [...this.runs.values()];
     const pks = [...runs.map((r) => r.pk), ...this.starting];
     if (pks.length === 0) return;
@@ -561,6 +565,7 @@ export class Engine implements EngineCore {
       else {
         this.sched.stopped(r.workflowKey);
         if (storeCannotWrite(err) && ref) this.retryLater(ref, err);
+        else this.config.logger.warn({ err, instance: r.pk }, "an instance could not be claimed; the heartbeat's look at the run queue tries it again");
         this.dispatch();
       }
     } finally {

@@ -215,3 +215,37 @@ test("a run stopped by its heartbeat (claim gone) while a step body runs journal
   assert.equal(s.status, "complete", JSON.stringify(s.error));
   assert.equal(s.output, 1, "the next run ran the schema step again, with its table");
 });
+
+// Found by a CI run of the mixed kill test: an instance due (its sleep over) that no later life ever
+// claimed. A due instance dropped on its way to a run — here its claim fails once with an error that
+// is not the store's "full/unreachable" — was never looked at again: the wake timer only looks
+// ahead. The heartbeat now polls the run queue too.
+test("a due instance whose claim failed once for an unexpected reason still runs, within a heartbeat", { timeout: 20_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "weft-drop-"));
+  const base = new SqliteStore({ dataDir: dir });
+  let fail = 1;
+  const store = new Proxy(base, {
+    get(target, prop, recv) {
+      const v = Reflect.get(target, prop, recv);
+      if (prop === "claim") {
+        return async (...a: Parameters<Store["claim"]>) => {
+          if (fail > 0) {
+            fail--;
+            throw new Error("a claim that failed for a moment");
+          }
+          return target.claim(...a);
+        };
+      }
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  }) as Store;
+  const engine = await Engine.open({ dataDir: dir, store, leaseMs: 300 });
+  t.after(async () => {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await deploy(engine, "w", wf(`return await step.do("a", async () => 1);`));
+  const s = await (await engine.workflow(TENANT, "w").create()).waitFor();
+  assert.equal(fail, 0, "the first claim failed");
+  assert.deepEqual([s.status, s.output], ["complete", 1]);
+});
