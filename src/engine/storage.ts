@@ -75,7 +75,7 @@ export class RunStorage {
    */
   async prepare(): Promise<JournalOp[]> {
     const pk = this.inst.pk;
-    if (false && this.data.sqlUncertain(pk)) {
+    if (this.data.sqlUncertain(pk)) {
       // a commit given up on this copy may still land: its version says nothing yet (a new file does)
       await this.data.rebuildSql(pk, this.sqlSeq);
       return [];

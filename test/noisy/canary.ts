@@ -3,7 +3,11 @@
 // (monitorEventLoopDelay) and the host's RSS sampled. Used by the tests of test/noisy/ and the
 // "noisy neighbour" rows of the bench.
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import type { Engine } from "../../src/index.ts";
+import type { TestContext } from "node:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Engine } from "../../src/index.ts";
 
 export const CANARY = `
 import { WorkflowEntrypoint } from "cloudflare:workers";
@@ -54,3 +58,14 @@ export async function canaryLoop(engine: Engine, runs: number, until?: Promise<u
 }
 
 export const rssMiB = () => process.memoryUsage().rss / 1024 / 1024;
+
+/** an engine on the embedded store in a fresh data directory, closed and removed after the test */
+export async function openEngine(t: TestContext): Promise<Engine> {
+  const dataDir = mkdtempSync(join(tmpdir(), "weft-noisy-"));
+  const engine = await Engine.open({ dataDir });
+  t.after(async () => {
+    await engine.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return engine;
+}

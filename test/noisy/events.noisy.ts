@@ -6,25 +6,16 @@
 // the canary's latency is the measurement.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Engine } from "../../src/index.ts";
 import { ErrorCode, type WeftError } from "../../src/core/errors.ts";
 import { startServer } from "../../src/api/server.ts";
-import { canaryLoop, deployCanary, rssMiB } from "./canary.ts";
+import { canaryLoop, deployCanary, openEngine, rssMiB } from "./canary.ts";
 
 const NEVER_WAITS = `
 import { WorkflowEntrypoint } from "cloudflare:workers";
 export class N extends WorkflowEntrypoint { async run(event, step) { await step.sleep("long", "1 day"); return "woke"; } }`;
 
 test("50,000 events to an instance that never waits, then 100 × 1 MiB: the buffer stops at its limits with a clear error (429 over HTTP), nothing more is stored; the canary's latency is reported", { timeout: 180_000 }, async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), "weft-events-"));
-  const engine = await Engine.open({ dataDir });
-  t.after(async () => {
-    await engine.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const engine = await openEngine(t);
   await deployCanary(engine);
   await engine.deploy({ tenant: "evil", workflow: "sink", code: { mainModule: "n.ts", modules: { "n.ts": NEVER_WAITS } } });
   await canaryLoop(engine, 30);

@@ -5,11 +5,7 @@
 // the canary's latency is the measurement.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Engine } from "../../src/index.ts";
-import { canaryLoop, deployCanary, rssMiB } from "./canary.ts";
+import { canaryLoop, deployCanary, openEngine, rssMiB } from "./canary.ts";
 
 const SYNC_BUDGET_MS = 20; // EngineOptions.syncBudgetMs default
 
@@ -20,12 +16,7 @@ const ABUSE = {
 
 for (const [what, body] of Object.entries(ABUSE)) {
   test(`${what === "steps" ? "100,000 parallel step.do" : "200,000 parallel sleeps and waits"}: the run stops at limits.pendingCalls with a clear error; the canary keeps its p99 and the loop never stalls`, { timeout: 120_000 }, async (t) => {
-    const dataDir = mkdtempSync(join(tmpdir(), "weft-noisy-"));
-    const engine = await Engine.open({ dataDir });
-    t.after(async () => {
-      await engine.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    });
+    const engine = await openEngine(t);
     await deployCanary(engine);
     await engine.deploy({ tenant: "evil", workflow: "flood", code: { mainModule: "f.ts", modules: { "f.ts": `
 import { WorkflowEntrypoint } from "cloudflare:workers";
@@ -50,12 +41,7 @@ export class F extends WorkflowEntrypoint { async run(event, step) { ${body} ret
 }
 
 test("limits.pendingCalls: exactly the limit unsettled at once runs; one more stops the run naming the limit; a bad value is refused at deploy", { timeout: 30_000 }, async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), "weft-pending-"));
-  const engine = await Engine.open({ dataDir });
-  t.after(async () => {
-    await engine.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const engine = await openEngine(t);
   const code = (n: number) => ({ mainModule: "p.ts", modules: { "p.ts": `
 import { WorkflowEntrypoint } from "cloudflare:workers";
 export class P extends WorkflowEntrypoint { async run(event, step) {

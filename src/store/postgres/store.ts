@@ -650,12 +650,14 @@ export class PostgresStore implements Store {
       const r = await this.current(c, pk);
       checkAction("sendEvent", r.status as InstanceStatus, r.id as string);
       const bytes = enc(payload);
-      const have = buffer && (await this.one(`SELECT COUNT(*) AS n, COALESCE(SUM(length(payload)), 0) AS b FROM events WHERE instance = $1 AND consumed_by IS NULL`, [pk], c));
       await this.q(`INSERT INTO events (instance, type, payload, created_at) VALUES ($1,$2,$3,$4)`, [pk, type, bytes, at], c);
       const delivered = await this.match(c, pk, at);
-      // only an event no wait took fills the buffer (the count above is of what waits did not take)
-      const full = buffer && have && delivered.length === 0 ? eventBufferFull(r.id as string, { events: Number(have.n), bytes: Number(have.b) }, bytes?.byteLength ?? 0, buffer) : undefined;
-      if (full) throw full; // (the transaction rolls back: nothing stored)
+      if (buffer && delivered.length === 0) {
+        // only an event no wait took fills the buffer: counted with it, checked without it
+        const have = (await this.one(`SELECT COUNT(*) AS n, COALESCE(SUM(length(payload)), 0) AS b FROM events WHERE instance = $1 AND consumed_by IS NULL`, [pk], c))!;
+        const full = eventBufferFull(r.id as string, { events: Number(have.n) - 1, bytes: Number(have.b) - (bytes?.byteLength ?? 0) }, bytes?.byteLength ?? 0, buffer);
+        if (full) throw full; // (the transaction rolls back: nothing stored)
+      }
       const w = (delivered.length === 0
         ? await this.one(`SELECT wakes FROM instances WHERE pk = $1`, [pk], c)
         : await this.one(`UPDATE instances SET ready_at = CASE WHEN status IN (${UNFINISHED_SQL}) AND (ready_at IS NULL OR ready_at > $1) THEN $1 ELSE ready_at END,

@@ -578,12 +578,14 @@ export class SqliteStore implements Store {
       const r = this.current(pk);
       checkAction("sendEvent", r.status as InstanceStatus, r.id as string);
       const bytes = enc(payload);
-      const have = buffer && (this.q(`SELECT COUNT(*) AS n, COALESCE(SUM(length(payload)), 0) AS b FROM events WHERE instance = ? AND consumed_by IS NULL`).get(pk) as Row);
       this.q(`INSERT INTO events (instance, type, payload, created_at) VALUES (?,?,?,?)`).run(pk, type, bytes, at);
       const delivered = this.match(pk, at);
-      // only an event no wait took fills the buffer (the count above is of what waits did not take)
-      const full = buffer && have && delivered.length === 0 ? eventBufferFull(r.id as string, { events: Number(have.n), bytes: Number(have.b) }, bytes?.byteLength ?? 0, buffer) : undefined;
-      if (full) throw full; // (the transaction rolls back: nothing stored)
+      if (buffer && delivered.length === 0) {
+        // only an event no wait took fills the buffer: counted with it, checked without it
+        const have = this.q(`SELECT COUNT(*) AS n, COALESCE(SUM(length(payload)), 0) AS b FROM events WHERE instance = ? AND consumed_by IS NULL`).get(pk) as Row;
+        const full = eventBufferFull(r.id as string, { events: Number(have.n) - 1, bytes: Number(have.b) - (bytes?.byteLength ?? 0) }, bytes?.byteLength ?? 0, buffer);
+        if (full) throw full; // (the transaction rolls back: nothing stored)
+      }
       // the wake-up, in the delivery's transaction (a paused instance stays out of the run queue:
       // its resume makes it due); an event no wait took wakes nothing, and the count stays
       const w = (delivered.length === 0
