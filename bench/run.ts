@@ -1,7 +1,7 @@
 // Weft benchmark: `node bench/run.ts [--json] [--quick] [--sleepers=N] [--only=name,name] [--postgres[=URL]]`.
 // Prints one table (metric | measured | target | ratio | note); ratio ≥ 1.00 means the target is met.
 // With --json the same figures follow as one JSON object on the last line.
-// Scenario names for --only: fsync, creations, http, completions, steps, storage, throughput, cold, timers, sleepers, dashboard.
+// Scenario names for --only: fsync, creations, http, completions, steps, storage, throughput, cold, timers, noisy, sleepers, dashboard.
 // The sleeping-instances scenario (100,000 instances in a child process) is most of the run time:
 // ~4.5 min of ~5 on a quiet 2-core box. --quick runs 20,000 instead (JSON sleeping100kRssMiB is then null).
 // --postgres runs the cluster-mode table instead (bench/postgres.ts): the PostgreSQL fsync floor,
@@ -197,6 +197,17 @@ if (run("timers")) {
   figures.timerLatenessP99Ms = t.p99Ms;
   rows.push({ metric: "timer lateness p50", value: t.p50Ms, unit: "ms", kind: "none", note: `2,000 step.sleep of 1–3 s, suspendAfterMs 0 (woken by the scheduler); n=${t.samples} wakeups` });
   rows.push({ metric: "timer lateness p99", value: t.p99Ms, unit: "ms", kind: "max", target: 100, note: `max ${fmt(t.maxMs)} ms; scenario took ${secs(t.ms)}` });
+}
+
+if (run("noisy")) {
+  progress("noisy neighbour: a canary tenant alone and next to each abuse");
+  const { noisyNeighbour } = await import("./noisy.ts");
+  for (const n of await noisyNeighbour()) {
+    rows.push({
+      metric: `canary p99 next to: ${n.abuse}`, value: n.nextP99Ms / n.aloneP99Ms, unit: "×", kind: "max", target: 2,
+      note: `canary p50/p99 ${fmt(n.aloneP50Ms, 2)}/${fmt(n.aloneP99Ms, 2)} ms alone, ${fmt(n.nextP50Ms, 2)}/${fmt(n.nextP99Ms, 2)} ms next to it; loop max ${fmt(n.maxLoopDelayMs)} ms; RSS ${n.rssDeltaMiB >= 0 ? "+" : ""}${fmt(n.rssDeltaMiB)} MiB; abuser: ${n.outcome}`,
+    });
+  }
 }
 
 if (run("dashboard")) {

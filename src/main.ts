@@ -18,11 +18,11 @@ export function openEmbeddedStore(dataDir: string): Store {
 }
 
 export function composeDeps(config: EngineConfig): EngineDeps {
-  const store = config.store ?? new SqliteStore({ dataDir: config.dataDir, synchronous: config.synchronous });
+  const store = config.store ?? new SqliteStore({ dataDir: config.dataDir, synchronous: config.synchronous, sync: config.hooks.storeSync });
   const data = new InstanceData(store, config.dataDir, 2, { commitDelay: config.hooks.sqlCommitDelay });
   const pool = new IsolatePool({
     memoryMb: config.limits.memoryMb, maxContextsPerIsolate: config.maxContextsPerIsolate, maxRunsPerContext: config.maxRunsPerContext,
-    maxIdleIsolates: config.maxIdleIsolates, syncBudgetMs: config.syncBudgetMs,
+    maxIdleIsolates: config.maxIdleIsolates, syncBudgetMs: config.syncBudgetMs, tenantNice: config.tenantNice,
   });
   const sandbox: SandboxRuntime = {
     runtimeCode: () => guestRuntimeBundle(),

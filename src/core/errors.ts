@@ -70,12 +70,22 @@ export function isWeftError(e: unknown, code?: ErrorCode): e is WeftError {
   return e instanceof WeftError && (code === undefined || e.code === code);
 }
 
-/** An ErrorInfo as it is journaled: only its known fields (name, message, stack, nonRetryable, code). */
+/** how much of an error's message and stack is journaled (the guest cuts at the same length first) */
+export const ERROR_TEXT_CHARS = 8192;
+const cutText = (s: unknown, n: number): string => {
+  const t = typeof s === "string" ? s : String(s);
+  return t.length > n + 200 ? `${t.slice(0, n)}… [truncated: ${t.length} chars; error messages are kept to ${n}]` : t;
+};
+
+/**
+ * An ErrorInfo as it is journaled: only its known fields (name, message, stack, nonRetryable, code),
+ * each cut to a bounded length — tenant code decides what it throws, and every attempt's error is kept.
+ */
 export function errorInfo(e: ErrorInfo): ErrorInfo {
-  const out: ErrorInfo = { name: e.name, message: e.message };
+  const out: ErrorInfo = { name: cutText(e.name, 200), message: cutText(e.message, ERROR_TEXT_CHARS) };
   if (e.nonRetryable) out.nonRetryable = true;
-  if (e.code) out.code = e.code;
-  if (e.stack) out.stack = e.stack;
+  if (e.code) out.code = cutText(e.code, 200);
+  if (e.stack) out.stack = cutText(e.stack, ERROR_TEXT_CHARS);
   return out;
 }
 

@@ -31,6 +31,19 @@ export interface EngineOptions {
   maxIdleIsolates?: number;
   /** activations shorter than this run synchronously (see IsolateOptions.syncBudgetMs); 0 = never */
   syncBudgetMs?: number;
+  /**
+   * the nice value of the threads that run tenant code asynchronously (Linux; 0 keeps the engine's
+   * priority): the engine's own thread wins a contended core (sandbox/host/priority.ts)
+   */
+  tenantNice?: number;
+  /**
+   * What to do when tenant code outruns its isolate's memory limit in a way that cannot be stopped in
+   * this process (isolated-vm, sandbox/host/isolates.ts watched): called once the instance is
+   * recorded as errored (`recorded`), or after 3 s. Default: the process kills itself (SIGKILL: a
+   * normal exit tears isolated-vm down under the running thread and crashes half-way) — its memory is
+   * going and only a restart gets it back; the instance does not run again.
+   */
+  onRunaway?: (info: { instance: number; recorded: boolean }) => void;
   /** defaults for every deploy's limits */
   limits?: Partial<WorkflowLimits>;
   /** the fetch used for allowed egress (default: the global fetch) */
@@ -81,6 +94,8 @@ export interface EngineHooks {
   crashPoint?: CrashHandler;
   /** fault injection: the next `times` COMMITs of instance databases first wait `ms` in their SQL worker (a slow disk) */
   sqlCommitDelay?: { ms: number; times: number };
+  /** fault injection: the embedded store's fsync of its WAL (a slow disk: call `done` late) */
+  storeSync?: (fd: number, done: (err: Error | null) => void) => void;
 }
 
 /** where the shared store is (store/postgres) */
@@ -104,6 +119,8 @@ export interface EngineConfig {
   maxRunsPerContext: number;
   maxIdleIsolates: number;
   syncBudgetMs: number;
+  tenantNice: number;
+  onRunaway: (info: { instance: number; recorded: boolean }) => void;
   limits: WorkflowLimits;
   fetch: typeof fetch;
   recover: boolean;
@@ -129,7 +146,9 @@ export function compileConfig(o: EngineOptions): EngineConfig {
     maxContextsPerIsolate: o.maxContextsPerIsolate ?? 8,
     maxRunsPerContext: o.maxRunsPerContext ?? 64,
     maxIdleIsolates: o.maxIdleIsolates ?? 64,
-    syncBudgetMs: o.syncBudgetMs ?? 20,
+    syncBudgetMs: o.syncBudgetMs ?? 0,
+    tenantNice: o.tenantNice ?? 10,
+    onRunaway: o.onRunaway ?? (() => process.kill(process.pid, "SIGKILL")),
     limits: { ...DEFAULT_LIMITS, ...o.limits },
     fetch: o.fetch ?? globalThis.fetch,
     recover: o.recover ?? true,

@@ -90,6 +90,8 @@ export interface EngineCore {
   onRunCrashed(r: InstanceRun): void;
   readonly heavy: Set<number>;
   onRunError(r: InstanceRun, err: unknown): void;
+  /** a run's isolate cannot be stopped (it is ended as errored: `written`); the process must go */
+  onRunaway(r: InstanceRun, written: Promise<void>): void;
   crash(point: CrashPoint, detail: { instance?: string; pk?: number; step?: string }): void;
   /** a run's write succeeded (the store has room again after a storage_full) */
   storageOk(): void;
@@ -636,6 +638,17 @@ export class Engine implements EngineCore {
 
   onRunCrashed(_r: InstanceRun): void {
     // the run stopped without releasing its claim: onRunStopped looks again, the claim replays it
+  }
+
+  onRunaway(r: InstanceRun, written: Promise<void>): void {
+    this.config.logger.error({ instance: r.pk }, "an isolate went on running past its memory limit and cannot be stopped in this process: its instance is ended as errored and the process exits (restart it; the instance will not run again)");
+    const settled = written.then(() => true, (err) => {
+      this.config.logger.error({ err, instance: r.pk }, "the runaway instance could not be marked errored");
+      return false;
+    });
+    // bounded: the memory is going fast, and a store that does not answer must not keep the process up
+    const bounded = Promise.race([settled, new Promise<boolean>((res) => setTimeout(() => res(false), 3000).unref?.())]);
+    void bounded.then((ok) => this.config.onRunaway({ instance: r.pk, recorded: ok }));
   }
 
   onRunError(r: InstanceRun, err: unknown): void {

@@ -16,6 +16,8 @@ export interface SandboxContext {
   /** the context went away (dropped, or its isolate died) */
   readonly dead: boolean;
   onDeath?: () => void;
+  /** an activation of this run went on past its isolate's disposal and cannot be stopped in this process */
+  onRunaway?: () => void;
   /** answers ctx.storage calls made by this run's code, synchronously */
   onSync?: (req: SyncRequest) => SyncReply;
   activate(jobs: Job[], now: number, timeoutMs: number): Promise<ActivationOutcome>;

@@ -117,6 +117,7 @@ export class InstanceRun {
     );
     sample(this.e.metrics.coldStartMs, performance.now() - t0);
     this.ctx.onDeath = () => this.onIsolateDeath();
+    this.ctx.onRunaway = () => this.onRunaway();
     this.ctx.onSync = (req) => this.st().onSync(req);
     if (this.done) return this.ctx.release();
     const history: HistoryEntry[] = steps.map((s) => ({
@@ -255,7 +256,13 @@ export class InstanceRun {
 
   /** an error the guest reported, its stack at the tenant's files and lines: only errors pay for the mapping */
   private mapped(e: ErrorInfo): ErrorInfo {
-    return e.stack && this.e.sandbox.mapError ? this.e.sandbox.mapError(this.version.bundle, e) : e;
+    const m = errorInfo(e.stack && this.e.sandbox.mapError ? this.e.sandbox.mapError(this.version.bundle, e) : e);
+    // V8's own words when an ArrayBuffer does not fit isolated-vm's count of the heap limit
+    if (m.name === "RangeError" && /^Array buffer allocation failed$/.test(m.message)) {
+      m.message += `: array buffers count against the isolate's memory limit of ${this.cfg.limits.memoryMb} MB (limits.memoryMb)`;
+      m.code ??= ErrorCode.MemoryLimit;
+    }
+    return m;
   }
 
   private onCall(c: Extract<Command, { t: "call" }>): void {
@@ -690,6 +697,31 @@ export class InstanceRun {
       return this.e.onRunError(this, err);
     }
     this.e.onRunCrashed(this);
+  }
+
+  /**
+   * This run's code outran its isolate's memory limit in a way isolated-vm cannot stop (isolates.ts
+   * watched): its thread goes on allocating until the machine is out of memory. The instance ends
+   * now, errored without retries (a replay or a retry would do the same again, in every restarted
+   * process), and the engine is told to end the process once that is written.
+   */
+  private onRunaway(): void {
+    if (this.done) return;
+    const limits = this.cfg.limits;
+    // (a body the activation itself started is not known to the host yet: then "workflow code")
+    const where = this.running.size > 0 ? `step ${[...this.running.keys()].map((k) => `"${this.pending.get(k)?.name ?? k}"`).join(", ")}` : "workflow code";
+    const error: ErrorInfo = {
+      name: "WorkflowError", code: ErrorCode.MemoryLimit,
+      message: `${where} exceeded the memory limit of ${limits.memoryMb} MB (limits.memoryMb) and could not be stopped in its isolate (it went on allocating): the instance is ended without retries, and the engine process restarts`,
+    };
+    const now = this.e.clock.now();
+    this.released = true;
+    this.stop();
+    const written = this.e.store.release(this.pk, this.epoch, { now, readyAt: null, seenWakes: this.seenWakes }, [
+      { op: "status", status: "errored", error, wakeAt: null, endedAt: now },
+      { op: "history", type: "workflow_errored", at: now, data: { error } },
+    ]).then(() => undefined);
+    this.e.onRunaway(this, written);
   }
 
   private onIsolateDeath(): void {

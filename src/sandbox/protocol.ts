@@ -158,7 +158,8 @@ export type SyncRequest =
  * What the guest's one synchronous host callback carries: a run's storage request, or a crypto.subtle
  * primitive (answered whatever run is activating: it touches no instance data).
  */
-export type HostSyncRequest = SyncRequest | { t: "crypto"; req: CryptoRequest };
+/** `wasm`: reserve (bytes > 0) or release (bytes < 0) Wasm memory of the isolate (guest/wasm.ts) */
+export type HostSyncRequest = SyncRequest | { t: "crypto"; req: CryptoRequest } | { t: "wasm"; bytes: number };
 
 /**
  * crypto.subtle's primitives, computed by node:crypto on the host (src/sandbox/host/crypto.ts). The

@@ -252,7 +252,7 @@ test("the store holds each instance's database: a local copy that is lost or sta
 
 // Also with every activation on the isolate's thread: there a timed-out attempt's body may still be
 // running when the host throws its changes away, and its late writes must be refused, not kept.
-for (const [mode, opts] of [["", {}], [", activations on the isolate's thread", { syncBudgetMs: 0 }]] as const) {
+for (const [mode, opts] of [[", synchronous activations", { syncBudgetMs: 20 }], ["", {}]] as const) {
 test(`an attempt that times out or is cut off at its CPU limit leaves none of its writes (SQL and files)${mode}`, LIMIT, async (t) => {
   const h = await open(t, opts);
   await deploy(h.engine, "cut", wf(`
@@ -295,7 +295,7 @@ test(`an attempt that times out or is cut off at its CPU limit leaves none of it
 }
 
 test("SQL works in runs whose activations run asynchronously (after a preemption), with the same atomicity", LIMIT, async (t) => {
-  const h = await open(t);
+  const h = await open(t, { syncBudgetMs: 20 });
   await deploy(h.engine, "heavy", wf(`
     await step.do("schema", async () => { this.ctx.storage.sql.exec("CREATE TABLE t (x)"); });
     // far longer than the 20 ms budget of a synchronous activation on any machine (3e7 was ~20 ms on a

@@ -59,10 +59,40 @@ export async function canaryLoop(engine: Engine, runs: number, until?: Promise<u
 
 export const rssMiB = () => process.memoryUsage().rss / 1024 / 1024;
 
+/** deploy one workflow of tenant "evil" whose run() is `body` */
+export async function deployAbuse(engine: Engine, workflow: string, body: string, limits?: Record<string, number>): Promise<void> {
+  await engine.deploy({ tenant: "evil", workflow, limits, code: { mainModule: "f.ts", modules: { "f.ts": `
+import { WorkflowEntrypoint } from "cloudflare:workers";
+export class F extends WorkflowEntrypoint { async run(event, step) { ${body} } }` } } });
+}
+
+/**
+ * The canary alone, then next to instances of `workflow` (tenant "evil"): `repeat` of them one after
+ * another (an abuse over in milliseconds is repeated, so that the canary's p99 is measured while it
+ * lasts, not on the few runs that happen to coincide with it). The last abuser's status is returned.
+ */
+export async function nextToAbuse(engine: Engine, workflow: string, runs = 150, repeat = 1) {
+  await canaryLoop(engine, 30); // warm
+  const base = await canaryLoop(engine, runs);
+  const rss0 = rssMiB();
+  const wf = engine.workflow("evil", workflow);
+  let abuser = await wf.create();
+  const all = (async () => {
+    for (let i = 1; i < repeat; i++) {
+      await abuser.waitFor();
+      abuser = await wf.create();
+    }
+    return abuser.waitFor();
+  })();
+  const next = await canaryLoop(engine, runs, all);
+  const status = await all;
+  return { base, next, status, abuser, rss0, rss1: rssMiB(), ratio: next.p99Ms / base.p99Ms };
+}
+
 /** an engine on the embedded store in a fresh data directory, closed and removed after the test */
-export async function openEngine(t: TestContext): Promise<Engine> {
+export async function openEngine(t: TestContext, opts: Omit<NonNullable<Parameters<typeof Engine.open>[0]>, "dataDir"> = {}): Promise<Engine> {
   const dataDir = mkdtempSync(join(tmpdir(), "weft-noisy-"));
-  const engine = await Engine.open({ dataDir });
+  const engine = await Engine.open({ dataDir, ...opts });
   t.after(async () => {
     await engine.close();
     rmSync(dataDir, { recursive: true, force: true });

@@ -14,6 +14,7 @@ import { mapEnv } from "../../core/env-codec.ts";
 import { envHandle } from "../../core/stubs.ts";
 import { installStubs, makeStub, pipelined, placeStubs, send } from "./stubs.ts";
 import { makeFs, makeStorage } from "./storage.ts";
+import { installWasm } from "./wasm.ts";
 import { DurableObject, RpcPromise, RpcProperty, RpcStub, RpcTarget, ServiceStub, WorkerEntrypoint, envProxy, waitUntil } from "./workers-compat.ts";
 import type { ActivationResult, Command, HostSyncRequest, Job, InitJob, SyncReply, SyncRequest } from "../protocol.ts";
 
@@ -213,6 +214,10 @@ define(g, "setInterval", (fn: unknown, ms?: unknown, ...args: unknown[]) => setT
 define(g, "clearTimeout", clearTimer);
 define(g, "clearInterval", clearTimer);
 
+installWasm(g, (bytes) => {
+  const r = hostSync?.({ t: "wasm", bytes });
+  return r === undefined ? "WebAssembly.Memory is not available while the runtime loads" : r.ok ? (r.value as string | undefined) : r.error.message;
+});
 installDeterminism(g, clockView, rndView);
 installThenAttribution();
 // crypto.subtle: the primitives are node:crypto's, through the synchronous host callback

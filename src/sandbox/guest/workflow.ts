@@ -35,19 +35,29 @@ export abstract class WorkflowEntrypoint<Env = unknown, _T = unknown> {
   abstract run(event: unknown, step: unknown): Promise<unknown>;
 }
 
+/**
+ * What of an error is kept (journaled per attempt, shown, rethrown on replay): its message cut at
+ * ERROR_MESSAGE_CHARS (a 5 MB message on each of 200 attempts filled the store and stalled the host).
+ * The same cut is made on the host (core/limits.ts tenantError); making it here keeps the excess from
+ * crossing the isolate boundary at all.
+ */
+const ERROR_MESSAGE_CHARS = 8192;
+// (a message cut once, rethrown and failing the run, is not cut again: the note makes it longer than n)
+const cut = (s: string, n: number) => (s.length > n + 200 ? `${s.slice(0, n)}… [truncated: ${s.length} chars; error messages are kept to ${n}]` : s);
+
 export function errorInfo(e: unknown): ErrorInfo {
   if (e !== null && typeof e === "object") {
     const o = e as { name?: unknown; message?: unknown; stack?: unknown; code?: unknown };
     const info: ErrorInfo = {
-      name: typeof o.name === "string" ? o.name : "Error",
-      message: typeof o.message === "string" ? o.message : String(e),
+      name: typeof o.name === "string" ? o.name.slice(0, 200) : "Error",
+      message: cut(typeof o.message === "string" ? o.message : String(e), ERROR_MESSAGE_CHARS),
     };
     if (typeof o.stack === "string") info.stack = o.stack.slice(0, 8192);
     if ((e as Record<symbol, unknown>)[NON_RETRYABLE] === true) info.nonRetryable = true;
-    if (typeof o.code === "string") info.code = o.code;
+    if (typeof o.code === "string") info.code = o.code.slice(0, 200);
     return info;
   }
-  return { name: "Error", message: String(e) };
+  return { name: "Error", message: cut(String(e), ERROR_MESSAGE_CHARS) };
 }
 
 export function toError(info: ErrorInfo): Error {

@@ -12,6 +12,7 @@ import { ErrorCode, WeftError } from "../../core/errors.ts";
 import type { ActivationResult, Command, HostSyncRequest, Job, SyncReply, SyncRequest } from "../protocol.ts";
 import { cryptoReply } from "./crypto.ts";
 import { TENANT_GLOBAL } from "./compile.ts";
+import { TenantThreadPriority } from "./priority.ts";
 import { RUNTIME_FILE, TENANT_FILE, firstFrame, mapStack } from "./source-map.ts";
 
 export interface IsolateOptions {
@@ -26,6 +27,8 @@ export interface IsolateOptions {
   maxContextsPerIsolate: number;
   maxRunsPerContext: number;
   maxIdleIsolates: number;
+  /** nice value of the threads that run tenant code asynchronously (0: unchanged) */
+  tenantNice?: number;
 }
 
 /** what a bundle exports: its workflow classes, and the kind of each export Weft recognizes (engine/ports.ts) */
@@ -49,6 +52,10 @@ class VersionIsolate {
   lastUsed = Date.now();
 
   readonly key: string;
+  /** the heap limit; the isolate's Wasm memories are held to it too (guest/wasm.ts) */
+  readonly memoryMb: number;
+  /** bytes of the live WebAssembly.Memory objects of all this isolate's realms */
+  wasmBytes = 0;
   private readonly runtimeCode: string;
   private readonly tenantCode: string;
 
@@ -57,8 +64,12 @@ class VersionIsolate {
   /** a context the spare isolate came with, the runtime already loaded: the first SharedContext takes it */
   prepared?: ivm.Context;
 
-  constructor(key: string, memoryMb: number, runtimeCode: string, tenantCode: string, spare?: Spare) {
+  readonly priority?: TenantThreadPriority;
+
+  constructor(key: string, memoryMb: number, runtimeCode: string, tenantCode: string, spare?: Spare, priority?: TenantThreadPriority) {
     this.key = key;
+    this.priority = priority;
+    this.memoryMb = memoryMb;
     this.runtimeCode = runtimeCode;
     this.tenantCode = tenantCode;
     this.isolate = spare?.isolate ?? new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: () => this.markDead() });
@@ -89,9 +100,70 @@ class VersionIsolate {
 
   /** Serialize calls into this isolate: CPU deltas and memory deaths are then attributable. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.tail.then(fn, fn);
+    const run = async () => {
+      this.busy++;
+      try {
+        return await fn();
+      } finally {
+        this.busy--;
+      }
+    };
+    const p = this.tail.then(run, run);
     this.tail = p.catch(() => undefined);
     return p;
+  }
+
+  /**
+   * CPU this isolate's synchronous activations took of the engine's own thread lately (ms, decaying
+   * with a 1 s time constant). Past SYNC_SHARE_MS its activations run on the isolate's thread: a
+   * tenant whose steps each stay under the sync budget but come back to back (200 quick failing
+   * attempts) would otherwise hold the engine's loop most of the time, and every other tenant waits.
+   */
+  private syncMs = 0;
+  private syncAt = 0;
+  syncShare(addMs = 0): number {
+    const now = performance.now();
+    this.syncMs = this.syncMs * Math.exp(-(now - this.syncAt) / 1000) + addMs;
+    this.syncAt = now;
+    return this.syncMs;
+  }
+
+  /**
+   * The isolate's used heap as last measured. getHeapStatisticsSync waits for the isolate's lock: a
+   * /metrics scrape while a tenant's step spun held the engine's loop for the whole activation (up
+   * to cpuMsPerStep). So the figure is refreshed asynchronously (answered once the isolate is free)
+   * and the one from the refresh before is reported.
+   */
+  private heapBytes = 0;
+  private measuring = false;
+  /** calls in this isolate under way (exclusive) */
+  private busy = 0;
+  heapUsed(): number {
+    if (this.dead || this.isolate.isDisposed) return 0;
+    if (this.busy === 0) {
+      // idle: nothing holds its lock, the figure is exact and immediate
+      try {
+        return (this.heapBytes = this.isolate.getHeapStatisticsSync().used_heap_size);
+      } catch {
+        return this.heapBytes;
+      }
+    }
+    if (!this.measuring) {
+      this.measuring = true;
+      this.isolate.getHeapStatistics().then((h) => (this.heapBytes = h.used_heap_size), () => undefined).finally(() => (this.measuring = false));
+    }
+    return this.heapBytes;
+  }
+
+  /** Reserve (or release) Wasm memory: undefined if granted, else why not. */
+  reserveWasm(bytes: number): string | undefined {
+    if (!Number.isFinite(bytes)) return "not a byte count";
+    const limit = this.memoryMb * 1024 * 1024;
+    if (bytes > 0 && this.wasmBytes + bytes > limit) {
+      return `the isolate's Wasm memories would hold ${this.wasmBytes + bytes} bytes, over its memory limit of ${this.memoryMb} MB (limits.memoryMb)`;
+    }
+    this.wasmBytes = Math.max(0, this.wasmBytes + bytes);
+    return undefined;
   }
 
   /** contexts of this isolate cut off (preempted, over their CPU): their rejected promises may outlive them */
@@ -177,6 +249,7 @@ class SharedContext {
         this.hostMs += performance.now() - t0;
         return reply;
       }
+      if (req?.t === "wasm") return { ok: true, value: this.owner.reserveWasm(Number(req.bytes)) };
       const slot = this.active;
       if (!slot?.onSync) return { ok: false, error: { name: "Error", message: "ctx.storage is only available while the workflow runs" } };
       return slot.onSync(req);
@@ -204,6 +277,12 @@ class SharedContext {
   }
 }
 
+/** how long an isolate disposed by isolated-vm may go on running an activation before it counts as a runaway */
+const RUNAWAY_MS = 500;
+
+/** the share of the engine's thread one isolate's synchronous activations may take: ms per second */
+const SYNC_SHARE_MS = 100;
+
 let nextRunId = 1;
 
 /** One instance run's slot in a shared context. */
@@ -212,6 +291,8 @@ export class GuestContext {
   dead = false;
   released = false;
   onDeath?: () => void;
+  /** this run's activation cannot be stopped (see watched): the process must end */
+  onRunaway?: () => void;
   /** answers ctx.storage.sql calls made by this run's code */
   onSync?: (req: SyncRequest) => SyncReply;
   private readonly shared: SharedContext;
@@ -242,17 +323,21 @@ export class GuestContext {
     const sh = this.shared;
     const o = sh.owner;
     return o.exclusive(async () => {
+      if (!o.dead && o.isolate.isDisposed) o.markDead(); // isolated-vm disposed it (a memory limit hit in another call)
       if (this.dead || sh.dead || o.dead || !sh.fn) return { ok: false, reason: "disposed", message: "the isolate is gone", cpuMs: 0 } as const;
       const before = o.isolate.cpuTime;
       const limit = Math.max(1, Math.ceil(timeoutMs));
-      const sync = this.syncBudgetMs > 0 && jobs.length > 0 && sh.bodiesInFlight === 0;
+      const sync = this.syncBudgetMs > 0 && jobs.length > 0 && sh.bodiesInFlight === 0 && o.syncShare() < SYNC_SHARE_MS;
       const opts = { arguments: { copy: true }, result: { copy: true }, timeout: sync ? Math.min(limit, this.syncBudgetMs) : limit } as const;
       sh.active = this;
       sh.hostMs = 0;
+      if (!sync) o.priority?.apply();
       try {
-        const result = (sync ? sh.fn.applySync(undefined, [this.id, jobs, now], opts) : await sh.fn.apply(undefined, [this.id, jobs, now], opts)) as ActivationResult;
+        const result = (sync ? sh.fn.applySync(undefined, [this.id, jobs, now], opts) : await this.watched(sh.fn.apply(undefined, [this.id, jobs, now], opts))) as ActivationResult;
         sh.active = undefined;
-        return { ok: true, result, cpuMs: cpuMs(o, before) + sh.hostMs };
+        const spent = cpuMs(o, before) + sh.hostMs;
+        if (sync) o.syncShare(spent);
+        return { ok: true, result, cpuMs: spent };
       } catch (e) {
         sh.active = undefined;
         const message = (e as Error).message ?? String(e);
@@ -284,6 +369,31 @@ export class GuestContext {
         return { ok: false, reason: "unhandled", message: describeThrown(e), cpuMs: spent, started };
       }
     });
+  }
+
+  /**
+   * An asynchronous activation, watched for the one failure isolated-vm cannot recover from: tenant
+   * code that allocates in small pieces (\`a.push(new Array(1000).fill(0))\` in a loop) can outrun
+   * the memory limit's termination — isolated-vm marks the isolate disposed, but its thread keeps
+   * running and allocating (12 GB in 30 s, measured), and the call never returns. Nothing stops that
+   * thread in this process, so the run is told (onRunaway) and the engine ends the instance and the
+   * process before the machine runs out of memory. A normal memory-limit death settles the call within
+   * milliseconds of the disposal; this one is taken as a runaway after RUNAWAY_MS.
+   */
+  private watched<T>(call: Promise<T>): Promise<T> {
+    const o = this.shared.owner;
+    let disposedAt = 0;
+    let fired = false;
+    const timer = setInterval(() => {
+      // (o.dead: disposed by this pool — a close, a trim — not by isolated-vm's memory limit)
+      if (!o.isolate.isDisposed || o.dead || fired) return;
+      disposedAt ||= performance.now();
+      if (performance.now() - disposedAt < RUNAWAY_MS) return;
+      fired = true;
+      clearInterval(timer);
+      this.onRunaway?.();
+    }, 50);
+    return call.finally(() => clearInterval(timer));
   }
 
   /** The step attempts the last (cut-off) activation had started; the context stays usable after a timeout. */
@@ -378,8 +488,10 @@ export class IsolatePool {
   private refilling: Promise<void> = Promise.resolve();
   private refillAfter?: string;
   private disposed = false;
+  readonly priority: TenantThreadPriority;
   constructor(opts: IsolateOptions) {
     this.opts = opts;
+    this.priority = new TenantThreadPriority(opts.tenantNice ?? 0);
     collectHandlesAtExit();
   }
 
@@ -429,7 +541,7 @@ export class IsolatePool {
       let vi = list.find((v) => !v.dead && v.contexts.size < this.opts.maxContextsPerIsolate);
       if (!vi) {
         const mb = memoryMb || this.opts.memoryMb;
-        vi = new VersionIsolate(versionKey, mb, runtimeCode, tenantCode, this.takeSpare(mb, runtimeCode));
+        vi = new VersionIsolate(versionKey, mb, runtimeCode, tenantCode, this.takeSpare(mb, runtimeCode), this.priority);
         list.push(vi);
         this.trim();
       }
@@ -524,11 +636,7 @@ export class IsolatePool {
       for (const v of list) {
         if (v.dead) continue;
         isolates++;
-        try {
-          heapBytes += v.isolate.getHeapStatisticsSync().used_heap_size;
-        } catch {
-          /* disposed meanwhile */
-        }
+        heapBytes += v.heapUsed();
         contexts += v.contexts.size;
         for (const c of v.contexts) runs += c.slots.size;
       }
