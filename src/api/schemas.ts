@@ -10,6 +10,8 @@ export const QuotasSchema = z.strictObject({
   maxRunningInstances: positive.max(1_000_000),
   createsPerSecond: positive.max(10_000_000),
   createBurst: positive.max(10_000_000),
+  eventsPerSecond: positive.max(10_000_000),
+  eventBurst: positive.max(10_000_000),
   maxCodeBytes: positive.max(64 * 1024 * 1024),
   maxPayloadBytes: positive.max(64 * 1024 * 1024),
 }).partial();

@@ -256,6 +256,8 @@ const quotaOptions: Record<string, OptSpec> = {
   "max-running": { type: "string", arg: "N", desc: "instances that may run at once; more wait as queued (default 1000)" },
   "creates-per-second": { type: "string", arg: "N", desc: "instance creations per second; over it creates answer 429 (default 1000)" },
   "create-burst": { type: "string", arg: "N", desc: "creations allowed in a burst above the rate (default 2000)" },
+  "events-per-second": { type: "string", arg: "N", desc: "events sent per second, per engine node; over it sends answer 429 (default 500)" },
+  "event-burst": { type: "string", arg: "N", desc: "events allowed in a burst above the rate (default 1000)" },
 };
 
 export const tenantCommands: Command[] = [
@@ -273,6 +275,10 @@ export const tenantCommands: Command[] = [
       if (max !== undefined) quotas.maxRunningInstances = max;
       if (rate !== undefined) quotas.createsPerSecond = rate;
       if (burst !== undefined) quotas.createBurst = burst;
+      const eventRate = c.int("events-per-second", 1);
+      const eventBurst = c.int("event-burst", 1);
+      if (eventRate !== undefined) quotas.eventsPerSecond = eventRate;
+      if (eventBurst !== undefined) quotas.eventBurst = eventBurst;
       const body = { name: c.args.NAME!, ...(Object.keys(quotas).length > 0 ? { quotas } : {}) };
       const t = await c.client.request<Tenant>("POST", "/v1/tenants", { body });
       c.print(t, () => `Created ${tenantSummary(t)}.\nIssue a token for it with: weft tenants token ${t.name}`);

@@ -19,6 +19,14 @@ export type Quotas = {
   createsPerSecond: number;
   /** creations allowed in a burst above the rate */
   createBurst: number;
+  /**
+   * sustained events sent per second (HTTP sendEvent), per engine node: the bucket protects the node
+   * that takes them (a flood of 50,000 events made a neighbour tenant's p99 12× slower), so it is
+   * kept by each node in memory — N nodes take up to N times the rate
+   */
+  eventsPerSecond: number;
+  /** events allowed in a burst above the rate */
+  eventBurst: number;
   /** bytes of a deploy's modules */
   maxCodeBytes: number;
   /** bytes of one request body carrying params or an event payload */
@@ -31,6 +39,8 @@ export const DEFAULT_QUOTAS: Quotas = {
   maxRunningInstances: 1000,
   createsPerSecond: 1000,
   createBurst: 2000,
+  eventsPerSecond: 500,
+  eventBurst: 1000,
   maxCodeBytes: 5 * 1024 * 1024,
   maxPayloadBytes: 1024 * 1024,
 };
@@ -52,6 +62,7 @@ export class Tenancy {
   private readonly clock: Clock;
   private readonly tenants = new Map<string, Tenant>();
   private readonly buckets = new Map<string, Bucket>();
+  private readonly eventBuckets = new Map<string, Bucket>();
   /** hash → principal of tokens seen recently: every request authenticates, tokens change rarely */
   private readonly known = new Map<string, { p: Principal; at: number }>();
   /** applies a tenant's running-instance quota (the engine's scheduler enforces it) */
@@ -215,6 +226,18 @@ export class Tenancy {
    * nothing: a refused batch takes nothing. On a shared store the bucket is the store's, one for all
    * nodes (N nodes do not allow N times the rate); the embedded store's one process keeps it here.
    */
+  /** Take one event send from the tenant's bucket on this node (Quotas.eventsPerSecond), or throw QuotaExceeded. */
+  takeEvent(tenant: string): void {
+    const q = { ...DEFAULT_QUOTAS, ...this.tenants.get(tenant)?.quotas };
+    const d = drawTokens(this.eventBuckets.get(tenant), 1, this.clock.now(), q.eventsPerSecond, q.eventBurst);
+    this.eventBuckets.set(tenant, d.bucket);
+    if (d.ok) return;
+    const waitS = Math.max(1, Math.ceil((1 - d.bucket.tokens) / q.eventsPerSecond));
+    throw new WeftError(ErrorCode.QuotaExceeded, `tenant "${tenant}" is sending events faster than its quota of ${q.eventsPerSecond}/s (burst ${q.eventBurst}, quotas.eventsPerSecond); retry in ${waitS} s`, {
+      tenant, quota: "eventsPerSecond", limit: q.eventsPerSecond, retryAfterSeconds: waitS,
+    });
+  }
+
   async takeCreations(tenant: string, n: number): Promise<void> {
     const q = this.tenants.get(tenant)!.quotas;
     const now = this.clock.now();

@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ErrorCode, type WeftError } from "../../src/core/errors.ts";
+import { spawn } from "node:child_process";
 import { startServer } from "../../src/api/server.ts";
 import { canaryLoop, deployCanary, openEngine, rssMiB } from "./canary.ts";
 
@@ -64,4 +65,48 @@ test("50,000 events to an instance that never waits, then 100 × 1 MiB: the buff
   assert.ok(r.headers.get("retry-after"));
   const body = (await r.json()) as { error: { code: string; details: { field: string } } };
   assert.deepEqual([body.error.code, body.error.details.field], ["quota_exceeded", "limits.bufferedEvents"]);
+});
+
+test("the same flood over HTTP from a tenant's token: sends past the tenant's event rate are refused (429, quotas.eventsPerSecond), the buffer holds at its limit, the loop never stalls; the canary's latency is reported", { timeout: 180_000 }, async (t) => {
+  const engine = await openEngine(t);
+  await deployCanary(engine);
+  const server = await startServer({ engine, port: 0, quiet: true });
+  t.after(() => server.close());
+  const admin = { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" };
+  assert.equal((await fetch(`${server.url}/v1/tenants`, { method: "POST", headers: admin, body: JSON.stringify({ name: "evil" }) })).status, 201);
+  const tok = (await (await fetch(`${server.url}/v1/tenants/evil/tokens`, { method: "POST", headers: admin, body: "{}" })).json()) as { token: string };
+  await engine.deploy({ tenant: "evil", workflow: "sink", code: { mainModule: "n.ts", modules: { "n.ts": NEVER_WAITS } } });
+  await engine.workflow("evil", "sink").create({ id: "sink" });
+  await canaryLoop(engine, 30);
+  const base = await canaryLoop(engine, 150);
+  // the flood comes from another process, as a tenant's clients would: 50,000 sends, 50 in flight
+  const client = spawn(process.execPath, ["--input-type=module", "-e", `
+    const [url, token] = process.argv.slice(1);
+    const counts = {};
+    let next = 0;
+    const one = async () => { while (next < 50000) { next++;
+      const r = await fetch(url, { method: "POST", headers: { authorization: "Bearer " + token, "content-type": "application/json" }, body: JSON.stringify({ type: "spam", payload: next }) });
+      const b = await r.json(); const k = r.status + " " + (b.error ? b.error.details.quota ?? b.error.details.field : "ok"); counts[k] = (counts[k] ?? 0) + 1;
+    } };
+    await Promise.all(Array.from({ length: 50 }, one));
+    process.stdout.write(JSON.stringify(counts));`, `${server.url}/v1/tenants/evil/workflows/sink/instances/sink/events`, tok.token], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  const t0 = performance.now();
+  client.stdout.on("data", (d) => (out += d));
+  const done = new Promise<void>((res) => client.on("exit", () => res()));
+  const next = await canaryLoop(engine, 150, done);
+  await done;
+  const counts = JSON.parse(out) as Record<string, number>;
+  t.diagnostic(`over HTTP: ${JSON.stringify(counts)}; canary p99 ${base.p99Ms.toFixed(2)} ms alone, ${next.p99Ms.toFixed(2)} ms next to the flood (${(next.p99Ms / base.p99Ms).toFixed(2)}×, ${next.runs} runs); loop max ${next.maxLoopDelayMs.toFixed(0)} ms`);
+  assert.equal(Object.values(counts).reduce((a, b) => a + b, 0), 50_000);
+  // what passed the rate: at most its burst plus the rate for the flood's duration (500/s, 1,000)
+  const passed = 50_000 - (counts["429 eventsPerSecond"] ?? 0);
+  const seconds = (performance.now() - t0) / 1000;
+  assert.ok(passed <= 1000 + 500 * seconds + 50, `${passed} sends passed the rate in ${seconds.toFixed(1)} s`);
+  assert.ok((counts["202 ok"] ?? 0) <= 1000, "at most the buffer is stored");
+  assert.ok(next.maxLoopDelayMs < 100, `the event loop stalled ${next.maxLoopDelayMs.toFixed(0)} ms`);
+  // NOT YET MET (measured 2026-12-04: canary p99 ~20× next to 2,500 requests/s): the rate refuses
+  // the sends, but each request still costs the engine's thread its HTTP parsing, authentication
+  // and routing (~0.3 ms), and the canary's steps queue behind 50 requests in flight. Needs the
+  // refusal before the body is read and a per-tenant share of the HTTP front — reported, not asserted.
 });

