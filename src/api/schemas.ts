@@ -43,7 +43,7 @@ export const Binding: z.ZodType = z.union([
 export const Limits = z.strictObject({
   memoryMb: z.number().int(), cpuMsPerStep: z.number().int(), steps: z.number().int(), stepResultBytes: z.number().int(),
   concurrency: z.number().int(), sqlBytes: z.number().int(), sqlMsPerQuery: z.number().int(), fileBytes: z.number().int(), files: z.number().int(),
-  hostObjects: z.number().int(), pendingCalls: z.number().int(), bufferedEvents: z.number().int(), bufferedEventBytes: z.number().int(),
+  hostObjects: z.number().int(), pendingCalls: z.number().int(), bufferedEvents: z.number().int(), bufferedEventBytes: z.number().int(), journalBytes: z.number().int(), logLines: z.number().int(), logBytes: z.number().int(),
 }).partial();
 
 export const Deploy = z.strictObject({

@@ -33,6 +33,20 @@ export interface WorkflowLimits {
   bufferedEvents: number;
   /** serialized bytes of those events */
   bufferedEventBytes: number;
+  /**
+   * serialized bytes of all step results an instance's journal may hold (Cloudflare: 100 MB of
+   * state per instance on the free plan). Each replay reads them all and hands them to the isolate,
+   * which keeps them in its heap, so this stays below limits.memoryMb: 400 results of 1 MB made every
+   * replay read 400 MB on the engine's thread (loop stalls of 0.8 s) before the heap limit ended it.
+   */
+  journalBytes: number;
+  /**
+   * console lines one instance may leave in its log, and their bytes (each line is also cut at
+   * 8,192 characters, and 1,000 lines per activation); past either, its further lines are dropped,
+   * counted, and said once. Counted per engine process: a restart counts anew.
+   */
+  logLines: number;
+  logBytes: number;
 }
 
 export const DEFAULT_LIMITS: WorkflowLimits = {
@@ -49,6 +63,9 @@ export const DEFAULT_LIMITS: WorkflowLimits = {
   pendingCalls: 2_000,
   bufferedEvents: 1_000,
   bufferedEventBytes: 16 * 1024 * 1024,
+  journalBytes: 64 * 1024 * 1024,
+  logLines: 10_000,
+  logBytes: 8 * 1024 * 1024,
 };
 
 /** an instance's buffer of events no wait has taken: how much it may hold */

@@ -159,6 +159,7 @@ export function compileLimits(defaults: WorkflowLimits, l: Partial<WorkflowLimit
     memoryMb: [8, 16384], cpuMsPerStep: [1, 300_000], steps: [1, 25_000], stepResultBytes: [1, 128 * 1024 * 1024], concurrency: [1, 1_000_000],
     sqlBytes: [64 * 1024, 64 * 1024 ** 3], sqlMsPerQuery: [10, 600_000], fileBytes: [1, 1024 ** 3], files: [1, 1_000_000],
     hostObjects: [1, 1_000_000], pendingCalls: [1, 25_000], bufferedEvents: [1, 1_000_000], bufferedEventBytes: [1024, 1024 ** 3],
+    journalBytes: [1024, 16 * 1024 ** 3], logLines: [0, 10_000_000], logBytes: [0, 1024 ** 3],
   };
   for (const [k, [lo, hi]] of Object.entries(bounds) as [keyof WorkflowLimits, [number, number]][]) {
     const v = out[k];

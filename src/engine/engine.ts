@@ -49,6 +49,8 @@ export interface EngineMetrics {
   creations: number;
   /** step results that arrived after their run had stopped (its lease lost): dropped, the step runs again */
   lateResults: number;
+  /** console lines dropped over an instance's log limits */
+  logLinesDropped: number;
 }
 
 /** Emitted as engine.events "attempt" when a step attempt ends (for metrics). */
@@ -74,7 +76,7 @@ export interface EngineCore {
   runtimeCode(): Promise<string>;
   seedFor(inst: InstanceRecord): number;
   runEnv(v: VersionRecord): unknown;
-  log(pk: number, level: string, message: string): void;
+  log(pk: number, level: string, message: string, limits?: { logLines?: number; logBytes?: number }): void;
   notify(pk: number): void;
   notifySoon(pk: number): void;
   egress(v: VersionRecord, c: Extract<Command, { t: "fetch" }>, signal?: AbortSignal): Promise<unknown>;
@@ -118,7 +120,7 @@ export class Engine implements EngineCore {
   readonly sandbox: SandboxRuntime;
   readonly clock: EngineConfig["clock"];
   readonly config: EngineConfig;
-  readonly metrics: EngineMetrics = { coldStartMs: [], stepsCompleted: 0, stepsFailed: 0, timerLatenessMs: [], preemptions: 0, attemptsStarted: 0, creations: 0, lateResults: 0 };
+  readonly metrics: EngineMetrics = { coldStartMs: [], stepsCompleted: 0, stepsFailed: 0, timerLatenessMs: [], preemptions: 0, attemptsStarted: 0, creations: 0, lateResults: 0, logLinesDropped: 0 };
   readonly events = new EventEmitter();
   private readonly runs = new Map<number, InstanceRun>();
   private readonly starting = new Set<number>();
@@ -410,7 +412,26 @@ export class Engine implements EngineCore {
     return checkEgress(policy, c, this.config.fetch, signal);
   }
 
-  log(pk: number, level: string, message: string): void {
+  /** console lines and bytes each instance has logged in this process (limits.logLines, logBytes) */
+  private readonly logged = new Map<number, { lines: number; bytes: number; dropped: number }>();
+
+  log(pk: number, level: string, message: string, limits?: { logLines?: number; logBytes?: number }): void {
+    if (limits) {
+      const n = this.logged.get(pk) ?? { lines: 0, bytes: 0, dropped: 0 };
+      this.logged.set(pk, n);
+      const maxLines = limits.logLines ?? DEFAULT_LIMITS.logLines;
+      const maxBytes = limits.logBytes ?? DEFAULT_LIMITS.logBytes;
+      if (n.lines >= maxLines || n.bytes + message.length > maxBytes) {
+        n.dropped++;
+        this.metrics.logLinesDropped++;
+        if (n.dropped > 1) return;
+        level = "warn";
+        message = `console output limit reached: this instance has logged ${n.lines} lines, ${n.bytes} bytes; the limits are ${maxLines} lines (limits.logLines) and ${maxBytes} bytes (limits.logBytes) — its further lines are dropped`;
+      } else {
+        n.lines++;
+        n.bytes += message.length;
+      }
+    }
     this.logBuffer.push({ instance: pk, at: this.clock.now(), level, message });
     if (this.logFlush) return;
     this.logFlush = true;
@@ -623,6 +644,7 @@ export class Engine implements EngineCore {
 
   onRunFinished(r: InstanceRun, _status: InstanceStatus): void {
     this.heavy.delete(r.pk);
+    this.logged.delete(r.pk);
     this.notify(r.pk);
   }
 

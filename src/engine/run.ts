@@ -62,6 +62,8 @@ export class InstanceRun {
   private readonly inst: InstanceRecord;
   private readonly version: VersionRecord;
   private readonly journaled = new Map<string, StepRecord>();
+  /** serialized bytes of the step results journaled so far (limits.journalBytes) */
+  private journalBytes = 0;
   private readonly pending = new Map<string, Pending>();
   readonly running = new Map<string, Running>();
   private readonly hostCalls = new Set<number>();
@@ -101,7 +103,10 @@ export class InstanceRun {
 
   /** Load the journal, open a context and start run() (replaying what is journaled). */
   async start(): Promise<void> {
-    for (const s of await this.e.store.steps(this.pk)) this.journaled.set(s.key, s);
+    for (const s of await this.e.store.steps(this.pk)) {
+      this.journaled.set(s.key, s);
+      if (s.value !== undefined) this.journalBytes += serialize(s.value).byteLength;
+    }
     // the local copy of the instance database is the store's version (a commit the journal never got is undone)
     const adopt = await this.st().prepare();
     if (adopt.length > 0) {
@@ -216,7 +221,7 @@ export class InstanceRun {
   private handle(c: Command): void {
     switch (c.t) {
       case "log":
-        return this.e.log(this.pk, c.level, c.message);
+        return this.e.log(this.pk, c.level, c.message, this.cfg.limits);
       case "call":
         return this.onCall(c);
       case "attemptDone":
@@ -425,6 +430,14 @@ export class InstanceRun {
           name: "WorkflowError", code: ErrorCode.TooLarge, nonRetryable: true,
           message: `step "${p.name}" result is too large: ${bytes} bytes, the limit is ${this.cfg.limits.stepResultBytes} bytes (limits.stepResultBytes); store large data elsewhere and return a reference`,
         };
+      } else {
+        const limit = this.cfg.limits.journalBytes ?? DEFAULT_LIMITS.journalBytes;
+        if (this.journalBytes + bytes > limit) {
+          error = {
+            name: "WorkflowError", code: ErrorCode.TooLarge, nonRetryable: true,
+            message: `step "${p.name}" result (${bytes} bytes) would bring this instance's journaled step results to ${this.journalBytes + bytes} bytes, over limits.journalBytes (${limit}): the step fails without retries. Keep large data in ctx.storage, ctx.fs or outside Weft and return a reference`,
+          };
+        } else this.journalBytes += bytes;
       }
     }
     const id = { key, kind: p.kind, seq: p.seq, name: p.name, count: p.count, startedAt: p.startedAt, config: p.config!.view };

@@ -31,7 +31,7 @@ export interface Metrics {
 /** 1 ms … 10 min */
 export const ATTEMPT_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
-type CounterKey = "creations" | "attemptsStarted" | "stepsCompleted" | "stepsFailed" | "preemptions" | "lateResults";
+type CounterKey = "creations" | "attemptsStarted" | "stepsCompleted" | "stepsFailed" | "preemptions" | "lateResults" | "logLinesDropped";
 
 export function createMetrics(engine: EngineStatsSource): Metrics {
   const registry = new Registry();
@@ -61,6 +61,7 @@ export function createMetrics(engine: EngineStatsSource): Metrics {
   mirror("weft_steps_completed_total", "Steps whose result was committed since the engine opened.", "stepsCompleted");
   mirror("weft_steps_failed_total", "Steps that failed for good (retries exhausted or non-retryable) since the engine opened.", "stepsFailed");
   mirror("weft_preemptions_total", "Activations cut off at the synchronous budget (their runs continue with asynchronous activations).", "preemptions");
+  mirror("weft_log_lines_dropped_total", "Console lines of instances dropped over their limits.logLines / limits.logBytes.", "logLinesDropped");
   mirror("weft_late_step_results_total", "Step results that arrived after their run had lost its lease and stopped: dropped (the next run executes the step again).", "lateResults");
 
   // ---- step attempt durations, observed as attempts end ----------------------------------------

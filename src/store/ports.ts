@@ -29,7 +29,7 @@ export interface VersionRecord {
 }
 
 export interface VersionConfig {
-  limits: { memoryMb: number; cpuMsPerStep: number; steps: number; stepResultBytes: number; concurrency: number; sqlBytes: number; sqlMsPerQuery?: number; fileBytes: number; files: number; hostObjects?: number; pendingCalls?: number; bufferedEvents?: number; bufferedEventBytes?: number };
+  limits: { memoryMb: number; cpuMsPerStep: number; steps: number; stepResultBytes: number; concurrency: number; sqlBytes: number; sqlMsPerQuery?: number; fileBytes: number; files: number; hostObjects?: number; pendingCalls?: number; bufferedEvents?: number; bufferedEventBytes?: number; journalBytes?: number; logLines?: number; logBytes?: number };
   egress: { allow: string[]; handler: boolean };
   /** plain env values with the markers of core/env-codec.ts (functions, host objects, secrets sealed, Workflow bindings) */
   env: unknown;

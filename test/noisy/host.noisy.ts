@@ -140,3 +140,43 @@ test("the engine's stats (/metrics) answer at once while a tenant's step spins, 
     assert.equal(getPriority(process.pid), getPriority(0), "the engine's own thread keeps its priority");
   }
 });
+
+test("an instance filling its journal with 1 MB results stops at limits.journalBytes with an error naming it; nothing past the limit is stored; the canary's latency is reported", { timeout: 120_000 }, async (t) => {
+  const engine = await openEngine(t);
+  await deployCanary(engine);
+  await deployAbuse(engine, "fill", `for (let i = 0; i < 400; i++) await step.do("big" + i, async () => "x".repeat(1000000) + i); return "no limit";`);
+  const r = await nextToAbuse(engine, "fill");
+  report(t, "400 × 1 MB step results", r);
+  assert.equal(r.status.status, "errored");
+  assert.match(String(r.status.error?.message), /^step "big67" result \(1000008 bytes\) would bring this instance's journaled step results to 68000534 bytes, over limits\.journalBytes \(67108864\): the step fails without retries/);
+  const steps = await engine.store.steps(r.abuser.record.pk);
+  const done = steps.filter((s) => s.state === "complete");
+  assert.equal(done.length, 67, "67 results of 1 MB fit in 64 MiB; the 68th is refused");
+  assert.equal(steps.find((s) => s.name === "big67")?.value, undefined, "the refused result is not stored");
+  // NOT YET MET for this row (measured 2026-12-04: canary p99 ~6× and loop pauses near 100 ms while
+  // 1 MB results are written): the embedded store writes on the engine's thread, so one tenant's
+  // large writes take turns from everyone's. Reported, not asserted; the journal limit bounds it.
+});
+
+test("console output past limits.logLines / logBytes is dropped, said once, counted; the instance is not failed by it", { timeout: 60_000 }, async (t) => {
+  const engine = await openEngine(t);
+  await deployAbuse(engine, "talk", `for (let s = 0; s < 30; s++) await step.do("talk" + s, async () => { for (let i = 0; i < 1000; i++) console.log("s" + s + " line " + i); }); return "done";`, { logLines: 5000 });
+  await deployAbuse(engine, "shout", `for (let s = 0; s < 10; s++) await step.do("shout" + s, async () => { for (let i = 0; i < 100; i++) console.log("x".repeat(8000)); }); return "done";`, { logBytes: 1_000_000 });
+  const cases = [["talk", 5000, /^console output limit reached: this instance has logged 5000 lines, \d+ bytes; the limits are 5000 lines \(limits\.logLines\)/], ["shout", 125, /^console output limit reached: this instance has logged 125 lines, 1000000 bytes; the limits are 10000 lines \(limits\.logLines\) and 1000000 bytes \(limits\.logBytes\)/]] as const;
+  for (const [wf, kept, warning] of cases) {
+    const inst = await engine.workflow("evil", wf).create();
+    const s = await inst.waitFor();
+    assert.equal(s.status, "complete", "a log limit never fails the instance");
+    let logs = await engine.store.logs(inst.record.pk, 0, 1_000_000);
+    for (let i = 0; i < 100 && !logs.some((l) => l.level === "warn"); i++) {
+      await new Promise((r) => setImmediate(r));
+      logs = await engine.store.logs(inst.record.pk, 0, 1_000_000);
+    }
+    const warnings = logs.filter((l) => l.level === "warn");
+    t.diagnostic(`${wf}: ${logs.length - warnings.length} lines kept; ${warnings[0]?.message}`);
+    assert.equal(logs.length - warnings.length, kept);
+    assert.equal(warnings.length, 1, "said once");
+    assert.match(warnings[0]!.message, warning);
+  }
+  assert.equal(engine.metrics.logLinesDropped, 30_000 - 5000 + 1000 - 125);
+});
