@@ -256,8 +256,10 @@ export function createApp(o: AppOptions): { app: Hono; routes: Routes } {
     await (await instanceOf(c, tenant!)).delete();
     return c.body(null, 204);
   });
-  routes.add({ method: "post", path: `${I}/:id/events`, summary: "send an event", auth: "tenant", body: S.SendEvent, maxBody: payloadLimit, responses: { 202: "accepted", 429: "over the event rate, or the instance's event buffer is full" } }, async (c, { tenant, body }) => {
-    tenancy.takeEvent(tenant!);
+  routes.add({
+    method: "post", path: `${I}/:id/events`, summary: "send an event", auth: "tenant", body: S.SendEvent, maxBody: payloadLimit,
+    responses: { 202: "accepted", 429: "over the event rate, or the instance's event buffer is full" }, admit: (t) => tenancy.takeEvent(t),
+  }, async (c, { tenant, body }) => {
     await (await instanceOf(c, tenant!)).sendEvent({ type: body.type, payload: body.payload });
     return c.json({ accepted: true }, 202);
   });

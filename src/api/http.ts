@@ -21,6 +21,11 @@ export interface RouteDef<B extends z.ZodType | undefined, Q extends z.ZodType |
   maxBody?: number | ((tenant: string | undefined) => number);
   /** status → description (the OpenAPI responses) */
   responses: Record<number, string>;
+  /**
+   * a quota that may refuse the request once its caller is known and before its body is read or
+   * parsed (a flood of refused requests then costs the engine's thread as little as it can)
+   */
+  admit?: (tenant: string) => void;
 }
 
 export interface RouteInput<B, Q> {
@@ -174,6 +179,7 @@ export class Routes {
           if (def.auth === "admin" && principal.kind !== "admin") throw new WeftError(ErrorCode.Forbidden, "this route needs the admin token", {});
           tenant = t;
         }
+        if (def.admit && tenant !== undefined) def.admit(tenant);
         let body: unknown = undefined;
         if (def.body) {
           const limit = typeof def.maxBody === "function" ? def.maxBody(tenant) : (def.maxBody ?? 1024 * 1024);

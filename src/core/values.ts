@@ -173,3 +173,35 @@ export function checkSerializable(value: unknown, where: string): void {
 
   walk(value, rootName(where), 0);
 }
+
+/**
+ * A lower bound of a value's structured-clone size (bytes), counted until it passes `stop`: strings
+ * by length, buffers by byteLength, containers by their contents. The guest uses it to keep a value
+ * far over a size limit from crossing the isolate boundary at all (a 50 MB output was copied to the
+ * host and serialized there before the host's exact check refused it); the host's check stays exact.
+ */
+export function atLeastBytes(value: unknown, stop: number): number {
+  let n = 0;
+  const seen = new Set<object>();
+  const walk = (v: unknown): void => {
+    if (n > stop) return;
+    if (typeof v === "string") n += v.length + 4;
+    else if (typeof v === "number" || typeof v === "bigint") n += 8;
+    else if (v === null || typeof v !== "object") n += 1;
+    else {
+      if (seen.has(v)) return;
+      seen.add(v);
+      if (ArrayBuffer.isView(v)) n += v.byteLength;
+      else if (v instanceof ArrayBuffer) n += v.byteLength;
+      else if (v instanceof Map) for (const [k, x] of v) (walk(k), walk(x));
+      else if (v instanceof Set) for (const x of v) walk(x);
+      else for (const k of Object.keys(v)) {
+        n += k.length + 1;
+        walk((v as Record<string, unknown>)[k]);
+        if (n > stop) return;
+      }
+    }
+  };
+  walk(value);
+  return n;
+}

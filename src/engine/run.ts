@@ -132,7 +132,7 @@ export class InstanceRun {
     this.push({
       t: "init", className: this.version.className, instanceId: this.inst.id, workflowName: this.inst.workflow, payload: this.inst.params,
       timestamp: this.inst.createdAt, now: this.e.clock.now(), seed: this.e.seedFor(this.inst), entropy: new Uint8Array(randomBytes(32)), history, mode: this.mode,
-      stepLimit: this.cfg.limits.steps, pendingLimit: this.cfg.limits.pendingCalls ?? DEFAULT_LIMITS.pendingCalls, env: this.e.runEnv(this.version),
+      stepLimit: this.cfg.limits.steps, resultLimit: this.cfg.limits.stepResultBytes, pendingLimit: this.cfg.limits.pendingCalls ?? DEFAULT_LIMITS.pendingCalls, env: this.e.runEnv(this.version),
     });
   }
 

@@ -49,6 +49,8 @@ export interface InitJob {
   /** "rollback": replay cached results only, start nothing new, then await a rollback job */
   mode: "run" | "rollback";
   stepLimit: number;
+  /** limits.stepResultBytes: a result or output far over it is refused before it crosses to the host */
+  resultLimit?: number;
   /** step calls that may be unsettled at once (limits.pendingCalls) */
   pendingLimit: number;
   env: unknown;

@@ -105,8 +105,8 @@ test("the same flood over HTTP from a tenant's token: sends past the tenant's ev
   assert.ok(passed <= 1000 + 500 * seconds + 50, `${passed} sends passed the rate in ${seconds.toFixed(1)} s`);
   assert.ok((counts["202 ok"] ?? 0) <= 1000, "at most the buffer is stored");
   assert.ok(next.maxLoopDelayMs < 100, `the event loop stalled ${next.maxLoopDelayMs.toFixed(0)} ms`);
-  // NOT YET MET (measured 2026-12-04: canary p99 ~20× next to 2,500 requests/s): the rate refuses
-  // the sends, but each request still costs the engine's thread its HTTP parsing, authentication
-  // and routing (~0.3 ms), and the canary's steps queue behind 50 requests in flight. Needs the
-  // refusal before the body is read and a per-tenant share of the HTTP front — reported, not asserted.
+  // NOT YET MET (measured 2026-12-04: canary p99 ~20× next to the flood; ~10× since the rate refuses
+  // before the body is read): each request still costs the engine's thread its HTTP parsing,
+  // authentication and routing, and the canary's steps queue behind 50 requests in flight. Needs the
+  // HTTP front off the engine's thread, or a per-tenant share of it — reported, not asserted.
 });

@@ -9,7 +9,7 @@ import { ErrorCode, type ErrorInfo } from "../../core/errors.ts";
 import { parseDuration, formatMs } from "../../core/duration.ts";
 import { compileStepConfig, type CompiledStepConfig } from "../../core/step-config.ts";
 import { validateEventType, validateStepName } from "../../core/ids.ts";
-import { checkSerializable } from "../../core/values.ts";
+import { atLeastBytes, checkSerializable } from "../../core/values.ts";
 import { stepKey, nestedKey, isNestedKey, rollbackKey, describeEntry, MAX_SLEEP_MS, waitTimeoutMs } from "../../core/replay.ts";
 import { currentOwner, rawThen, runBody, type Owner } from "./attribution.ts";
 import type { Command, EntryKind, HistoryEntry, InitJob } from "../protocol.ts";
@@ -379,6 +379,7 @@ export class WorkflowRun {
         let out: unknown;
         try {
           checkSerializable(value, `step "${s.name}" result`);
+          this.checkSize(value, () => `step "${s.name}" result`);
           out = structuredClone(value);
         } catch (e) {
           const info = errorInfo(e);
@@ -529,9 +530,25 @@ export class WorkflowRun {
     if (this.dead || this.init.mode === "rollback") return;
     try {
       checkSerializable(output, "the workflow output");
+      this.checkSize(output, () => "the workflow output");
       this.emit({ t: "complete", value: structuredClone(output) });
     } catch (e) {
       this.emit({ t: "fail", error: errorInfo(e), rolledBack: false });
+    }
+  }
+
+  /**
+   * A value at least twice the result limit is refused here, before it is copied to the host (which
+   * checks every value exactly, and names the exact size, for the ones nearer the limit).
+   */
+  private checkSize(value: unknown, what: () => string): void {
+    const limit = this.init.resultLimit;
+    if (limit === undefined) return;
+    const n = atLeastBytes(value, 2 * limit);
+    if (n > 2 * limit) {
+      const e = weftError(ErrorCode.TooLarge, `${what()} is too large: at least ${n} bytes, the limit is ${limit} bytes (limits.stepResultBytes); store large data elsewhere and return a reference`);
+      (e as Error & { [k: symbol]: unknown })[NON_RETRYABLE] = true;
+      throw e;
     }
   }
 
