@@ -1,13 +1,13 @@
 // Embedded store on node:sqlite, in WAL mode. A commit is on disk before any promise that depends on
 // it resolves, so it survives kill -9 and power loss: SQLite runs with synchronous=NORMAL (which in
-// WAL mode syncs everything except the WAL after each commit; checkpoints every 10,000 pages) and the store itself fdatasyncs the WAL
+// WAL mode syncs everything except the WAL after each commit; checkpoints run on a thread of their own, checkpointer.ts) and the store itself fdatasyncs the WAL
 // file on libuv's thread pool before acknowledging — the durability of synchronous=FULL, without
 // blocking the event loop for the fsync: never inline, not even for a lone commit (on a slow disk
 // one inline fdatasync held the loop 6.7 s, and every tenant with it). Writes from the same event-loop turn are grouped into one
 // transaction, and every transaction committed while an fsync is in flight shares the next one
 // (group commit).
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { mkdirSync, openSync, closeSync, fdatasync } from "node:fs";
+import { mkdirSync, openSync, closeSync, fdatasync, fstatSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, WeftError, type ErrorInfo } from "../../core/errors.ts";
 import { CLAIMABLE, CLAIM_SETTLES, UNFINISHED, checkAction, isClaimable, type InstanceStatus } from "../../core/status.ts";
@@ -19,6 +19,7 @@ import type {
   JournalResult, ListFilter, LogLine, NewInstance, Release, SqlImagePart, StepRecord, Store, VersionRecord,
 } from "../ports.ts";
 import { migrate } from "./migrations.ts";
+import { CHECKPOINT_BYTES, Checkpointer } from "./checkpointer.ts";
 import { activityBuckets, dec, enc, json, stepRow, tenantRow, tokenRow, unjson, versionRow, type Row } from "../rows.ts";
 
 const list = (xs: readonly string[]): string => xs.map((x) => `'${x}'`).join(",");
@@ -61,6 +62,10 @@ export class SqliteStore implements Store {
   private syncing = false;
   private syncWaiters: (() => void)[] = [];
   private readonly fsync: (fd: number, done: (err: Error | null) => void) => void;
+  /** the checkpoint thread, started the first time the WAL needs one */
+  checkpointer?: Checkpointer;
+  private readonly file: string;
+  private lastWalLook = 0;
 
   constructor(opts: SqliteOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -69,8 +74,10 @@ export class SqliteStore implements Store {
     this.durable = opts.synchronous !== "normal";
     this.fsync = opts.sync ?? fdatasync;
     this.db = new DatabaseSync(file);
-    this.db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;`);
+    // checkpoints off the engine's thread (checkpointer.ts); the WAL is cut back to 64 MiB when rewound
+    this.db.exec(`PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=OFF;`);
     migrate(this.db);
+    this.file = file;
   }
 
   /**
@@ -92,6 +99,19 @@ export class SqliteStore implements Store {
       for (const w of waiters) w();
       if (this.syncWaiters.length > 0) this.afterSync(this.syncWaiters.pop()!);
     });
+  }
+
+  /** At most every 100 ms after a commit: a WAL past CHECKPOINT_BYTES is checkpointed off this thread. */
+  private lookAtWal(): void {
+    const now = performance.now();
+    if (now - this.lastWalLook < 100) return;
+    this.lastWalLook = now;
+    try {
+      this.walFd ??= openSync(this.walPath, "r");
+      if (fstatSync(this.walFd).size > CHECKPOINT_BYTES) (this.checkpointer ??= new Checkpointer(this.file)).request();
+    } catch {
+      /* no WAL file yet */
+    }
   }
 
   private q(sql: string): StatementSync {
@@ -154,6 +174,7 @@ export class SqliteStore implements Store {
       for (const item of batch) item.reject(err);
       return;
     }
+    this.lookAtWal();
     const settle = () => batch.forEach((item, i) => (results[i]!.ok ? item.resolve(results[i]!.v) : item.reject(results[i]!.v)));
     try {
       this.afterSync(settle);
@@ -740,6 +761,7 @@ export class SqliteStore implements Store {
     if (this.queue.length) this.flush();
     while (this.syncing || this.syncWaiters.length > 0) await new Promise<void>((r) => this.afterSync(r));
     this.closed = true;
+    await this.checkpointer?.close();
     if (this.walFd !== undefined) closeSync(this.walFd);
     this.db.close();
   }
