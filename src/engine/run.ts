@@ -524,6 +524,13 @@ export class InstanceRun {
       this.e.config.logger.warn({ instance: this.pk, fn: c.t === "fetch" ? "fetch" : c.t === "stubCall" ? c.method : c.fn }, "a run whose lease may have expired stops before its host call");
       return this.stop();
     }
+    const limit = this.cfg.limits.pendingCalls ?? DEFAULT_LIMITS.pendingCalls;
+    if (this.hostCalls.size >= limit) {
+      // the call fails at once, before it reaches the world: the code may catch it and await the others
+      const what = c.t === "fetch" ? "fetch" : c.t === "stubCall" ? `${c.method}()` : `env call ${c.fn}()`;
+      const error: ErrorInfo = { name: "Error", code: ErrorCode.PendingLimit, message: `${what} would be host call ${limit + 1} in flight at once for this instance; the limit is ${limit} (limits.pendingCalls): it is refused. Await host calls in batches` };
+      return this.push({ t: "hostResult", id: c.id, value: undefined, error });
+    }
     this.hostCalls.add(c.id);
     const abort = c.t === "fetch" ? new AbortController() : undefined;
     if (abort) this.fetchAborts.set(c.id, abort);

@@ -58,3 +58,30 @@ export class P extends WorkflowEntrypoint { async run(event, step) {
   assert.equal(over.error?.message, `step.sleep "z10" would be call 11 unsettled at once; the limit is 10 (limits.pendingCalls), so the run stops here. Await step calls in batches (say 100 at a time with Promise.all), or fan the work out to child instances.`);
   await assert.rejects(engine.deploy({ tenant: "acme", workflow: "bad", code: code(1), limits: { pendingCalls: 0 } }), /limits\.pendingCalls must be an integer from 1 to 25000, got 0/);
 });
+
+test("limits.pendingCalls bounds host calls in flight too: past it an env call or fetch fails at once, naming the limit, and never reaches the host", { timeout: 30_000 }, async (t) => {
+  const engine = await openEngine(t);
+  let inFlight = 0, most = 0, calls = 0;
+  await engine.deploy({
+    tenant: "acme", workflow: "calls", limits: { pendingCalls: 100 },
+    env: { slow: async () => { calls++; most = Math.max(most, ++inFlight); await new Promise((r) => setTimeout(r, 20)); inFlight--; return 1; } },
+    code: { mainModule: "c.ts", modules: { "c.ts": `
+import { WorkflowEntrypoint } from "cloudflare:workers";
+export class C extends WorkflowEntrypoint { async run(event, step) {
+  return await step.do("fan out", async () => {
+    const r = await Promise.all(Array.from({ length: 300 }, () => this.env.slow().catch((e) => e.code + ": " + e.message)));
+    const again = await Promise.all(Array.from({ length: 100 }, () => this.env.slow()));
+    return { ok: r.filter((x) => x === 1).length, refused: r.filter((x) => x !== 1), again: again.length };
+  });
+} }` } },
+  });
+  const s = await (await engine.workflow("acme", "calls").create()).waitFor();
+  assert.equal(s.status, "complete", JSON.stringify(s.error));
+  const out = s.output as { ok: number; refused: string[]; again: number };
+  assert.equal(out.ok, 100);
+  assert.equal(out.refused.length, 200);
+  assert.equal(out.refused[0], "pending_limit: env call slow() would be host call 101 in flight at once for this instance; the limit is 100 (limits.pendingCalls): it is refused. Await host calls in batches");
+  assert.equal(out.again, 100, "settled calls do not count");
+  assert.equal(most, 100);
+  assert.equal(calls, 200, "the refused calls never reached the host");
+});
