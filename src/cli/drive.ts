@@ -94,6 +94,8 @@ const STABLE_TURNS = 3;
 const QUIET_MS = 1;
 /** the same while a run holds a context but has no call outstanding (normally only for an activation) */
 const BETWEEN_QUIET_MS = 50;
+/** how long work in flight with no visible change holds the clock back */
+const BUSY_MS = 5000;
 
 /**
  * Virtual time: repeat { settle; finished → done; advance the clock to the next timer }.
@@ -142,6 +144,14 @@ async function settle(engine: Engine, inst: WorkflowInstance, clock: VirtualCloc
     await feeder.poll();
     const detail = await inst.describe();
     if (isFinished(detail.status)) return { key: "", status: detail.status, finished: true };
+    // work in flight anywhere (the driven instance's children too): an activation on an isolate's
+    // thread, a host call, a run being set up — not settled (for up to BUSY_MS without any change:
+    // then a hung host call is left to the stall rule of runSkipTime)
+    if ((engine.startingCount() > 0 || [...engine.liveRuns()].some((r) => r.busy)) && performance.now() - since < BUSY_MS) {
+      stable = 0;
+      await realMs(1);
+      continue;
+    }
     const live = engine.liveRun(inst.record.pk);
     // a live run with no call outstanding is opening its context or between two calls
     const between = live !== undefined && !live.done && live.snapshot().length === 0;

@@ -609,6 +609,11 @@ export class Engine implements EngineCore {
     this.notify(pk);
   }
 
+  /** instances whose claim and run are being set up now (weft run --skip-time waits for them) */
+  startingCount(): number {
+    return this.starting.size;
+  }
+
   /** every run live in this engine (weft run --skip-time: no clock move past any attempt's timeout) */
   liveRuns(): IterableIterator<InstanceRun> {
     return this.runs.values();

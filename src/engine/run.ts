@@ -73,6 +73,15 @@ export class InstanceRun {
   private jobs: Job[] = [];
   private activating = false;
   private inflightWrites = 0;
+
+  /**
+   * Work of this run in flight that no timer stands for: an activation running (on the isolate's
+   * thread), jobs waiting for one, host calls or journal writes under way (weft run --skip-time
+   * does not move the clock while any run has some).
+   */
+  get busy(): boolean {
+    return !this.done && (this.activating || this.jobs.length > 0 || this.hostCalls.size > 0 || this.inflightWrites > 0 || !this.ctx);
+  }
   private rollbackDone?: () => void;
   /** the instance's SQL database and files, opened on first use */
   private storage?: RunStorage;
