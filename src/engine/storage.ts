@@ -138,13 +138,19 @@ export class RunStorage {
     return this.limits.sqlBytes ?? DEFAULT_LIMITS.sqlBytes;
   }
 
+  /** attempts whose open SQL transaction was lost with its worker (they must not commit) */
+  private readonly sqlLost = new Set<string>();
+
   /** the run ended: a late call of its code (an activation still in flight) opens nothing again */
   private closed = false;
 
   private database(create: boolean): SqlDatabase | undefined {
     if (this.closed) throw new WeftError(ErrorCode.InvalidState, "the instance's run has ended: its storage is closed (a late call of its code is refused)", { reason: "run_ended" });
     if (this.db?.lost) {
-      // its SQL worker was given up (a statement outran its limit): what was open is gone, start afresh
+      // its SQL worker was given up (a statement outran its limit — maybe another instance's on the
+      // same worker): what was open is gone, start afresh; the attempt whose writes were open must
+      // not commit as if they were there (commitAttempt)
+      if (this.sqlOwner) this.sqlLost.add(this.sqlOwner);
       this.sqlOwner = undefined;
       this.txDepth = 0;
       this.db = undefined;
@@ -284,6 +290,13 @@ export class RunStorage {
   async commitAttempt(rec: StepRecord & { state: "complete" }, attempt: number): Promise<JournalOp[]> {
     const w = `${rec.key}#${attempt}`;
     const db = this.db;
+    if (this.sqlLost.delete(w) || (this.sqlOwner === w && (db === undefined || db.lost === true))) {
+      // its open transaction went with a lost SQL worker: committing the step now would journal its
+      // result without the rows it wrote (seen: a crash test's count one row short). The attempt
+      // fails here and the run replays, which runs the step again on a fresh connection.
+      if (this.sqlOwner === w) this.sqlOwner = undefined;
+      throw new WeftError(ErrorCode.StorageUnavailable, `step "${rec.name}": the instance database's connection was reset while this attempt's writes were open (its SQL worker was given up); they are gone, so the step runs again`, { reason: "sql_lost" });
+    }
     const sql = this.sqlOwner === w && db !== undefined && db.inTransaction;
     if (this.sqlOwner === w) this.sqlOwner = undefined;
     if (sql) this.sqlCommitting = true;
@@ -338,6 +351,7 @@ export class RunStorage {
   abortAttempt(key: string, attempt: number): void {
     const w = `${key}#${attempt}`;
     this.aborted.add(w);
+    this.sqlLost.delete(w);
     if (this.sqlOwner === w) {
       this.sqlOwner = undefined;
       this.txDepth = 0;

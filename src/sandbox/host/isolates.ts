@@ -378,17 +378,25 @@ export class GuestContext {
    * running and allocating (12 GB in 30 s, measured), and the call never returns. Nothing stops that
    * thread in this process, so the run is told (onRunaway) and the engine ends the instance and the
    * process before the machine runs out of memory. A normal memory-limit death settles the call within
-   * milliseconds of the disposal; this one is taken as a runaway after RUNAWAY_MS.
+   * milliseconds of the disposal; this one is taken as a runaway when, RUNAWAY_MS or more after it,
+   * the call is still running and the process has grown by twice the isolate's limit (256 MiB at least).
    */
   private watched<T>(call: Promise<T>): Promise<T> {
     const o = this.shared.owner;
     let disposedAt = 0;
+    let rssAt = 0;
     let fired = false;
     const timer = setInterval(() => {
       // (o.dead: disposed by this pool — a close, a trim — not by isolated-vm's memory limit)
       if (!o.isolate.isDisposed || o.dead || fired) return;
-      disposedAt ||= performance.now();
-      if (performance.now() - disposedAt < RUNAWAY_MS) return;
+      if (!disposedAt) {
+        disposedAt = performance.now();
+        rssAt = process.memoryUsage.rss();
+        return;
+      }
+      // still running, and the process growing by more than the isolate's own limit twice over:
+      // a termination that is only slow (a huge string being joined on a busy machine) grows nothing
+      if (performance.now() - disposedAt < RUNAWAY_MS || process.memoryUsage.rss() - rssAt < Math.max(256, 2 * o.memoryMb) * 1024 * 1024) return;
       fired = true;
       clearInterval(timer);
       this.onRunaway?.();
