@@ -518,10 +518,21 @@ export class InstanceRun {
   private onFs(c: Extract<Command, { t: "fs" }>): void {
     this.hostCalls.add(c.id);
     this.st().fs(c.req, c.running).then(
-      (value) => ({ value, error: undefined }),
-      (err) => ({ value: undefined, error: errorReply(err) }),
-    ).then(({ value, error }) => {
+      (value) => ({ value, error: undefined, unavailable: undefined }),
+      (err) => {
+        const code = (err as WeftError)?.code;
+        // the store is down or full: the platform's failure, not the step's — the run stops and is
+        // retried once the store answers, instead of the attempt failing and spending the tenant's
+        // retries (50 attempts burnt in 5 s while PostgreSQL restarted)
+        if (code === ErrorCode.StorageUnavailable || code === ErrorCode.StorageFull) return { value: undefined, error: undefined, unavailable: err as unknown };
+        return { value: undefined, error: errorReply(err), unavailable: undefined };
+      },
+    ).then(({ value, error, unavailable }) => {
       this.hostCalls.delete(c.id);
+      if (unavailable !== undefined) {
+        if (!this.done) this.e.onRunError(this, unavailable);
+        return;
+      }
       this.push({ t: "hostResult", id: c.id, value, error });
     });
   }
