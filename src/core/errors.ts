@@ -72,7 +72,8 @@ export function isWeftError(e: unknown, code?: ErrorCode): e is WeftError {
 
 /** how much of an error's message and stack is journaled (the guest cuts at the same length first) */
 export const ERROR_TEXT_CHARS = 8192;
-const cutText = (s: unknown, n: number): string => {
+/** a text cut to `n` characters with a note of the cut (not cut again within 200 characters of n: a cut text keeps its note) */
+export const cutText = (s: unknown, n: number): string => {
   const t = typeof s === "string" ? s : String(s);
   return t.length > n + 200 ? `${t.slice(0, n)}… [truncated: ${t.length} chars; error messages are kept to ${n}]` : t;
 };

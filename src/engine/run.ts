@@ -62,8 +62,12 @@ export class InstanceRun {
   private readonly inst: InstanceRecord;
   private readonly version: VersionRecord;
   private readonly journaled = new Map<string, StepRecord>();
-  /** serialized bytes of the step results journaled so far (limits.journalBytes) */
-  private journalBytes = 0;
+  /**
+   * serialized bytes of the step results journaled so far (limits.journalBytes): summed from the
+   * journal the first time this run completes a step, not at start (a replay that ends or sleeps
+   * without a new result never pays for it)
+   */
+  private journalBytes?: number;
   private readonly pending = new Map<string, Pending>();
   readonly running = new Map<string, Running>();
   private readonly hostCalls = new Set<number>();
@@ -112,10 +116,7 @@ export class InstanceRun {
 
   /** Load the journal, open a context and start run() (replaying what is journaled). */
   async start(): Promise<void> {
-    for (const s of await this.e.store.steps(this.pk)) {
-      this.journaled.set(s.key, s);
-      if (s.value !== undefined) this.journalBytes += serialize(s.value).byteLength;
-    }
+    for (const s of await this.e.store.steps(this.pk)) this.journaled.set(s.key, s);
     // the local copy of the instance database is the store's version (a commit the journal never got is undone)
     const adopt = await this.st().prepare();
     if (adopt.length > 0) {
@@ -441,6 +442,7 @@ export class InstanceRun {
         };
       } else {
         const limit = this.cfg.limits.journalBytes ?? DEFAULT_LIMITS.journalBytes;
+        this.journalBytes ??= [...this.journaled.values()].reduce((n, s) => n + (s.value === undefined ? 0 : serialize(s.value).byteLength), 0);
         if (this.journalBytes + bytes > limit) {
           error = {
             name: "WorkflowError", code: ErrorCode.TooLarge, nonRetryable: true,

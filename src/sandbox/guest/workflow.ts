@@ -5,7 +5,7 @@
 // step body is that body's nested call (core/replay.ts): identified under the step whose body made
 // it (attribution.ts tells which), without a position of its own, so a replay that answers the
 // parent from the journal (and never runs its body) still takes the same path.
-import { ErrorCode, type ErrorInfo } from "../../core/errors.ts";
+import { ERROR_TEXT_CHARS, ErrorCode, cutText, type ErrorInfo } from "../../core/errors.ts";
 import { parseDuration, formatMs } from "../../core/duration.ts";
 import { compileStepConfig, type CompiledStepConfig } from "../../core/step-config.ts";
 import { validateEventType, validateStepName } from "../../core/ids.ts";
@@ -35,29 +35,22 @@ export abstract class WorkflowEntrypoint<Env = unknown, _T = unknown> {
   abstract run(event: unknown, step: unknown): Promise<unknown>;
 }
 
-/**
- * What of an error is kept (journaled per attempt, shown, rethrown on replay): its message cut at
- * ERROR_MESSAGE_CHARS (a 5 MB message on each of 200 attempts filled the store and stalled the host).
- * The same cut is made on the host (core/limits.ts tenantError); making it here keeps the excess from
- * crossing the isolate boundary at all.
- */
-const ERROR_MESSAGE_CHARS = 8192;
-// (a message cut once, rethrown and failing the run, is not cut again: the note makes it longer than n)
-const cut = (s: string, n: number) => (s.length > n + 200 ? `${s.slice(0, n)}… [truncated: ${s.length} chars; error messages are kept to ${n}]` : s);
-
+// What of an error is kept (journaled per attempt, shown, rethrown on replay) is cut here with the
+// host's own rule (core/errors.ts), so that the excess never crosses the isolate boundary at all
+// (a 5 MB message on each of 200 attempts filled the store and stalled the host).
 export function errorInfo(e: unknown): ErrorInfo {
   if (e !== null && typeof e === "object") {
     const o = e as { name?: unknown; message?: unknown; stack?: unknown; code?: unknown };
     const info: ErrorInfo = {
       name: typeof o.name === "string" ? o.name.slice(0, 200) : "Error",
-      message: cut(typeof o.message === "string" ? o.message : String(e), ERROR_MESSAGE_CHARS),
+      message: cutText(typeof o.message === "string" ? o.message : String(e), ERROR_TEXT_CHARS),
     };
     if (typeof o.stack === "string") info.stack = o.stack.slice(0, 8192);
     if ((e as Record<symbol, unknown>)[NON_RETRYABLE] === true) info.nonRetryable = true;
     if (typeof o.code === "string") info.code = o.code.slice(0, 200);
     return info;
   }
-  return { name: "Error", message: cut(String(e), ERROR_MESSAGE_CHARS) };
+  return { name: "Error", message: cutText(String(e), ERROR_TEXT_CHARS) };
 }
 
 export function toError(info: ErrorInfo): Error {

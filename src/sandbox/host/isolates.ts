@@ -65,10 +65,12 @@ class VersionIsolate {
   prepared?: ivm.Context;
 
   readonly priority?: TenantThreadPriority;
+  readonly watch?: RunawayWatch;
 
-  constructor(key: string, memoryMb: number, runtimeCode: string, tenantCode: string, spare?: Spare, priority?: TenantThreadPriority) {
+  constructor(key: string, memoryMb: number, runtimeCode: string, tenantCode: string, spare?: Spare, priority?: TenantThreadPriority, watch?: RunawayWatch) {
     this.key = key;
     this.priority = priority;
+    this.watch = watch;
     this.memoryMb = memoryMb;
     this.runtimeCode = runtimeCode;
     this.tenantCode = tenantCode;
@@ -280,6 +282,54 @@ class SharedContext {
 /** how long an isolate disposed by isolated-vm may go on running an activation before it counts as a runaway */
 const RUNAWAY_MS = 500;
 
+interface Watched {
+  owner: VersionIsolate;
+  disposedAt: number;
+  rssAt: number;
+  fire: () => void;
+}
+
+/**
+ * The activations in flight on isolates' threads, looked at every 50 ms by one timer that runs only
+ * while there are any (GuestContext.watched says what a runaway is).
+ */
+class RunawayWatch {
+  private readonly live = new Set<Watched>();
+  private timer?: ReturnType<typeof setInterval>;
+
+  add(w: Watched): void {
+    this.live.add(w);
+    this.timer ??= setInterval(() => this.look(), 50);
+    this.timer.unref?.();
+  }
+
+  delete(w: Watched): void {
+    this.live.delete(w);
+    if (this.live.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private look(): void {
+    for (const w of [...this.live]) {
+      const o = w.owner;
+      // (o.dead: disposed by this pool — a close, a trim — not by isolated-vm's memory limit)
+      if (!o.isolate.isDisposed || o.dead) continue;
+      if (!w.disposedAt) {
+        w.disposedAt = performance.now();
+        w.rssAt = process.memoryUsage.rss();
+        continue;
+      }
+      // still running, and the process growing by more than the isolate's own limit twice over:
+      // a termination that is only slow (a huge string being joined on a busy machine) grows nothing
+      if (performance.now() - w.disposedAt < RUNAWAY_MS || process.memoryUsage.rss() - w.rssAt < Math.max(256, 2 * o.memoryMb) * 1024 * 1024) continue;
+      this.delete(w);
+      w.fire();
+    }
+  }
+}
+
 /** the share of the engine's thread one isolate's synchronous activations may take: ms per second */
 const SYNC_SHARE_MS = 100;
 
@@ -382,26 +432,11 @@ export class GuestContext {
    * the call is still running and the process has grown by twice the isolate's limit (256 MiB at least).
    */
   private watched<T>(call: Promise<T>): Promise<T> {
-    const o = this.shared.owner;
-    let disposedAt = 0;
-    let rssAt = 0;
-    let fired = false;
-    const timer = setInterval(() => {
-      // (o.dead: disposed by this pool — a close, a trim — not by isolated-vm's memory limit)
-      if (!o.isolate.isDisposed || o.dead || fired) return;
-      if (!disposedAt) {
-        disposedAt = performance.now();
-        rssAt = process.memoryUsage.rss();
-        return;
-      }
-      // still running, and the process growing by more than the isolate's own limit twice over:
-      // a termination that is only slow (a huge string being joined on a busy machine) grows nothing
-      if (performance.now() - disposedAt < RUNAWAY_MS || process.memoryUsage.rss() - rssAt < Math.max(256, 2 * o.memoryMb) * 1024 * 1024) return;
-      fired = true;
-      clearInterval(timer);
-      this.onRunaway?.();
-    }, 50);
-    return call.finally(() => clearInterval(timer));
+    const w = this.shared.owner.watch;
+    if (!w) return call;
+    const entry = { owner: this.shared.owner, disposedAt: 0, rssAt: 0, fire: () => this.onRunaway?.() };
+    w.add(entry);
+    return call.finally(() => w.delete(entry));
   }
 
   /** The step attempts the last (cut-off) activation had started; the context stays usable after a timeout. */
@@ -497,6 +532,7 @@ export class IsolatePool {
   private refillAfter?: string;
   private disposed = false;
   readonly priority: TenantThreadPriority;
+  private readonly watch = new RunawayWatch();
   constructor(opts: IsolateOptions) {
     this.opts = opts;
     this.priority = new TenantThreadPriority(opts.tenantNice ?? 0);
@@ -549,7 +585,7 @@ export class IsolatePool {
       let vi = list.find((v) => !v.dead && v.contexts.size < this.opts.maxContextsPerIsolate);
       if (!vi) {
         const mb = memoryMb || this.opts.memoryMb;
-        vi = new VersionIsolate(versionKey, mb, runtimeCode, tenantCode, this.takeSpare(mb, runtimeCode), this.priority);
+        vi = new VersionIsolate(versionKey, mb, runtimeCode, tenantCode, this.takeSpare(mb, runtimeCode), this.priority, this.watch);
         list.push(vi);
         this.trim();
       }
